@@ -1,0 +1,39 @@
+# psmtap — the two commands a new user needs are `make run` and `make test`.
+GO      ?= go
+BIN     := psmtap
+PCAPS   := pcaps
+BENCH_PCAP ?= bench/bench.pcap
+
+.PHONY: build run test fuzz bench bench-pcap vet clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/psmtap
+
+# Read the bundled captures and print one line per session.
+run: build
+	./$(BIN) read --format table $(PCAPS)
+
+# Every test: unit, golden, interop (../shared/pcaps when present), short fuzz seeds.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Run each fuzz target for FUZZTIME (default 10m).
+FUZZTIME ?= 10m
+fuzz:
+	./internal/tools/fuzzall.sh $(FUZZTIME)
+
+# Generate the benchmark capture (>= 1 GB) once, then run the benchmarks.
+bench-pcap: $(BENCH_PCAP)
+$(BENCH_PCAP):
+	mkdir -p $(dir $(BENCH_PCAP))
+	$(GO) run ./internal/tools/pcaptool bench -in $(PCAPS) -out $(BENCH_PCAP) -size 1GB -flows 30000 -seed 1
+
+bench: $(BENCH_PCAP)
+	PSMTAP_BENCH_PCAP=$(abspath $(BENCH_PCAP)) $(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/engine/ ./capture/...
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -f $(BIN)

@@ -1,0 +1,200 @@
+// Package reassembly turns the TCP segments of one direction into an ordered
+// byte stream (RFC 9293 §3.4 sequence space), the way a receiver would: in-order
+// data goes straight through without a copy, out-of-order data waits in a
+// bounded buffer, retransmissions and overlaps are trimmed (the first copy of a
+// byte wins), and a hole the capture will never fill becomes a Gap.
+//
+// A hole is declared when the peer acknowledges beyond it (the receiver got the
+// bytes, only our capture missed them), when the buffer limits are reached, or
+// when the flow ends with segments still waiting.
+package reassembly
+
+// Sink receives the ordered stream of one direction.
+type Sink interface {
+	// Data is called with the next contiguous bytes. data aliases the packet or
+	// the stream's buffer: copy what you keep.
+	Data(dir int, data []byte, ts int64)
+	// Gap is called when n bytes are lost for good.
+	Gap(dir int, n int, ts int64)
+}
+
+// Limits bound the memory of one direction.
+type Limits struct {
+	MaxBufferedBytes    int // out-of-order bytes held
+	MaxBufferedSegments int
+}
+
+// DefaultLimits are generous for interactive sessions and small for bulk flows.
+var DefaultLimits = Limits{MaxBufferedBytes: 256 << 10, MaxBufferedSegments: 512}
+
+type segment struct {
+	seq  uint32
+	data []byte
+	ts   int64
+}
+
+// Stream is one direction of a TCP connection. The zero value is ready.
+type Stream struct {
+	started  bool
+	next     uint32 // next sequence number expected
+	finSeq   uint32 // sequence number of the FIN
+	finSeen  bool
+	pending  []segment
+	buffered int
+
+	Delivered     uint64 // bytes handed to the sink
+	Missed        uint64 // bytes reported as gaps
+	Retransmitted uint64 // bytes seen twice (retransmissions, overlaps)
+	// Conflicts counts overlapping bytes whose content differed from the copy
+	// already delivered: a sign of evasion or corruption.
+	Conflicts uint64
+	// MidStream is true when the stream was picked up without its SYN.
+	MidStream bool
+}
+
+// seqDiff is a - b in sequence space (RFC 1982 serial arithmetic).
+func seqDiff(a, b uint32) int32 { return int32(a - b) }
+
+// Closed reports whether every byte up to the FIN was delivered.
+func (s *Stream) Closed() bool { return s.finSeen && s.started && seqDiff(s.next, s.finSeq) >= 0 }
+
+// Buffered returns the bytes waiting out of order.
+func (s *Stream) Buffered() int { return s.buffered }
+
+// Segment processes one TCP segment of this direction.
+func (s *Stream) Segment(dir int, seq uint32, flags uint8, payload []byte, ts int64, lim *Limits, sink Sink) {
+	const (
+		fin = 0x01
+		syn = 0x02
+	)
+	if flags&syn != 0 {
+		if !s.started || s.Delivered == 0 && len(s.pending) == 0 {
+			s.started = true
+			s.MidStream = false
+			s.next = seq + 1 // the SYN occupies one sequence number
+		}
+		seq++
+	}
+	if !s.started {
+		s.started = true
+		s.MidStream = true
+		s.next = seq
+	}
+	if flags&fin != 0 {
+		s.finSeen = true
+		s.finSeq = seq + uint32(len(payload)) // the FIN's own sequence number
+	}
+	if len(payload) == 0 {
+		return
+	}
+	d := seqDiff(seq, s.next)
+	switch {
+	case d == 0:
+		s.deliver(dir, payload, ts, sink)
+		s.drain(dir, sink)
+	case d < 0:
+		// Starts before what we have: a retransmission, perhaps with new bytes at the end.
+		if int64(-d) >= int64(len(payload)) {
+			s.Retransmitted += uint64(len(payload))
+			return
+		}
+		s.Retransmitted += uint64(-d)
+		s.deliver(dir, payload[-d:], ts, sink)
+		s.drain(dir, sink)
+	default:
+		s.hold(dir, seq, payload, ts, lim, sink)
+	}
+}
+
+// Acked tells the stream that the peer acknowledged everything before ack. If
+// bytes we never saw are acknowledged while later ones wait, they are lost.
+func (s *Stream) Acked(dir int, ack uint32, ts int64, sink Sink) {
+	if !s.started || len(s.pending) == 0 || seqDiff(ack, s.next) <= 0 {
+		return
+	}
+	s.skipTo(dir, s.pending[0].seq, ts, sink)
+}
+
+// Flush delivers everything still buffered, declaring the holes as gaps. Call
+// it when the flow ends.
+func (s *Stream) Flush(dir int, ts int64, sink Sink) {
+	for len(s.pending) > 0 {
+		s.skipTo(dir, s.pending[0].seq, ts, sink)
+	}
+}
+
+func (s *Stream) deliver(dir int, b []byte, ts int64, sink Sink) {
+	if s.finSeen {
+		// Bytes past the FIN are not part of the stream.
+		if room := seqDiff(s.finSeq, s.next); room < int32(len(b)) {
+			if room <= 0 {
+				return
+			}
+			b = b[:room]
+		}
+	}
+	s.next += uint32(len(b))
+	s.Delivered += uint64(len(b))
+	sink.Data(dir, b, ts)
+}
+
+func (s *Stream) skipTo(dir int, seq uint32, ts int64, sink Sink) {
+	if n := seqDiff(seq, s.next); n > 0 {
+		s.Missed += uint64(n)
+		s.next = seq
+		sink.Gap(dir, int(n), ts)
+	}
+	s.drain(dir, sink)
+}
+
+// drain delivers waiting segments that became contiguous.
+func (s *Stream) drain(dir int, sink Sink) {
+	for len(s.pending) > 0 {
+		p := s.pending[0]
+		d := seqDiff(p.seq, s.next)
+		if d > 0 {
+			return
+		}
+		s.pending = s.pending[1:]
+		s.buffered -= len(p.data)
+		if int64(-d) >= int64(len(p.data)) {
+			s.Retransmitted += uint64(len(p.data))
+			continue
+		}
+		s.deliver(dir, p.data[-d:], p.ts, sink)
+	}
+	if len(s.pending) == 0 {
+		s.pending = nil // let the backing array go
+	}
+}
+
+// hold buffers an out-of-order segment (a copy), in sequence order.
+func (s *Stream) hold(dir int, seq uint32, payload []byte, ts int64, lim *Limits, sink Sink) {
+	for s.buffered+len(payload) > lim.MaxBufferedBytes || len(s.pending) >= lim.MaxBufferedSegments {
+		if len(s.pending) == 0 {
+			// A single segment larger than the buffer: skip straight to it.
+			s.skipTo(dir, seq, ts, sink)
+			s.deliver(dir, payload, ts, sink)
+			return
+		}
+		// Full: give up on the oldest hole.
+		s.skipTo(dir, s.pending[0].seq, ts, sink)
+		if seqDiff(seq, s.next) <= 0 {
+			s.Segment(dir, seq, 0, payload, ts, lim, sink)
+			return
+		}
+	}
+	i := len(s.pending)
+	for i > 0 && seqDiff(s.pending[i-1].seq, seq) > 0 {
+		i--
+	}
+	if i > 0 && s.pending[i-1].seq == seq && len(s.pending[i-1].data) >= len(payload) {
+		s.Retransmitted += uint64(len(payload)) // same out-of-order segment again
+		return
+	}
+	seg := segment{seq: seq, data: append([]byte(nil), payload...), ts: ts}
+	s.pending = append(s.pending, segment{})
+	copy(s.pending[i+1:], s.pending[i:])
+	s.pending[i] = seg
+	s.buffered += len(payload)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/psmtap/psmtap/dissectors"
+	"github.com/psmtap/psmtap/index"
+	"github.com/psmtap/psmtap/internal/engine"
+	"github.com/psmtap/psmtap/internal/record"
+)
+
+// commonFlags are shared by read and live.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "ndjson", Usage: "output on stdout: `ndjson` or table"},
+		&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write rotated zstd-compressed NDJSON files into `DIR` instead of stdout"},
+		&cli.StringFlag{Name: "rotate-size", Value: "256MB", Usage: "with -w: start a new file after this much NDJSON (`SIZE`: KB, MB, GB)"},
+		&cli.DurationFlag{Name: "rotate-age", Value: time.Hour, Usage: "with -w: start a new file after this long"},
+		&cli.BoolFlag{Name: "all", Usage: "also write a record for every TCP flow of no interest (to check detection)"},
+		&cli.StringSliceFlag{Name: "disable", Usage: "turn off a protocol (repeatable): " + strings.Join(dissectors.Names(), ", ")},
+		&cli.StringFlag{Name: "observer", Usage: "observer.hostname in records (default: this host's name)"},
+		&cli.DurationFlag{Name: "session-timeout", Value: 2 * time.Hour, Usage: "end a session idle this long (packet time)"},
+		&cli.IntFlag{Name: "max-flows", Value: 1 << 20, Usage: "flow table limit; the least recently active flow of least value is evicted (and says so)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
+	}
+}
+
+// output opens the sink the flags ask for.
+func output(c *cli.Context) (index.Sink, error) {
+	if dir := c.String("write"); dir != "" {
+		size, err := parseSize(c.String("rotate-size"))
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("--rotate-size: %v", err), 2)
+		}
+		return index.NewRotating(dir, size, c.Duration("rotate-age"))
+	}
+	switch c.String("format") {
+	case "ndjson", "json":
+		return index.NewNDJSON(os.Stdout), nil
+	case "table":
+		return index.NewTable(os.Stdout), nil
+	}
+	return nil, cli.Exit(fmt.Sprintf("unknown --format %q: use ndjson or table", c.String("format")), 2)
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	u := strings.ToUpper(strings.TrimSpace(s))
+	for _, x := range []struct {
+		suf string
+		m   int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(u, x.suf) {
+			u, mult = strings.TrimSuffix(u, x.suf), x.m
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(u, &n); err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 256MB", s)
+	}
+	return n * mult, nil
+}
+
+// engineConfig builds the engine settings from the flags.
+func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Config, error) {
+	known := map[string]bool{}
+	for _, n := range dissectors.Names() {
+		known[n] = true
+	}
+	for _, n := range c.StringSlice("disable") {
+		if !known[n] {
+			return engine.Config{}, cli.Exit(fmt.Sprintf("--disable %s: no such protocol (known: %s)", n, strings.Join(dissectors.Names(), ", ")), 2)
+		}
+	}
+	cfg := engine.Config{
+		Dissectors: dissectors.All(c.StringSlice("disable")...),
+		All:        c.Bool("all"),
+		Observer:   c.String("observer"),
+		Logger:     newLogger(c.String("log-level")),
+	}
+	if cfg.Observer == "" {
+		cfg.Observer, _ = os.Hostname()
+	}
+	cfg.Flow = defaultFlowConfig(c)
+	cfg.Emit = func(r *record.Record) {
+		if err := sink.Write(r); err != nil && *writeErr == nil {
+			*writeErr = err
+		}
+	}
+	return cfg, nil
+}
+
+func summary(st engine.Stats) string {
+	var protos []string
+	for p, n := range st.ByProtocol {
+		protos = append(protos, fmt.Sprintf("%s=%d", p, n))
+	}
+	sort.Strings(protos)
+	s := fmt.Sprintf("%d packets, %s, %d TCP flows, %d sessions", st.Packets, humanBytes(st.Bytes), st.Flows, st.Sessions)
+	if len(protos) > 0 {
+		s += " (" + strings.Join(protos, " ") + ")"
+	}
+	if st.Malformed > 0 {
+		s += fmt.Sprintf(", %d malformed", st.Malformed)
+	}
+	if st.Panics > 0 {
+		s += fmt.Sprintf(", %d parser panics recovered", st.Panics)
+	}
+	return s
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/psmtap/psmtap/capture"
+	"github.com/psmtap/psmtap/capture/flow"
+	"github.com/psmtap/psmtap/internal/engine"
+)
+
+func readCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "read",
+		Usage:     "read capture files and write one record per session",
+		ArgsUsage: "FILE|DIR...",
+		Description: "Reads pcap and pcapng files, plain or gzip/zstd-compressed. A directory means every\n" +
+			"capture in it (recursively), in time order. Records go to stdout as NDJSON unless\n" +
+			"--format table or -w DIR.\n\n" +
+			"Examples:\n" +
+			"   psmtap read capture.pcap\n" +
+			"   psmtap read --format table pcaps/\n" +
+			"   psmtap read -w /var/lib/psmtap/out evidence/*.pcapng.zst",
+		Flags: append(commonFlags(),
+			&cli.BoolFlag{Name: "progress", Usage: "show a progress line on stderr (default: when stderr is a terminal)"},
+		),
+		Action: runRead,
+	}
+}
+
+func defaultFlowConfig(c *cli.Context) flow.Config {
+	fc := flow.DefaultConfig()
+	if d := c.Duration("session-timeout"); d > 0 {
+		fc.Timeouts[flow.ClassSession] = d.Nanoseconds()
+	}
+	if n := c.Int("max-flows"); n > 0 {
+		fc.MaxFlows = n
+	}
+	return fc
+}
+
+func runRead(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.Exit("read: name at least one capture file or directory (see psmtap read --help)", 2)
+	}
+	files, err := capture.Expand(c.Args().Slice())
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("read: %v", err), 1)
+	}
+	if len(files) == 0 {
+		return cli.Exit("read: no capture files (*.pcap, *.pcapng, optionally .gz/.zst) found there", 1)
+	}
+	sink, err := output(c)
+	if err != nil {
+		return err
+	}
+	var writeErr error
+	cfg, err := engineConfig(c, sink, &writeErr)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger
+	eng := engine.New(cfg)
+	progress := c.Bool("progress") || !c.IsSet("progress") && stderrIsTerminal()
+	prog := newProgress(progress)
+	failed := 0
+	for _, path := range files {
+		src, err := capture.OpenFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "psmtap:", err)
+			failed++
+			continue
+		}
+		eng.SetInterface(src.Name())
+		err = readAll(c, src, eng, prog)
+		src.Close()
+		switch {
+		case err == nil:
+		case errors.Is(err, capture.ErrTruncatedFile):
+			log.Warn("capture ends in the middle of a packet; sessions up to there are reported", "file", path)
+		case errors.Is(err, c.Context.Err()) && c.Context.Err() != nil:
+			log.Warn("interrupted; flushing open sessions")
+		default:
+			fmt.Fprintln(os.Stderr, "psmtap:", err)
+			failed++
+		}
+		if c.Context.Err() != nil {
+			break
+		}
+	}
+	eng.Flush()
+	prog.done(eng.Stats())
+	if err := sink.Close(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	if writeErr != nil {
+		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
+	}
+	log.Info("done", "summary", summary(eng.Stats()))
+	if failed == len(files) {
+		return cli.Exit("", 1)
+	}
+	if failed > 0 {
+		return cli.Exit(fmt.Sprintf("%d of %d files could not be read", failed, len(files)), 1)
+	}
+	return nil
+}
+
+// readAll feeds every packet of src to the engine.
+func readAll(c *cli.Context, src capture.Source, eng *engine.Engine, prog *progress) error {
+	ctx := c.Context
+	for n := 0; ; n++ {
+		frame, link, ts, wire, err := src.Next()
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		eng.Packet(link, frame, ts, wire)
+		if n&0xffff == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			prog.tick(eng)
+		}
+	}
+}
+
+func stderrIsTerminal() bool {
+	st, err := os.Stderr.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progress draws one line on stderr, at most a few times a second.
+type progress struct {
+	on    bool
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(on bool) *progress { return &progress{on: on, start: time.Now()} }
+
+func (p *progress) tick(eng *engine.Engine) {
+	if !p.on || time.Since(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	st := eng.Stats()
+	secs := time.Since(p.start).Seconds()
+	fmt.Fprintf(os.Stderr, "\r%d packets  %s  %d sessions  %d open flows  %.0f pkt/s  %.1f MB/s ",
+		st.Packets, humanBytes(st.Bytes), st.Sessions, st.OpenFlows, float64(st.Packets)/secs, float64(st.Bytes)/secs/1e6)
+}
+
+func (p *progress) done(st engine.Stats) {
+	if p.on {
+		fmt.Fprintf(os.Stderr, "\r%s in %s\n", summary(st), time.Since(p.start).Round(time.Millisecond))
+	}
+}

@@ -1,0 +1,149 @@
+// Package dissectors holds the contract between the flow engine and the
+// protocol parsers, and the registry the parsers join from their init().
+//
+// Detection is by content: the engine shows every candidate the first bytes
+// each endpoint sent (Probe), and the first one to say Match gets the flow.
+// Ports are only hints, used to break ties and to pick the server when the
+// TCP handshake was not seen. The protocol packages live one per directory:
+// dissectors/ssh, dissectors/rdp, dissectors/telnet, dissectors/rlogin,
+// dissectors/rsh, dissectors/ftp.
+package dissectors
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/psmtap/psmtap/internal/record"
+)
+
+// Verdict is a probe's answer.
+type Verdict uint8
+
+// Probe verdicts.
+const (
+	NeedMore Verdict = iota // not enough bytes yet to say
+	Match                   // this is my protocol
+	NoMatch                 // this is not my protocol; do not ask again
+)
+
+// Endpoint indexes in a ProbeInput are the flow's two endpoints, in an order
+// fixed by the engine (not by role).
+const Unknown = -1
+
+// ProbeInput shows a candidate what each endpoint sent so far.
+type ProbeInput struct {
+	// Data[i] is the prefix of the byte stream endpoint i sent (bounded).
+	Data [2][]byte
+	// Port[i] is endpoint i's TCP port.
+	Port [2]uint16
+	// Done[i] is true when endpoint i will send nothing more in this probe
+	// window (FIN, RST, flow end, or the probe buffer is full).
+	Done [2]bool
+	// Client is the endpoint the TCP handshake names as client (SYN sender),
+	// or Unknown when the handshake was not captured.
+	Client int
+}
+
+// ProbeResult is a candidate's answer. When Verdict is Match, Client names
+// the endpoint that is the client by protocol content, or Unknown to let the
+// handshake (or the ports) decide.
+type ProbeResult struct {
+	Verdict Verdict
+	Client  int
+}
+
+// Direction of bytes within a session, once roles are known.
+type Direction uint8
+
+// Directions.
+const (
+	FromClient Direction = 0
+	FromServer Direction = 1
+)
+
+func (d Direction) String() string {
+	if d == FromClient {
+		return "client"
+	}
+	return "server"
+}
+
+// Status tells the engine whether a session wants more bytes.
+type Status uint8
+
+// Session statuses.
+const (
+	Continue Status = iota
+	// Done: nothing more to learn from content (e.g. SSH after NEWKEYS); the
+	// engine stops reassembling and only counts packets.
+	Done
+)
+
+// Session parses one flow. The engine calls it from one goroutine, in packet
+// order; data slices are borrowed (copy what you keep).
+type Session interface {
+	// Feed gives the next bytes of one direction's stream. ts is packet time (ns).
+	Feed(dir Direction, data []byte, ts int64) Status
+	// Gap says n bytes of dir's stream were lost by the capture.
+	Gap(dir Direction, n int, ts int64)
+	// Close ends the session: write everything learned into r.
+	Close(r *record.Record)
+}
+
+// Dissector is one protocol.
+type Dissector interface {
+	// Name is the value of network.protocol, e.g. "ssh".
+	Name() string
+	// Ports are the well-known ports, used only as hints.
+	Ports() []uint16
+	// Probe looks at the first bytes of a flow. It must be cheap and must not
+	// keep the slices.
+	Probe(in *ProbeInput) ProbeResult
+	// NewSession starts parsing a flow this dissector matched. r is the
+	// session's record; a session may note anomalies in it as it goes.
+	NewSession(r *record.Record) Session
+}
+
+var (
+	mu       sync.Mutex
+	registry = map[string]Dissector{}
+)
+
+// Register adds d. Registering a name twice is a programming error.
+func Register(d Dissector) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[d.Name()]; dup {
+		panic(fmt.Sprintf("dissectors: %q registered twice", d.Name()))
+	}
+	registry[d.Name()] = d
+}
+
+// All returns the registered dissectors sorted by name, without those named in
+// disabled.
+func All(disabled ...string) []Dissector {
+	mu.Lock()
+	defer mu.Unlock()
+	off := map[string]bool{}
+	for _, n := range disabled {
+		off[n] = true
+	}
+	var out []Dissector
+	for n, d := range registry {
+		if !off[n] {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// Names returns every registered name, sorted.
+func Names() []string {
+	var out []string
+	for _, d := range All() {
+		out = append(out, d.Name())
+	}
+	return out
+}

@@ -1,0 +1,574 @@
+// Package engine is psmtap's packet path: frame -> decode -> flow table ->
+// TCP reassembly -> content detection -> protocol session -> session record.
+//
+// Cost is spent only where it pays: a flow no dissector wants is dropped to
+// counting after its first bytes, and a session whose parser is Done (an
+// encrypted stream whose clear facts are known) is only counted from then on.
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/psmtap/psmtap/capture/decode"
+	"github.com/psmtap/psmtap/capture/flow"
+	"github.com/psmtap/psmtap/capture/reassembly"
+	"github.com/psmtap/psmtap/dissectors"
+	"github.com/psmtap/psmtap/internal/communityid"
+	"github.com/psmtap/psmtap/internal/record"
+)
+
+// Config sets up an Engine.
+type Config struct {
+	Dissectors []dissectors.Dissector
+	// All emits a record for every TCP flow, detected or not.
+	All        bool
+	Flow       flow.Config
+	Reassembly reassembly.Limits
+	// ProbeBytes bounds what each endpoint's prefix may hold for detection.
+	ProbeBytes int
+	Observer   string
+	Interface  string
+	// Emit receives each finished record. It must not keep r after returning
+	// unless it copies it (records are not reused today, but may be).
+	Emit   func(r *record.Record)
+	Logger *slog.Logger
+}
+
+// Stats are the engine's counters.
+type Stats struct {
+	Packets     uint64
+	Bytes       uint64 // captured frame bytes
+	WireBytes   uint64 // original frame lengths
+	TCP, UDP    uint64
+	NotIP       uint64
+	Malformed   uint64
+	Fragments   uint64 // fragments held or dropped by the defragmenter
+	Flows       uint64 // TCP flows created
+	Sessions    uint64 // flows a dissector claimed
+	Records     uint64 // records emitted
+	Panics      uint64 // parser panics recovered
+	OpenFlows   int
+	FirstPacket int64
+	LastPacket  int64
+	ByProtocol  map[string]uint64
+}
+
+// Engine processes packets. Not safe for concurrent use: run one per core on
+// disjoint flows (hash-partitioned) to scale.
+type Engine struct {
+	cfg           Config
+	table         *flow.Table[conn]
+	defrag        *decode.Defragmenter
+	dec           decode.Decoder
+	pkt           decode.Packet
+	stats         Stats
+	now           int64
+	swept         int64
+	cur           *flow.Flow[conn] // flow whose segment is being reassembled
+	endFn         func(*flow.Flow[conn], flow.Reason)
+	allCandidates uint32
+}
+
+type mode uint8
+
+const (
+	modeProbe   mode = iota // collecting first bytes, asking dissectors
+	modeSession             // a dissector parses the stream
+	modeDone                // parser finished or detached: count only
+	modeOther               // no dissector wants it: count only
+)
+
+// conn is the engine's per-flow state, stored inside the flow table entry.
+type conn struct {
+	mode       mode
+	client     int8 // endpoint index of the client, -1 unknown
+	first      int8 // endpoint that sent the first packet
+	synSeen    bool
+	rst        bool
+	fin        [2]bool
+	truncated  bool
+	pkts       [2]uint64
+	bytes      [2]uint64
+	streams    [2]reassembly.Stream
+	candidates uint32
+	probe      *probeState
+	diss       dissectors.Dissector
+	sess       dissectors.Session
+	rec        *record.Record
+}
+
+type chunk struct {
+	ep       int8
+	off, len int32
+	ts       int64
+}
+
+type probeState struct {
+	buf    [2][]byte
+	full   [2]bool
+	chunks []chunk
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.ProbeBytes <= 0 {
+		cfg.ProbeBytes = 4096
+	}
+	if cfg.Reassembly.MaxBufferedBytes == 0 {
+		cfg.Reassembly = reassembly.DefaultLimits
+	}
+	if cfg.Flow.MaxFlows == 0 {
+		cfg.Flow = flow.DefaultConfig()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Dissectors) > 32 {
+		panic("engine: more than 32 dissectors")
+	}
+	e := &Engine{
+		cfg:    cfg,
+		table:  flow.NewTable[conn](cfg.Flow),
+		defrag: decode.NewDefragmenter(),
+	}
+	e.dec.Defrag = e.defrag
+	e.stats.ByProtocol = map[string]uint64{}
+	e.allCandidates = uint32(1)<<len(cfg.Dissectors) - 1
+	e.endFn = e.end
+	return e
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.OpenFlows = e.table.Len()
+	s.ByProtocol = make(map[string]uint64, len(e.stats.ByProtocol))
+	for k, v := range e.stats.ByProtocol {
+		s.ByProtocol[k] = v
+	}
+	return s
+}
+
+// Packet processes one captured frame. frame is borrowed for the call only.
+func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
+	e.stats.Packets++
+	e.stats.Bytes += uint64(len(frame))
+	e.stats.WireBytes += uint64(wireLen)
+	if e.stats.FirstPacket == 0 {
+		e.stats.FirstPacket = ts
+	}
+	if ts > e.now {
+		e.now = ts
+		e.stats.LastPacket = ts
+		if e.now-e.swept >= 1e9 {
+			e.swept = e.now
+			e.table.Expire(e.now, e.endFn)
+		}
+	}
+	e.dec.LinkType = linkType
+	p := &e.pkt
+	if err := e.dec.Decode(frame, ts, p); err != nil {
+		switch err {
+		case decode.ErrNotIP, decode.ErrNotTCPUDP, decode.ErrUnknownLink:
+			e.stats.NotIP++
+		case decode.ErrFragment:
+			e.stats.Fragments++
+		default:
+			e.stats.Malformed++
+		}
+		return
+	}
+	if p.Proto != decode.ProtoTCP {
+		e.stats.UDP++
+		return
+	}
+	e.stats.TCP++
+	e.tcp(p, ts)
+}
+
+func (e *Engine) tcp(p *decode.Packet, ts int64) {
+	key, ep := flow.KeyOf(p)
+	f := e.table.Lookup(&key)
+	if f == nil {
+		f = e.table.Create(&key, ts, e.endFn)
+		e.stats.Flows++
+		c := &f.Data
+		c.client, c.first = -1, int8(ep)
+		c.candidates = e.allCandidates
+	}
+	c := &f.Data
+	c.pkts[ep]++
+	c.bytes[ep] += uint64(len(p.Payload))
+	if p.Truncated && len(p.Payload) > 0 {
+		c.truncated = true
+	}
+	fl := p.Flags
+	if fl&decode.FlagSYN != 0 {
+		c.synSeen = true
+		if c.client < 0 {
+			if fl&decode.FlagACK == 0 {
+				c.client = int8(ep) // SYN sender
+			} else {
+				c.client = int8(1 - ep) // SYN+ACK answers the client
+			}
+		}
+	}
+	if fl&decode.FlagRST != 0 {
+		c.rst = true
+	}
+	if fl&decode.FlagFIN != 0 {
+		c.fin[ep] = true
+	}
+
+	if c.mode == modeProbe || c.mode == modeSession {
+		e.cur = f
+		c.streams[ep].Segment(ep, p.Seq, fl, p.Payload, ts, &e.cfg.Reassembly, e)
+		if fl&decode.FlagACK != 0 {
+			c.streams[1-ep].Acked(1-ep, p.Ack, ts, e)
+		}
+		e.cur = nil
+	}
+
+	class := flow.ClassNew
+	switch {
+	case c.rst || c.fin[0] && c.fin[1]:
+		class = flow.ClassClosing
+	case c.mode == modeSession || c.mode == modeDone:
+		class = flow.ClassSession
+	case c.mode == modeOther || c.bytes[0]+c.bytes[1] > 0:
+		class = flow.ClassOther
+	}
+	e.table.Touch(f, ts, class)
+}
+
+// Data is the reassembly sink: the next bytes endpoint ep sent.
+func (e *Engine) Data(ep int, data []byte, ts int64) {
+	c := &e.cur.Data
+	switch c.mode {
+	case modeProbe:
+		e.probeData(e.cur, ep, data, ts)
+	case modeSession:
+		e.feed(e.cur, ep, data, ts)
+	}
+}
+
+// Gap is the reassembly sink for lost bytes.
+func (e *Engine) Gap(ep int, n int, ts int64) {
+	c := &e.cur.Data
+	switch c.mode {
+	case modeProbe:
+		// A prefix with a hole cannot be matched reliably: give up on detection.
+		e.giveUp(c)
+	case modeSession:
+		dir := c.dir(ep)
+		func() {
+			defer e.recoverParser(c)
+			c.sess.Gap(dir, n, ts)
+		}()
+	}
+}
+
+func (c *conn) dir(ep int) dissectors.Direction {
+	if int8(ep) == c.client {
+		return dissectors.FromClient
+	}
+	return dissectors.FromServer
+}
+
+func (e *Engine) giveUp(c *conn) {
+	c.mode = modeOther
+	c.probe = nil
+	c.candidates = 0
+}
+
+func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
+	c := &f.Data
+	ps := c.probe
+	if ps == nil {
+		ps = &probeState{}
+		c.probe = ps
+	}
+	room := e.cfg.ProbeBytes - len(ps.buf[ep])
+	take := data
+	if len(take) > room {
+		take = take[:room]
+		ps.full[ep] = true
+	}
+	if len(take) > 0 {
+		ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: int32(len(ps.buf[ep])), len: int32(len(take)), ts: ts})
+		ps.buf[ep] = append(ps.buf[ep], take...)
+	}
+	e.runProbes(f, false)
+	if c.mode == modeSession && len(take) < len(data) {
+		// Matched on this very call: the rest of the segment goes to the parser.
+		e.feed(f, ep, data[len(take):], ts)
+	}
+}
+
+// runProbes asks every remaining candidate; final means no more bytes will come.
+func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
+	c := &f.Data
+	ps := c.probe
+	if ps == nil {
+		if !final {
+			return
+		}
+		ps = &probeState{}
+	}
+	in := dissectors.ProbeInput{
+		Data:   ps.buf,
+		Port:   [2]uint16{f.Key.PA, f.Key.PB},
+		Done:   [2]bool{final || ps.full[0] || c.fin[0] || c.rst, final || ps.full[1] || c.fin[1] || c.rst},
+		Client: int(c.client),
+	}
+	if c.client < 0 {
+		in.Client = dissectors.Unknown
+	}
+	var matched dissectors.Dissector
+	matchedClient := dissectors.Unknown
+	for i, d := range e.cfg.Dissectors {
+		bit := uint32(1) << i
+		if c.candidates&bit == 0 {
+			continue
+		}
+		res := e.safeProbe(d, &in)
+		switch res.Verdict {
+		case dissectors.NoMatch:
+			c.candidates &^= bit
+		case dissectors.Match:
+			if matched == nil || portHint(d, &in) && !portHint(matched, &in) {
+				matched, matchedClient = d, res.Client
+			}
+		}
+	}
+	if matched != nil {
+		e.attach(f, matched, matchedClient)
+		return
+	}
+	if c.candidates == 0 || (in.Done[0] && in.Done[1]) {
+		e.giveUp(c)
+	}
+}
+
+func portHint(d dissectors.Dissector, in *dissectors.ProbeInput) bool {
+	for _, p := range d.Ports() {
+		if in.Port[0] == p || in.Port[1] == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) safeProbe(d dissectors.Dissector, in *dissectors.ProbeInput) (res dissectors.ProbeResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.stats.Panics++
+			e.cfg.Logger.Error("probe panicked; treating as no match", "dissector", d.Name(), "panic", fmt.Sprint(r))
+			res = dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+		}
+	}()
+	return d.Probe(in)
+}
+
+// attach hands the flow to d and replays the probed bytes in arrival order.
+func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClient int) {
+	c := &f.Data
+	switch {
+	case c.client >= 0: // the TCP handshake is the best witness
+	case contentClient != dissectors.Unknown:
+		c.client = int8(contentClient)
+	default:
+		c.client = int8(guessClientByPort(f, d))
+	}
+	ps := c.probe
+	c.probe = nil
+	c.candidates = 0
+	c.diss = d
+	c.rec = &record.Record{Protocol: d.Name()}
+	c.mode = modeSession
+	e.stats.Sessions++
+	func() {
+		defer e.recoverParser(c)
+		c.sess = d.NewSession(c.rec)
+	}()
+	if ps == nil {
+		return
+	}
+	for _, ch := range ps.chunks {
+		if c.mode != modeSession {
+			break
+		}
+		e.feed(f, int(ch.ep), ps.buf[ch.ep][ch.off:ch.off+ch.len], ch.ts)
+	}
+}
+
+// guessClientByPort picks the server as the endpoint on the dissector's
+// well-known port, else on the lower port.
+func guessClientByPort(f *flow.Flow[conn], d dissectors.Dissector) int {
+	for _, p := range d.Ports() {
+		if f.Key.PA == p && f.Key.PB != p {
+			return 1
+		}
+		if f.Key.PB == p && f.Key.PA != p {
+			return 0
+		}
+	}
+	if f.Key.PA < f.Key.PB {
+		return 1
+	}
+	return 0
+}
+
+func (e *Engine) feed(f *flow.Flow[conn], ep int, data []byte, ts int64) {
+	c := &f.Data
+	if c.sess == nil {
+		c.mode = modeDone
+		return
+	}
+	defer e.recoverParser(c)
+	if c.sess.Feed(c.dir(ep), data, ts) == dissectors.Done {
+		c.mode = modeDone
+	}
+}
+
+// recoverParser contains a parser panic to its own flow: counted, recorded,
+// and the parser is detached; the capture goes on.
+func (e *Engine) recoverParser(c *conn) {
+	if r := recover(); r != nil {
+		e.stats.Panics++
+		name := "?"
+		if c.diss != nil {
+			name = c.diss.Name()
+		}
+		e.cfg.Logger.Error("parser panicked; detached from its flow", "dissector", name, "panic", fmt.Sprint(r))
+		if c.rec != nil {
+			c.rec.AddAnomaly("parser.panic")
+		}
+		c.sess = nil
+		c.mode = modeDone
+	}
+}
+
+// end finishes a flow that left the table: flush, close the parser, emit.
+func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
+	c := &f.Data
+	if c.mode == modeProbe || c.mode == modeSession {
+		e.cur = f
+		for ep := 0; ep < 2; ep++ {
+			c.streams[ep].Flush(ep, f.Last, e)
+		}
+		e.cur = nil
+	}
+	if c.mode == modeProbe {
+		e.runProbes(f, true)
+	}
+	r := c.rec
+	if r == nil {
+		if !e.cfg.All {
+			e.table.Recycle(f)
+			return
+		}
+		r = &record.Record{}
+	} else if c.sess != nil {
+		func() {
+			defer e.recoverParser(c)
+			c.sess.Close(r)
+		}()
+	}
+	e.fill(f, r, why)
+	if r.Protocol != "" {
+		e.stats.ByProtocol[r.Protocol]++
+	}
+	e.stats.Records++
+	e.table.Recycle(f)
+	if e.cfg.Emit != nil {
+		e.cfg.Emit(r)
+	}
+}
+
+// fill writes the fields every session has (SCHEMA.md, "Every session").
+func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
+	c := &f.Data
+	cl := int(c.client)
+	if cl < 0 {
+		cl = int(c.first)
+	}
+	sv := 1 - cl
+	k := &f.Key
+	addr := func(i int) netip.AddrPort {
+		a, _ := netip.AddrFromSlice(k.Addr(i))
+		return netip.AddrPortFrom(a, k.Port(i))
+	}
+	r.Client, r.Server = addr(cl), addr(sv)
+	r.ClientBytes, r.ClientPkts = c.bytes[cl], c.pkts[cl]
+	r.ServerBytes, r.ServerPkts = c.bytes[sv], c.pkts[sv]
+	r.Start, r.End = time.Unix(0, f.First), time.Unix(0, f.Last)
+	r.Transport = "tcp"
+	r.CommunityID = communityid.Compute(0, k.Addr(cl), k.Addr(sv), k.Port(cl), k.Port(sv), k.Proto)
+	r.ID = sessionID(r.CommunityID, f.First)
+	r.Observer, r.Interface = e.cfg.Observer, e.cfg.Interface
+	r.MissedBytes = c.streams[0].Missed + c.streams[1].Missed
+	if r.MissedBytes > 0 {
+		r.AddAnomaly("tcp.gap")
+	}
+	if c.truncated {
+		r.AddAnomaly("capture.truncated_payload")
+	}
+	switch {
+	case !c.synSeen:
+		r.State = record.StatePartial
+	case c.rst:
+		r.State = record.StateReset
+	case c.fin[0] && c.fin[1] || why == flow.EndClosed:
+		r.State = record.StateClosed
+	case why == flow.EndShutdown:
+		r.State = record.StateCaptureEnd
+	default:
+		r.State = record.StateTimeout
+	}
+	if why == flow.EndEvicted {
+		r.AddAnomaly("flow.evicted")
+	}
+	if c.client < 0 && r.Protocol != "" {
+		r.AddAnomaly("roles.guessed")
+	}
+}
+
+// sessionID is stable for a given flow and start time, so re-reading a capture
+// gives the same ids (and Elasticsearch dedups on them).
+func sessionID(cid string, start int64) string {
+	h := sha256.New()
+	h.Write([]byte(cid))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(start))
+	h.Write(b[:])
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:15])
+}
+
+// Flush ends every open flow (end of capture or shutdown), exactly once each.
+func (e *Engine) Flush() {
+	e.table.Drain(e.endFn)
+}
+
+// SetInterface sets observer.ingress.interface.name for records ended from now on
+// (the file being read, or the interface).
+func (e *Engine) SetInterface(name string) { e.cfg.Interface = name }
+
+// Tick advances packet time without a packet (a quiet live link), so idle
+// flows still expire.
+func (e *Engine) Tick(now int64) {
+	if now > e.now && e.now != 0 {
+		e.now = now
+		if e.now-e.swept >= 1e9 {
+			e.swept = e.now
+			e.table.Expire(e.now, e.endFn)
+		}
+	}
+}

@@ -1,0 +1,325 @@
+#!/bin/bash
+# make-captures.sh - remake psmtap's own packet captures of real servers and clients.
+#
+# usage: sudo pcaps/make-captures.sh [name...]
+#        (no name: all captures; names are the pcap file names without .pcap)
+#
+# Everything runs inside two network namespaces made here (psm-srv, psm-cli) joined by one
+# veth pair; traffic goes nowhere else. Addresses are documentation ranges:
+#   client 192.0.2.10/24 2001:db8::10/64 (veth-cli), server 192.0.2.20/24 2001:db8::20/64 (veth-srv).
+# tcpdump runs on veth-srv inside psm-srv and is started before and stopped after each session.
+# Test accounts (TEST-ONLY passwords): alice / Wonderland1, bob / Builder22.
+# See pcaps/README.md for the ground truth of every capture.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SCRIPTS=$HERE/scripts
+OUT=$HERE
+WORK=/tmp/psm-captures
+SRV=psm-srv
+CLI=psm-cli
+SRV_IF=veth-srv
+CLI_IF=veth-cli
+SRV4=192.0.2.20
+CLI4=192.0.2.10
+SRV6=2001:db8::20
+CLI6=2001:db8::10
+PY=/usr/bin/python3
+export LANG=C LC_ALL=C
+
+ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls)
+
+log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# ---------------------------------------------------------------- packages
+PKGS=(iproute2 tcpdump expect sshpass openssh-server openssh-client
+      inetutils-inetd inetutils-telnetd inetutils-telnet vsftpd tnftp
+      rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping)
+RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm)
+
+install_packages() {
+    local want=("${PKGS[@]}") missing=() p
+    if printf '%s\n' "$@" | grep -qx rdp-xrdp-tls; then want+=("${RDP_PKGS[@]}"); fi
+    for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing: ${missing[*]}"
+        # never let the packages start their services on the host
+        local prc=/usr/sbin/policy-rc.d made_prc=0
+        if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod +x $prc; made_prc=1; fi
+        apt-get update -qq || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        [ $made_prc = 1 ] && rm -f $prc
+    fi
+}
+
+# ---------------------------------------------------------------- cleanup
+SERVER_PGIDS=()
+CAP_PID=
+cleanup() {
+    local rc=$? p
+    set +e
+    if [ -n "$CAP_PID" ]; then kill -INT "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; fi
+    for p in "${SERVER_PGIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
+    # anything still alive inside our namespaces was started by this script
+    for ns in $SRV $CLI; do
+        if ip netns list | grep -qw "$ns"; then
+            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+            sleep 0.5
+            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+            ip netns del "$ns" 2>/dev/null
+        fi
+        rm -rf "/etc/netns/$ns"
+    done
+    rmdir /etc/netns 2>/dev/null
+    [ $rc = 0 ] || log "failed (rc=$rc); namespaces and servers cleaned up"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- namespaces
+setup_netns() {
+    local ns
+    for ns in $SRV $CLI; do
+        ip netns list | grep -qw "$ns" && ip netns del "$ns"
+        ip netns add "$ns"
+        mkdir -p "/etc/netns/$ns"     # ip netns exec bind-mounts these over /etc/hosts, /etc/resolv.conf
+        cat > "/etc/netns/$ns/hosts" <<EOF
+127.0.0.1	localhost
+$SRV4	psm-srv
+$CLI4	psm-cli
+$SRV6	psm-srv
+$CLI6	psm-cli
+EOF
+        printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "/etc/netns/$ns/resolv.conf"
+    done
+    ip link add $SRV_IF netns $SRV address 02:00:00:00:00:20 type veth peer name $CLI_IF netns $CLI address 02:00:00:00:00:10
+    for ns in $SRV $CLI; do
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+            net.ipv6.conf.default.addr_gen_mode=1 net.ipv6.conf.all.router_solicitations=0 \
+            net.ipv6.conf.default.router_solicitations=0
+        ip netns exec $ns ip link set lo up
+    done
+    ip netns exec $SRV sysctl -qw net.ipv6.conf.$SRV_IF.addr_gen_mode=1
+    ip netns exec $CLI sysctl -qw net.ipv6.conf.$CLI_IF.addr_gen_mode=1
+    ip -n $SRV addr add $SRV4/24 dev $SRV_IF
+    ip -n $CLI addr add $CLI4/24 dev $CLI_IF
+    ip -n $SRV addr add $SRV6/64 dev $SRV_IF nodad
+    ip -n $CLI addr add $CLI6/64 dev $CLI_IF nodad
+    ip -n $SRV link set $SRV_IF up
+    ip -n $CLI link set $CLI_IF up
+    # no offloads: the capture then shows packets as they are on a real wire (no 64 KB "super-segments")
+    ip netns exec $SRV ethtool -K $SRV_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+    ip netns exec $CLI ethtool -K $CLI_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+    ip netns exec $CLI ping -c1 -W2 $SRV4 >/dev/null || die "veth link does not work"
+    sleep 3   # let IPv6 MLD reports and neighbour entries settle before the first capture
+}
+
+# run in a namespace with its own hostname (a UTS namespace), so prompts show psm-srv / psm-cli
+in_srv() { ip netns exec $SRV unshare --uts sh -c 'hostname psm-srv; exec "$@"' sh "$@"; }
+in_cli() { ip netns exec $CLI unshare --uts sh -c 'hostname psm-cli; exec "$@"' sh "$@"; }
+export SRV CLI
+export -f in_srv in_cli
+
+# start a server in the background, in its own process group; remember the group to kill it
+start_server() {
+    local name=$1; shift
+    setsid bash -c '"$@"' bash "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+    SERVER_PGIDS+=($!)
+    LAST_SERVER=$!
+}
+stop_servers() {
+    local p
+    for p in "${SERVER_PGIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+    for p in "${SERVER_PGIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    SERVER_PGIDS=()
+}
+wait_port() {   # wait_port ADDR PORT: until something listens there in the server namespace
+    local i
+    for i in $(seq 1 50); do
+        ip netns exec $SRV ss -Hltn "sport = :$2" | grep -q . && return 0
+        sleep 0.2
+    done
+    die "nothing listens on $1 port $2"
+}
+
+# ---------------------------------------------------------------- capture
+start_capture() {
+    CAP_NAME=$1
+    rm -f "$WORK/$CAP_NAME.pcap"
+    ip netns exec $SRV tcpdump --immediate-mode -U -Z root -i $SRV_IF -w "$WORK/$CAP_NAME.pcap" \
+        >"$WORK/$CAP_NAME.tcpdump.log" 2>&1 &
+    CAP_PID=$!
+    local i
+    for i in $(seq 1 50); do grep -q 'listening on' "$WORK/$CAP_NAME.tcpdump.log" && break; sleep 0.1; done
+    sleep 0.5
+    log "capturing $CAP_NAME"
+}
+stop_capture() {
+    sleep 1.5   # the last FIN/ACKs
+    kill -INT "$CAP_PID"
+    wait "$CAP_PID" || true
+    CAP_PID=
+    cp "$WORK/$CAP_NAME.pcap" "$OUT/$CAP_NAME.pcap"
+    chmod 644 "$OUT/$CAP_NAME.pcap"
+    log "wrote $OUT/$CAP_NAME.pcap ($(stat -c %s "$OUT/$CAP_NAME.pcap") bytes, $(grep -o '[0-9]* packets captured' "$WORK/$CAP_NAME.tcpdump.log"))"
+}
+
+# ---------------------------------------------------------------- test accounts and files
+setup_users() {
+    local u
+    for u in alice:Wonderland1 bob:Builder22; do
+        id -u "${u%%:*}" >/dev/null 2>&1 || useradd -m -s /bin/bash "${u%%:*}"
+        echo "$u" | chpasswd
+    done
+    # alice's home: files the sessions use (reset each run)
+    rm -f /home/alice/upload.txt /home/alice/old.txt /home/alice/report.txt
+    printf 'quarterly report\nTEST DATA ONLY - psmtap capture fixture\n' > /home/alice/report.txt
+    printf 'stale file, deleted over FTP\n' > /home/alice/old.txt
+    # rsh/rlogin trust: alice@psm-cli may log in as alice without a password
+    printf 'psm-cli alice\n192.0.2.10 alice\n' > /home/alice/.rhosts
+    chown alice:alice /home/alice/report.txt /home/alice/old.txt /home/alice/.rhosts
+    chmod 600 /home/alice/.rhosts
+    rm -f /home/alice/.bash_history /home/bob/.bash_history
+}
+
+# ---------------------------------------------------------------- servers
+start_sshd() {
+    mkdir -p /run/sshd
+    [ -f "$WORK/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C psm-srv -f "$WORK/ssh_host_ed25519_key"
+    [ -f "$WORK/ssh_host_rsa_key" ] || ssh-keygen -q -t rsa -b 3072 -N '' -C psm-srv -f "$WORK/ssh_host_rsa_key"
+    start_server sshd in_srv /usr/sbin/sshd -D -e -f "$SCRIPTS/sshd_config" \
+        -h "$WORK/ssh_host_ed25519_key" -h "$WORK/ssh_host_rsa_key" -o PidFile="$WORK/sshd.pid"
+    wait_port $SRV4 22
+    wait_port $SRV4 2222
+}
+start_inetd() {
+    start_server inetd in_srv /usr/sbin/inetutils-inetd -d -p"$WORK/inetd.pid" "$SCRIPTS/inetd.conf"
+    wait_port $SRV4 23
+    wait_port $SRV4 2323
+    wait_port $SRV4 513
+    wait_port $SRV4 514
+}
+start_vsftpd() {
+    mkdir -p /run/vsftpd/empty
+    start_server vsftpd in_srv /usr/sbin/vsftpd "$SCRIPTS/vsftpd.conf"
+    wait_port $SRV4 21
+}
+
+# ---------------------------------------------------------------- captures
+cap_ssh-password-interactive() {
+    start_sshd
+    start_capture ssh-password-interactive
+    in_cli runuser -u alice -- env HOME=/home/alice TERM=xterm LANG=C \
+        expect -f "$SCRIPTS/ssh-interactive.exp" "$SCRIPTS/ssh_config" $SRV4 22 alice Wonderland1 >"$WORK/ssh-interactive.out"
+    stop_capture
+    stop_servers
+}
+
+cap_ssh-exec-port2222() {
+    start_sshd
+    start_capture ssh-exec-port2222
+    in_cli runuser -u alice -- env HOME=/home/alice LANG=C \
+        sshpass -p Wonderland1 ssh -F "$SCRIPTS/ssh_config" -p 2222 alice@$SRV4 uname -a </dev/null >"$WORK/ssh-exec.out"
+    stop_capture
+    stop_servers
+}
+
+cap_telnet-login() {
+    start_inetd
+    start_capture telnet-login
+    in_cli expect -f "$SCRIPTS/telnet-login.exp" $SRV4 23 alice wonderland Wonderland1 >"$WORK/telnet-login.out"
+    stop_capture
+    stop_servers
+}
+
+cap_telnet-port2323() {
+    start_inetd
+    start_capture telnet-port2323
+    in_cli expect -f "$SCRIPTS/telnet-simple.exp" $SRV4 2323 bob Builder22 >"$WORK/telnet-2323.out"
+    stop_capture
+    stop_servers
+}
+
+cap_rlogin() {
+    start_inetd
+    start_capture rlogin
+    in_cli runuser -u alice -- env HOME=/home/alice LANG=C TERM=xterm \
+        expect -f "$SCRIPTS/rlogin.exp" $SRV4 alice >"$WORK/rlogin.out"
+    stop_capture
+    stop_servers
+}
+
+cap_rsh() {
+    start_inetd
+    start_capture rsh
+    in_cli runuser -u alice -- rsh -l alice $SRV4 id </dev/null >"$WORK/rsh.out" 2>&1
+    sleep 1
+    # writes to stdout and to stderr (the stderr back-connection), exit status 2
+    in_cli runuser -u alice -- rsh -l alice $SRV4 'ls /etc/hostname /nonexistent' </dev/null >>"$WORK/rsh.out" 2>&1 || true
+    stop_capture
+    stop_servers
+}
+
+cap_ftp-vsftpd() {
+    start_vsftpd
+    local d=$WORK/ftp-client
+    rm -rf "$d"; mkdir -p "$d"
+    printf 'uploaded by the psmtap capture script\nTEST DATA ONLY\n' > "$d/upload.txt"
+    start_capture ftp-vsftpd
+    # connection 1: wrong password
+    (cd "$d" && in_cli ftp -n -v $SRV4 < "$SCRIPTS/ftp-bad.txt" > "$WORK/ftp-bad.out" 2>&1) || true
+    sleep 1
+    # connection 2: good password, list, download, upload, delete, list
+    (cd "$d" && in_cli ftp -n -v $SRV4 < "$SCRIPTS/ftp-good.txt" > "$WORK/ftp-good.out" 2>&1)
+    stop_capture
+    stop_servers
+    cmp -s "$d/report.txt" /home/alice/report.txt || die "ftp download did not arrive"
+    cmp -s "$d/upload.txt" /home/alice/upload.txt || die "ftp upload did not arrive"
+    [ ! -e /home/alice/old.txt ] || die "ftp delete did not happen"
+}
+
+cap_http-on-port22() {
+    rm -rf "$WORK/www"; mkdir -p "$WORK/www"
+    printf 'hello from an HTTP server on port 22\n' > "$WORK/www/hello.txt"
+    start_server http in_srv $PY -m http.server 22 --bind $SRV4 --directory "$WORK/www"
+    wait_port $SRV4 22
+    start_capture http-on-port22
+    in_cli curl -sS -o "$WORK/http.out" http://$SRV4:22/hello.txt
+    stop_capture
+    stop_servers
+    cmp -s "$WORK/http.out" "$WORK/www/hello.txt" || die "http download failed"
+}
+
+cap_rdp-xrdp-tls() {
+    # shellcheck source=scripts/rdp.sh
+    . "$SCRIPTS/rdp.sh"
+    rdp_capture
+}
+
+# ---------------------------------------------------------------- main
+main() {
+    local names=("$@") n
+    [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+    for n in "${names[@]}"; do
+        n=${n%.pcap}
+        declare -F "cap_$n" >/dev/null || die "unknown capture '$n' (known: ${ALL[*]})"
+    done
+    install_packages "${names[@]}"
+    mkdir -p "$WORK"
+    setup_users
+    setup_netns
+    for n in "${names[@]}"; do
+        n=${n%.pcap}
+        "cap_$n"
+        sleep 1
+    done
+    log "done: ${names[*]}"
+}
+
+main "$@"
