@@ -91,8 +91,11 @@ func classifyConfirm(v []byte) dissectors.Verdict {
 // Probe matches a Connection Request from one endpoint (who is then the
 // client), or a Confirm when the request side was not captured.
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
-	var verdict [2]dissectors.Verdict
+	verdict := [2]dissectors.Verdict{dissectors.NoMatch, dissectors.NoMatch}
 	for i := 0; i < 2; i++ {
+		if in.Client != dissectors.Unknown && in.Client != i {
+			continue // only the client sends the request
+		}
 		v, vd := x224(in.Data[i], tpduConnectionRequest)
 		if vd == dissectors.Match {
 			if classifyRequest(v) == dissectors.Match {

@@ -83,6 +83,9 @@ func (Dissector) Ports() []uint16 { return []uint16{513} }
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	var ok [2]bool
 	for i := 0; i < 2; i++ {
+		if in.Client != dissectors.Unknown && in.Client != i {
+			continue // only the client opens with the handshake
+		}
 		_, complete, good := ParseHandshake(in.Data[i])
 		if complete {
 			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}

@@ -98,6 +98,9 @@ func (Dissector) Ports() []uint16 { return []uint16{514} }
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	var ok [2]bool
 	for i := 0; i < 2; i++ {
+		if in.Client != dissectors.Unknown && in.Client != i {
+			continue // only the client opens with the handshake
+		}
 		_, complete, good := ParseRequest(in.Data[i])
 		if complete {
 			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}

@@ -1,0 +1,35 @@
+package telnet
+
+import (
+	"testing"
+
+	"github.com/psmtap/psmtap/dissectors"
+)
+
+const U = dissectors.Unknown
+
+func TestProbe(t *testing.T) {
+	cases := []dissectors.ProbeCase{
+		// Server opens with IAC DO TERMINAL-TYPE (24); inetutils telnetd does.
+		{Name: "server negotiates", A: "", B: "\xff\xfd\x18", Client: 0, Want: dissectors.Match, WantClient: U},
+		// Client opens with IAC WILL NAWS (31).
+		{Name: "client negotiates", A: "\xff\xfb\x1f", Client: U, Want: dissectors.Match, WantClient: U},
+		{Name: "subnegotiation first", A: "\xff\xfa\x18\x01\xff\xf0", Client: U, Want: dissectors.Match, WantClient: U},
+		{Name: "IAC alone", A: "\xff", Client: U, Want: dissectors.NeedMore},
+		{Name: "IAC then data byte", A: "\xff\x41\x42", B: "x", Client: U, Want: dissectors.NoMatch},
+		{Name: "plain text both ways (something else on port 23)", A: "hello\r\n", B: "220 ok\r\n", Client: 0, Want: dissectors.NoMatch},
+		{Name: "plain text, other side silent", A: "hello\r\n", Client: 0, Want: dissectors.NeedMore},
+		{Name: "plain text, other side done", A: "hello\r\n", DoneB: true, Client: 0, Want: dissectors.NoMatch},
+	}
+	for _, c := range cases {
+		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 23}); !ok {
+			t.Errorf("%s: got %+v", c.Name, got)
+		}
+	}
+}
+
+func FuzzProbe(f *testing.F) {
+	f.Add([]byte("\xff\xfd\x18\xff\xfd\x20"), []byte("\xff\xfb\x18"), uint8(0))
+	f.Add([]byte("login: "), []byte{}, uint8(4))
+	f.Fuzz(func(t *testing.T, a, b []byte, flags uint8) { dissectors.FuzzProbe(Dissector{}, a, b, flags) })
+}
