@@ -4,7 +4,7 @@ BIN     := psmtap
 PCAPS   := pcaps
 BENCH_PCAP ?= bench/bench.pcap
 
-.PHONY: build run test fuzz bench bench-pcap vet clean
+.PHONY: build run test fuzz bench bench-pcap vet clean golden
 
 build:
 	$(GO) build -o $(BIN) ./cmd/psmtap
@@ -37,3 +37,7 @@ vet:
 
 clean:
 	rm -f $(BIN)
+
+# Rewrite the golden records of pcaps/ after a deliberate change; review the diff.
+golden:
+	$(GO) test ./cmd/psmtap/ -run TestGolden -update

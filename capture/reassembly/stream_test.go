@@ -54,9 +54,9 @@ func TestStream(t *testing.T) {
 		{name: "bytes after fin dropped", segs: []seg{{isn, syn, "", 0}, {isn + 1, fin, "ab", 0}, {isn + 3, 0, "zz", 0}}, want: "ab", closed: true},
 		{name: "fin before missing data", segs: []seg{{isn, syn, "", 0}, {isn + 3, fin, "cd", 0}, {isn + 1, 0, "ab", 0}}, want: "abcd", closed: true},
 		{
-			name: "buffer limit forces a gap",
-			segs: []seg{{isn, syn, "", 0}, {isn + 3, 0, "cc", 0}, {isn + 6, 0, "ee", 0}, {isn + 9, 0, "gg", 0}},
-			lim:  &Limits{MaxBufferedBytes: 4, MaxBufferedSegments: 10},
+			name:  "buffer limit forces a gap",
+			segs:  []seg{{isn, syn, "", 0}, {isn + 3, 0, "cc", 0}, {isn + 6, 0, "ee", 0}, {isn + 9, 0, "gg", 0}},
+			lim:   &Limits{MaxBufferedBytes: 4, MaxBufferedSegments: 10},
 			flush: true, want: "[gap 2]cc[gap 1]ee[gap 1]gg", missed: 4,
 		},
 		{
