@@ -73,6 +73,11 @@ type Engine struct {
 	cur           *flow.Flow[conn] // flow whose segment is being reassembled
 	endFn         func(*flow.Flow[conn], flow.Reason)
 	allCandidates uint32
+	// probeIn is reused for every probe call: passing a pointer to a local
+	// through an interface method would make it escape (one allocation a call).
+	probeIn dissectors.ProbeInput
+	// freeProbes recycles probe buffers between flows.
+	freeProbes []*probeState
 }
 
 type mode uint8
@@ -283,15 +288,37 @@ func (c *conn) dir(ep int) dissectors.Direction {
 
 func (e *Engine) giveUp(c *conn) {
 	c.mode = modeOther
+	e.freeProbe(c.probe)
 	c.probe = nil
 	c.candidates = 0
+}
+
+// newProbe takes a probe buffer from the free list.
+func (e *Engine) newProbe() *probeState {
+	if n := len(e.freeProbes); n > 0 {
+		ps := e.freeProbes[n-1]
+		e.freeProbes = e.freeProbes[:n-1]
+		return ps
+	}
+	return &probeState{}
+}
+
+// freeProbe returns a probe buffer for reuse; a bounded number are kept.
+func (e *Engine) freeProbe(ps *probeState) {
+	if ps == nil || len(e.freeProbes) >= 1024 {
+		return
+	}
+	ps.buf[0], ps.buf[1] = ps.buf[0][:0], ps.buf[1][:0]
+	ps.full = [2]bool{}
+	ps.chunks = ps.chunks[:0]
+	e.freeProbes = append(e.freeProbes, ps)
 }
 
 func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
 	c := &f.Data
 	ps := c.probe
 	if ps == nil {
-		ps = &probeState{}
+		ps = e.newProbe()
 		c.probe = ps
 	}
 	room := e.cfg.ProbeBytes - len(ps.buf[ep])
@@ -319,9 +346,11 @@ func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
 		if !final {
 			return
 		}
-		ps = &probeState{}
+		ps = e.newProbe()
+		c.probe = ps
 	}
-	in := dissectors.ProbeInput{
+	in := &e.probeIn
+	*in = dissectors.ProbeInput{
 		Data:   ps.buf,
 		Port:   [2]uint16{f.Key.PA, f.Key.PB},
 		Done:   [2]bool{final || ps.full[0] || c.fin[0] || c.rst, final || ps.full[1] || c.fin[1] || c.rst},
@@ -337,12 +366,12 @@ func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
 		if c.candidates&bit == 0 {
 			continue
 		}
-		res := e.safeProbe(d, &in)
+		res := e.safeProbe(d, in)
 		switch res.Verdict {
 		case dissectors.NoMatch:
 			c.candidates &^= bit
 		case dissectors.Match:
-			if matched == nil || portHint(d, &in) && !portHint(matched, &in) {
+			if matched == nil || portHint(d, in) && !portHint(matched, in) {
 				matched, matchedClient = d, res.Client
 			}
 		}
@@ -406,6 +435,7 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 		}
 		e.feed(f, int(ch.ep), ps.buf[ch.ep][ch.off:ch.off+ch.len], ch.ts)
 	}
+	e.freeProbe(ps)
 }
 
 // guessClientByPort picks the server as the endpoint on the dissector's
