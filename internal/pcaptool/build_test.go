@@ -126,3 +126,18 @@ func TestDecodeKeepsTruncatedPacketsOpaque(t *testing.T) {
 		t.Fatal("opaque frame not kept as is")
 	}
 }
+
+func BenchmarkAppendTCP(b *testing.B) {
+	f := Frame{
+		EtherType: EtherTypeIPv4, L4: L4TCP,
+		IP:      IP{Version: 4, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: ProtoTCP, TTL: 64},
+		TCP:     TCP{SrcPort: 40000, DstPort: 443, Flags: ACK, Window: 501},
+		Payload: make([]byte, 1448),
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	b.SetBytes(1514)
+	for range b.N {
+		buf, _ = f.Append(buf[:0], LinkEthernet)
+	}
+}

@@ -31,7 +31,7 @@ func Variants() []Variant {
 type EdgeFile struct {
 	Variant string
 	Data    []byte // pcap file content; nil when Err is set
-	Packets int    // records written (the last one cut short for "truncate")
+	Packets int    // whole records written ("truncate": those before the cut one)
 	Skipped int    // frames the link type could not carry
 	Err     error  // ErrNotApplicable when the capture has nothing this variant can change
 }
@@ -65,6 +65,8 @@ func edgeOne(base Trace, v Variant) EdgeFile {
 		if e.Data, err = Truncate(e.Data); err != nil {
 			e.Data, e.Err = nil, err
 		}
+		e.Packets /= 2 // Truncate cuts the middle record
+
 	}
 	return e
 }

@@ -26,7 +26,7 @@ func randBytes(r *rand.Rand, n int) []byte {
 
 // sampleTrace builds an Ethernet trace with two interleaved TCP connections (one closed by
 // FIN, one by RST), a DNS-like UDP exchange and an ARP frame.
-func sampleTrace(t *testing.T) Trace {
+func sampleTrace(t testing.TB) Trace {
 	t.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	c1 := NewConversation(netip.MustParseAddrPort("192.0.2.10:50000"), netip.MustParseAddrPort("198.51.100.20:22"))

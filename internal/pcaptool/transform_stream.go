@@ -35,7 +35,10 @@ func contiguousPairs(t *Trace, segs []int, minLen int) []int {
 func middle(s []int) int { return s[len(s)/2] }
 
 // Reorder swaps, in each TCP connection, two back-to-back data segments of the busier
-// direction, so the later one arrives first. Timestamps stay in place, so they remain monotonic.
+// direction, so the later one arrives first. It prefers a pair that the peer does not
+// acknowledge in between (as when both were in flight together); in interactive sessions where
+// every segment is acknowledged before the next is sent, the swap makes an ACK run ahead of the
+// data it covers, which a reassembler must tolerate too. Timestamps stay in place.
 func Reorder(t Trace) (Trace, error) {
 	out := t
 	out.Frames = slices.Clone(t.Frames)
@@ -47,6 +50,9 @@ func Reorder(t Trace) (Trace, error) {
 			continue
 		}
 		k := middle(ks)
+		if in := slices.DeleteFunc(slices.Clone(ks), func(k int) bool { return ackedBetween(&out, &c, segs[k], segs[k+1]) }); len(in) > 0 {
+			k = middle(in)
+		}
 		i, j := segs[k], segs[k+1]
 		fi, fj := out.Frames[i], out.Frames[j]
 		fi.Time, fj.Time = fj.Time, fi.Time
@@ -57,6 +63,18 @@ func Reorder(t Trace) (Trace, error) {
 		return t, ErrNotApplicable
 	}
 	return out, nil
+}
+
+// ackedBetween reports whether the peer acknowledges segment i before segment j is sent.
+func ackedBetween(t *Trace, c *Conn, i, j int) bool {
+	a := &t.Frames[i]
+	d := c.Dir(a)
+	for _, k := range c.Frames {
+		if f := &t.Frames[k]; k > i && k < j && c.Dir(f) != d && f.TCP.Flags&ACK != 0 && int32(f.TCP.Ack-a.TCP.Seq) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Retransmit duplicates every fourth data segment of each direction (the copy arrives one
