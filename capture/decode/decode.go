@@ -30,8 +30,11 @@ const (
 
 // IP protocol numbers used here.
 const (
-	ProtoTCP = 6
-	ProtoUDP = 17
+	ProtoIPIP     = 4
+	ProtoTCP      = 6
+	ProtoUDP      = 17
+	ProtoIPv6inIP = 41
+	ProtoGRE      = 47
 )
 
 // TCP flags (RFC 9293 §3.1).
@@ -81,6 +84,7 @@ type Packet struct {
 type Decoder struct {
 	LinkType int
 	Defrag   *Defragmenter // nil: fragments are dropped
+	depth    int           // tunnels unwrapped for the current frame
 }
 
 // Decode parses frame into p. ts (packet time, ns) only matters for fragment expiry.
@@ -92,20 +96,10 @@ func (d *Decoder) Decode(frame []byte, ts int64, p *Packet) error {
 	)
 	switch d.LinkType {
 	case LinkEthernet:
-		if len(frame) < 14 {
-			return ErrTruncated
+		var err error
+		if ip, isV6, known, err = ethernet(frame); err != nil {
+			return err
 		}
-		etype := binary.BigEndian.Uint16(frame[12:14])
-		rest := frame[14:]
-		// Up to a few stacked VLAN tags (802.1Q, 802.1ad, old QinQ 0x9100).
-		for i := 0; i < 4 && (etype == 0x8100 || etype == 0x88a8 || etype == 0x9100); i++ {
-			if len(rest) < 4 {
-				return ErrTruncated
-			}
-			etype = binary.BigEndian.Uint16(rest[2:4])
-			rest = rest[4:]
-		}
-		ip, isV6, known = etherIP(etype, rest)
 	case LinkSLL:
 		if len(frame) < 16 {
 			return ErrTruncated
@@ -143,10 +137,30 @@ func (d *Decoder) Decode(frame []byte, ts int64, p *Packet) error {
 	if !known {
 		return ErrNotIP
 	}
+	d.depth = 0
 	if isV6 {
 		return d.ipv6(ip, ts, p)
 	}
 	return d.ipv4(ip, ts, p)
+}
+
+// ethernet strips an Ethernet II header and up to four stacked VLAN tags
+// (802.1Q, 802.1ad, the older QinQ 0x9100).
+func ethernet(frame []byte) (ip []byte, isV6, known bool, err error) {
+	if len(frame) < 14 {
+		return nil, false, false, ErrTruncated
+	}
+	etype := binary.BigEndian.Uint16(frame[12:14])
+	rest := frame[14:]
+	for i := 0; i < 4 && (etype == 0x8100 || etype == 0x88a8 || etype == 0x9100); i++ {
+		if len(rest) < 4 {
+			return nil, false, false, ErrTruncated
+		}
+		etype = binary.BigEndian.Uint16(rest[2:4])
+		rest = rest[4:]
+	}
+	ip, isV6, known = etherIP(etype, rest)
+	return ip, isV6, known, nil
 }
 
 func etherIP(etype uint16, rest []byte) ([]byte, bool, bool) {
@@ -202,7 +216,7 @@ func (d *Decoder) ipv4(b []byte, ts int64, p *Packet) error {
 		p.Reassembled = true
 		p.WireLen = ihl + len(whole)
 	}
-	return transport(p, payload, truncated)
+	return d.transport(p, payload, truncated, ts)
 }
 
 func (d *Decoder) ipv6(b []byte, ts int64, p *Packet) error {
@@ -267,12 +281,14 @@ func (d *Decoder) ipv6(b []byte, ts int64, p *Packet) error {
 		break
 	}
 	p.Proto = next
-	return transport(p, payload, truncated)
+	return d.transport(p, payload, truncated, ts)
 }
 
-func transport(p *Packet, b []byte, truncated bool) error {
+func (d *Decoder) transport(p *Packet, b []byte, truncated bool, ts int64) error {
 	p.Truncated = truncated
 	switch p.Proto {
+	case ProtoIPIP, ProtoIPv6inIP, ProtoGRE:
+		return d.tunnel(p, b, ts)
 	case ProtoTCP:
 		if len(b) < 20 {
 			return ErrBadL4
@@ -301,6 +317,11 @@ func transport(p *Packet, b []byte, truncated bool) error {
 			p.Payload = b[8:ulen]
 		} else {
 			p.Payload = b[8:]
+		}
+		if p.DstPort == portVXLAN || p.DstPort == portGeneve {
+			if err := d.udpTunnel(p, ts); err != errNotTunnel {
+				return err
+			}
 		}
 		return nil
 	}

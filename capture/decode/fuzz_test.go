@@ -14,6 +14,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(LinkSLL2), append(make([]byte, 20), 0x45))                                           // SLL2 header, cut IPv4
 	f.Add(uint16(LinkIPv6), ipv6(a6, b6, 44, []byte{ProtoTCP, 0, 0, 1, 0, 0, 0, 9, 1, 2, 3}))         // IPv6 fragment header
 	f.Add(uint16(LinkNull), []byte{2, 0, 0, 0, 0x45, 0, 0, 20})
+	f.Add(uint16(LinkRaw), ipv4(a4, b4, ProtoGRE, 1, 0, append([]byte{0x10, 0, 0x88, 0xbe, 0, 0, 0, 1}, make([]byte, 30)...))) // ERSPAN
 	d := Decoder{Defrag: NewDefragmenter()}
 	var p Packet
 	f.Fuzz(func(t *testing.T, link uint16, frame []byte) {
