@@ -4,7 +4,7 @@ BIN     := psmtap
 PCAPS   := pcaps
 BENCH_PCAP ?= bench/bench.pcap
 
-.PHONY: build run test fuzz bench bench-pcap vet clean golden
+.PHONY: build run test fuzz bench bench-pcap vet clean golden edge-pcaps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/psmtap
@@ -41,3 +41,9 @@ clean:
 # Rewrite the golden records of pcaps/ after a deliberate change; review the diff.
 golden:
 	$(GO) test ./cmd/psmtap/ -run TestGolden -update
+
+# Remake the edge-case captures in pcaps/edge/ from the real ones (reordering,
+# retransmissions, a gap, mid-stream pickup, IPv4 fragments, VLAN/QinQ, IPv6,
+# SLL2, raw IP, a truncated file).
+edge-pcaps:
+	$(GO) run ./internal/tools/pcaptool edge -out pcaps/edge -in pcaps/telnet-login.pcap pcaps/ssh-password-interactive.pcap

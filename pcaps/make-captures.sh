@@ -27,7 +27,7 @@ CLI6=2001:db8::10
 PY=/usr/bin/python3
 export LANG=C LC_ALL=C
 
-ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls)
+ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -38,7 +38,7 @@ die() { log "ERROR: $*"; exit 1; }
 PKGS=(iproute2 tcpdump expect sshpass openssh-server openssh-client
       inetutils-inetd inetutils-telnetd inetutils-telnet vsftpd tnftp
       rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping)
-RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm)
+RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm openssl)
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -60,19 +60,22 @@ install_packages() {
 # ---------------------------------------------------------------- cleanup
 SERVER_PGIDS=()
 CAP_PID=
+# remove_ns NS: end what still runs inside the namespace (only this script starts anything there), delete it
+remove_ns() {
+    local ns=$1 p
+    ip netns list | grep -qw "$ns" || return 0
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+}
 cleanup() {
     local rc=$? p
     set +e
     if [ -n "$CAP_PID" ]; then kill -INT "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; fi
     for p in "${SERVER_PGIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-    # anything still alive inside our namespaces was started by this script
     for ns in $SRV $CLI; do
-        if ip netns list | grep -qw "$ns"; then
-            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-            sleep 0.5
-            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-            ip netns del "$ns" 2>/dev/null
-        fi
+        remove_ns "$ns"
         rm -rf "/etc/netns/$ns"
     done
     rmdir /etc/netns 2>/dev/null
@@ -86,7 +89,7 @@ trap 'exit 130' INT TERM
 setup_netns() {
     local ns
     for ns in $SRV $CLI; do
-        ip netns list | grep -qw "$ns" && ip netns del "$ns"
+        remove_ns "$ns"     # left over from an interrupted run
         ip netns add "$ns"
         mkdir -p "/etc/netns/$ns"     # ip netns exec bind-mounts these over /etc/hosts, /etc/resolv.conf
         cat > "/etc/netns/$ns/hosts" <<EOF
@@ -126,12 +129,14 @@ in_cli() { ip netns exec $CLI unshare --uts sh -c 'hostname psm-cli; exec "$@"' 
 export SRV CLI
 export -f in_srv in_cli
 
+# run a client in the background and wait for it: a signal to this script is then acted on at once
+client() { "$@" <&0 & wait $!; }
+
 # start a server in the background, in its own process group; remember the group to kill it
 start_server() {
     local name=$1; shift
     setsid bash -c '"$@"' bash "$@" >"$WORK/$name.log" 2>&1 </dev/null &
     SERVER_PGIDS+=($!)
-    LAST_SERVER=$!
 }
 stop_servers() {
     local p
@@ -140,8 +145,8 @@ stop_servers() {
     SERVER_PGIDS=()
 }
 wait_port() {   # wait_port ADDR PORT: until something listens there in the server namespace
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         ip netns exec $SRV ss -Hltn "sport = :$2" | grep -q . && return 0
         sleep 0.2
     done
@@ -155,8 +160,8 @@ start_capture() {
     ip netns exec $SRV tcpdump --immediate-mode -U -Z root -i $SRV_IF -w "$WORK/$CAP_NAME.pcap" \
         >"$WORK/$CAP_NAME.tcpdump.log" 2>&1 &
     CAP_PID=$!
-    local i
-    for i in $(seq 1 50); do grep -q 'listening on' "$WORK/$CAP_NAME.tcpdump.log" && break; sleep 0.1; done
+    local _
+    for _ in $(seq 1 50); do grep -q 'listening on' "$WORK/$CAP_NAME.tcpdump.log" && break; sleep 0.1; done
     sleep 0.5
     log "capturing $CAP_NAME"
 }
@@ -172,20 +177,34 @@ stop_capture() {
 
 # ---------------------------------------------------------------- test accounts and files
 setup_users() {
-    local u
-    for u in alice:Wonderland1 bob:Builder22; do
-        id -u "${u%%:*}" >/dev/null 2>&1 || useradd -m -s /bin/bash "${u%%:*}"
-        echo "$u" | chpasswd
+    local u name uid
+    # fixed uids/gids so that the output of `id` in the captures is the same on every machine
+    for u in alice:2001:Wonderland1 bob:2002:Builder22; do
+        IFS=: read -r name uid _ <<<"$u"
+        if ! id -u "$name" >/dev/null 2>&1; then
+            getent group "$name" >/dev/null || groupadd -g "$uid" "$name"
+            useradd -m -u "$uid" -g "$name" -c "psmtap test account" -s /bin/bash "$name"
+        fi
+        [ "$(id -u "$name")" = "$uid" ] || die "user $name exists with uid $(id -u "$name"), want $uid"
+        [ "$(getent passwd "$name" | cut -d: -f5)" = "psmtap test account" ] ||
+            die "user $name exists and is not a psmtap test account: not touching it"
+        echo "$name:${u##*:}" | chpasswd
     done
-    # alice's home: files the sessions use (reset each run)
-    rm -f /home/alice/upload.txt /home/alice/old.txt /home/alice/report.txt
+    # fresh homes from /etc/skel on every run, so listings and logins look the same each time
+    for name in alice bob; do
+        rm -rf "/home/${name:?}"
+        cp -a /etc/skel "/home/$name"
+        chown -R "$name:$name" "/home/$name"
+        chmod 755 "/home/$name"
+        lastlog -C -u "$name" >/dev/null 2>&1 || true    # no "Last login" left from earlier runs
+    done
+    # alice's home: files the sessions use
     printf 'quarterly report\nTEST DATA ONLY - psmtap capture fixture\n' > /home/alice/report.txt
     printf 'stale file, deleted over FTP\n' > /home/alice/old.txt
     # rsh/rlogin trust: alice@psm-cli may log in as alice without a password
     printf 'psm-cli alice\n192.0.2.10 alice\n' > /home/alice/.rhosts
     chown alice:alice /home/alice/report.txt /home/alice/old.txt /home/alice/.rhosts
     chmod 600 /home/alice/.rhosts
-    rm -f /home/alice/.bash_history /home/bob/.bash_history
 }
 
 # ---------------------------------------------------------------- servers
@@ -215,7 +234,7 @@ start_vsftpd() {
 cap_ssh-password-interactive() {
     start_sshd
     start_capture ssh-password-interactive
-    in_cli runuser -u alice -- env HOME=/home/alice TERM=xterm LANG=C \
+    client in_cli runuser -u alice -- env HOME=/home/alice TERM=xterm LANG=C \
         expect -f "$SCRIPTS/ssh-interactive.exp" "$SCRIPTS/ssh_config" $SRV4 22 alice Wonderland1 >"$WORK/ssh-interactive.out"
     stop_capture
     stop_servers
@@ -224,8 +243,17 @@ cap_ssh-password-interactive() {
 cap_ssh-exec-port2222() {
     start_sshd
     start_capture ssh-exec-port2222
-    in_cli runuser -u alice -- env HOME=/home/alice LANG=C \
+    client in_cli runuser -u alice -- env HOME=/home/alice LANG=C \
         sshpass -p Wonderland1 ssh -F "$SCRIPTS/ssh_config" -p 2222 alice@$SRV4 uname -a </dev/null >"$WORK/ssh-exec.out"
+    stop_capture
+    stop_servers
+}
+
+cap_ssh-exec-ipv6() {
+    start_sshd
+    start_capture ssh-exec-ipv6
+    client in_cli runuser -u alice -- env HOME=/home/alice LANG=C \
+        sshpass -p Wonderland1 ssh -F "$SCRIPTS/ssh_config" -6 -p 22 alice@$SRV6 id </dev/null >"$WORK/ssh-exec-ipv6.out"
     stop_capture
     stop_servers
 }
@@ -233,7 +261,7 @@ cap_ssh-exec-port2222() {
 cap_telnet-login() {
     start_inetd
     start_capture telnet-login
-    in_cli expect -f "$SCRIPTS/telnet-login.exp" $SRV4 23 alice wonderland Wonderland1 >"$WORK/telnet-login.out"
+    client in_cli expect -f "$SCRIPTS/telnet-login.exp" $SRV4 23 alice wonderland Wonderland1 >"$WORK/telnet-login.out"
     stop_capture
     stop_servers
 }
@@ -241,7 +269,7 @@ cap_telnet-login() {
 cap_telnet-port2323() {
     start_inetd
     start_capture telnet-port2323
-    in_cli expect -f "$SCRIPTS/telnet-simple.exp" $SRV4 2323 bob Builder22 >"$WORK/telnet-2323.out"
+    client in_cli expect -f "$SCRIPTS/telnet-simple.exp" $SRV4 2323 bob Builder22 >"$WORK/telnet-2323.out"
     stop_capture
     stop_servers
 }
@@ -249,7 +277,7 @@ cap_telnet-port2323() {
 cap_rlogin() {
     start_inetd
     start_capture rlogin
-    in_cli runuser -u alice -- env HOME=/home/alice LANG=C TERM=xterm \
+    client in_cli runuser -u alice -- env HOME=/home/alice LANG=C TERM=xterm \
         expect -f "$SCRIPTS/rlogin.exp" $SRV4 alice >"$WORK/rlogin.out"
     stop_capture
     stop_servers
@@ -258,10 +286,10 @@ cap_rlogin() {
 cap_rsh() {
     start_inetd
     start_capture rsh
-    in_cli runuser -u alice -- rsh -l alice $SRV4 id </dev/null >"$WORK/rsh.out" 2>&1
+    client in_cli runuser -u alice -- rsh -l alice $SRV4 id </dev/null >"$WORK/rsh.out" 2>&1
     sleep 1
     # writes to stdout and to stderr (the stderr back-connection), exit status 2
-    in_cli runuser -u alice -- rsh -l alice $SRV4 'ls /etc/hostname /nonexistent' </dev/null >>"$WORK/rsh.out" 2>&1 || true
+    client in_cli runuser -u alice -- rsh -l alice $SRV4 'ls /etc/hostname /nonexistent' </dev/null >>"$WORK/rsh.out" 2>&1 || true
     stop_capture
     stop_servers
 }
@@ -273,10 +301,10 @@ cap_ftp-vsftpd() {
     printf 'uploaded by the psmtap capture script\nTEST DATA ONLY\n' > "$d/upload.txt"
     start_capture ftp-vsftpd
     # connection 1: wrong password
-    (cd "$d" && in_cli ftp -n -v $SRV4 < "$SCRIPTS/ftp-bad.txt" > "$WORK/ftp-bad.out" 2>&1) || true
+    (cd "$d" && client in_cli tnftp -n -v $SRV4 < "$SCRIPTS/ftp-bad.txt" > "$WORK/ftp-bad.out" 2>&1) || true
     sleep 1
     # connection 2: good password, list, download, upload, delete, list
-    (cd "$d" && in_cli ftp -n -v $SRV4 < "$SCRIPTS/ftp-good.txt" > "$WORK/ftp-good.out" 2>&1)
+    (cd "$d" && client in_cli tnftp -n -v $SRV4 < "$SCRIPTS/ftp-good.txt" > "$WORK/ftp-good.out" 2>&1)
     stop_capture
     stop_servers
     cmp -s "$d/report.txt" /home/alice/report.txt || die "ftp download did not arrive"
@@ -290,7 +318,7 @@ cap_http-on-port22() {
     start_server http in_srv $PY -m http.server 22 --bind $SRV4 --directory "$WORK/www"
     wait_port $SRV4 22
     start_capture http-on-port22
-    in_cli curl -sS -o "$WORK/http.out" http://$SRV4:22/hello.txt
+    client in_cli curl -sS -o "$WORK/http.out" http://$SRV4:22/hello.txt
     stop_capture
     stop_servers
     cmp -s "$WORK/http.out" "$WORK/www/hello.txt" || die "http download failed"

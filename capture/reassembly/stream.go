@@ -109,7 +109,11 @@ func (s *Stream) Segment(dir int, seq uint32, flags uint8, payload []byte, ts in
 // Acked tells the stream that the peer acknowledged everything before ack. If
 // bytes we never saw are acknowledged while later ones wait, they are lost.
 func (s *Stream) Acked(dir int, ack uint32, ts int64, sink Sink) {
-	if !s.started || len(s.pending) == 0 || seqDiff(ack, s.next) <= 0 {
+	// Only when the ack reaches past the start of a buffered segment is the
+	// hole certainly lost to the capture: an ack that merely covers the hole
+	// may have overtaken its data (a SPAN port mixes the two directions and
+	// can reorder them).
+	if !s.started || len(s.pending) == 0 || seqDiff(ack, s.pending[0].seq) <= 0 {
 		return
 	}
 	s.skipTo(dir, s.pending[0].seq, ts, sink)

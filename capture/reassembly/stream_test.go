@@ -46,6 +46,7 @@ func TestStream(t *testing.T) {
 		{name: "gap declared at flush", segs: []seg{{isn, syn, "", 0}, {isn + 1, 0, "ab", 0}, {isn + 6, 0, "fg", 0}}, flush: true, want: "ab[gap 3]fg", missed: 3},
 		{name: "gap declared by peer ack", segs: []seg{{isn, syn, "", 0}, {isn + 1, 0, "ab", 0}, {isn + 6, 0, "fg", isn + 8}}, want: "ab[gap 3]fg", missed: 3},
 		{name: "ack of in-flight data is not a gap", segs: []seg{{isn, syn, "", 0}, {isn + 1, 0, "ab", isn + 3}, {isn + 3, 0, "cd", 0}}, want: "abcd"},
+		{name: "ack overtaking its data is not a gap", segs: []seg{{isn, syn, "", 0}, {isn + 3, 0, "cd", isn + 3}, {isn + 1, 0, "ab", 0}}, want: "abcd"},
 		{name: "midstream pickup", segs: []seg{{5000, 0, "xyz", 0}, {5003, 0, "123", 0}}, want: "xyz123"},
 		{name: "syn retry", segs: []seg{{isn, syn, "", 0}, {isn, syn, "", 0}, {isn + 1, 0, "a", 0}}, want: "a"},
 		{name: "sequence wraparound", segs: []seg{{0xfffffffd, syn, "", 0}, {0xfffffffe, 0, "ab", 0}, {0, 0, "cd", 0}}, want: "abcd"},

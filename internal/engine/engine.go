@@ -231,7 +231,10 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 		c.fin[ep] = true
 	}
 
-	if c.mode == modeProbe || c.mode == modeSession {
+	// Sessions keep their sequence bookkeeping even when the parser is done,
+	// so psm.missed_bytes covers the whole session; in-order segments cost a
+	// few comparisons and no copy. Flows of no interest skip it.
+	if c.mode != modeOther {
 		e.cur = f
 		c.streams[ep].Segment(ep, p.Seq, fl, p.Payload, ts, &e.cfg.Reassembly, e)
 		if fl&decode.FlagACK != 0 {
@@ -488,7 +491,7 @@ func (e *Engine) recoverParser(c *conn) {
 // end finishes a flow that left the table: flush, close the parser, emit.
 func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 	c := &f.Data
-	if c.mode == modeProbe || c.mode == modeSession {
+	if c.mode != modeOther {
 		e.cur = f
 		for ep := 0; ep < 2; ep++ {
 			c.streams[ep].Flush(ep, f.Last, e)

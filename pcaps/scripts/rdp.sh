@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # rdp.sh - sourced by make-captures.sh: xrdp (+ xrdp-sesman + xorgxrdp) in psm-srv, FreeRDP under Xvfb in psm-cli.
 # Uses make-captures.sh's variables and helpers (WORK, SCRIPTS, SRV4, in_srv, in_cli, start_server, ...).
 
@@ -33,7 +34,7 @@ rdp_capture() {
     wait_port $SRV4 3389
     start_capture rdp-xrdp-tls
     # FreeRDP: TLS security (xrdp has no NLA), credentials in the Client Info PDU; small 16-bit desktop.
-    in_cli timeout -s INT 30 xvfb-run -a -s '-screen 0 1024x768x24' \
+    client in_cli timeout -s INT 30 xvfb-run -a -s '-screen 0 1024x768x24' \
         xfreerdp /v:$SRV4 /u:alice /p:Wonderland1 /cert:ignore /size:800x600 /bpp:16 \
         -clipboard -sound -microphone +auto-reconnect /auto-reconnect-max-retries:0 \
         >"$WORK/xfreerdp.out" 2>&1 || true
