@@ -141,3 +141,8 @@ func (s *session) Close(r *record.Record) {
 	r.Set("rlogin", &Fields{ClientUser: s.hs.ClientUser, ServerUser: s.hs.ServerUser, TerminalType: s.hs.TerminalType})
 	r.UserName = s.hs.ServerUser
 }
+
+// Summary is a short human description for the table output.
+func (f *Fields) Summary() string {
+	return f.ClientUser + " as " + f.ServerUser + " (" + f.TerminalType + ")"
+}

@@ -156,3 +156,8 @@ func (s *session) Close(r *record.Record) {
 	r.Set("rsh", &Fields{ClientUser: s.req.ClientUser, ServerUser: s.req.ServerUser, Command: s.req.Command})
 	r.UserName = s.req.ServerUser
 }
+
+// Summary is a short human description for the table output.
+func (f *Fields) Summary() string {
+	return f.ClientUser + " as " + f.ServerUser + ": " + f.Command
+}

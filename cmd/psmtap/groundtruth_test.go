@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestGroundTruth checks psmtap against what really happened when the
+// captures were made (pcaps/README.md): which sessions, who was client and
+// server, and the facts that are decoded today. Unlike the golden files, this
+// table is written by hand from the ground truth, not from psmtap's output.
+func TestGroundTruth(t *testing.T) {
+	type want struct {
+		proto, client, server string
+		fields                map[string]string
+	}
+	truth := map[string][]want{
+		"ssh-password-interactive.pcap": {{"ssh", "192.0.2.10:42012", "192.0.2.20:22", map[string]string{
+			"ssh.version": "2", "ssh.client.software": "OpenSSH_9.2p1", "ssh.server.software": "OpenSSH_9.2p1", "psm.state": "closed"}}},
+		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed"}}},
+		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
+			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", nil},
+			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", nil},
+		},
+		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
+			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice"}}},
+		"rsh.pcap": { // the stderr back-connections are not sessions of their own
+			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice"}},
+			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent"}},
+		},
+		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", nil}},
+		"telnet-port2323.pcap":   {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
+		"http-on-port22.pcap":    nil, // HTTP on port 22 is not SSH
+		"rdp-xrdp-tls.pcap":      {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		"ssh-exec-ipv6.pcap":     {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", nil}},
+	}
+	for file, sessions := range truth {
+		t.Run(file, func(t *testing.T) {
+			recs := records(t, run(t, "read", "pcaps/"+file).stdout)
+			if len(recs) != len(sessions) {
+				t.Fatalf("%d sessions, want %d", len(recs), len(sessions))
+			}
+			for i, w := range sessions {
+				r := recs[i]
+				client := hostPort(str(r, "source.ip"), str(r, "source.port"))
+				server := hostPort(str(r, "destination.ip"), str(r, "destination.port"))
+				if str(r, "network.protocol") != w.proto || client != w.client || server != w.server {
+					t.Errorf("session %d: %s %s -> %s, want %s %s -> %s", i, str(r, "network.protocol"), client, server, w.proto, w.client, w.server)
+				}
+				for k, v := range w.fields {
+					if got := str(r, k); got != v {
+						t.Errorf("session %d: %s = %q, want %q", i, k, got, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func hostPort(ip, port string) string {
+	for _, c := range ip {
+		if c == ':' {
+			return fmt.Sprintf("[%s]:%s", ip, port)
+		}
+	}
+	return ip + ":" + port
+}
