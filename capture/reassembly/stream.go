@@ -202,3 +202,10 @@ func (s *Stream) hold(dir int, seq uint32, payload []byte, ts int64, lim *Limits
 	s.pending[i] = seg
 	s.buffered += len(payload)
 }
+
+// Discard drops the buffered segments without delivering them, for a flow
+// that no longer needs its content.
+func (s *Stream) Discard() {
+	s.pending = nil
+	s.buffered = 0
+}

@@ -30,6 +30,8 @@ type Config struct {
 	All        bool
 	Flow       flow.Config
 	Reassembly reassembly.Limits
+	// MaxBufferedTotal bounds out-of-order bytes held across all flows.
+	MaxBufferedTotal int
 	// ProbeBytes bounds what each endpoint's prefix may hold for detection.
 	ProbeBytes int
 	Observer   string
@@ -71,6 +73,7 @@ type Engine struct {
 	now           int64
 	swept         int64
 	cur           *flow.Flow[conn] // flow whose segment is being reassembled
+	buffered      int              // out-of-order bytes held by all flows
 	endFn         func(*flow.Flow[conn], flow.Reason)
 	allCandidates uint32
 	// probeIn is reused for every probe call: passing a pointer to a local
@@ -91,21 +94,24 @@ const (
 
 // conn is the engine's per-flow state, stored inside the flow table entry.
 type conn struct {
-	mode       mode
-	client     int8 // endpoint index of the client, -1 unknown
-	first      int8 // endpoint that sent the first packet
-	synSeen    bool
-	rst        bool
-	fin        [2]bool
-	truncated  bool
-	pkts       [2]uint64
-	bytes      [2]uint64
-	streams    [2]reassembly.Stream
-	candidates uint32
-	probe      *probeState
-	diss       dissectors.Dissector
-	sess       dissectors.Session
-	rec        *record.Record
+	mode      mode
+	client    int8 // endpoint index of the client, -1 unknown
+	first     int8 // endpoint that sent the first packet
+	synSeen   bool
+	rst       bool
+	fin       [2]bool
+	truncated bool
+	// memoryPressure: the global reassembly budget forced this flow's holes
+	// to be declared early.
+	memoryPressure bool
+	pkts           [2]uint64
+	bytes          [2]uint64
+	streams        [2]reassembly.Stream
+	candidates     uint32
+	probe          *probeState
+	diss           dissectors.Dissector
+	sess           dissectors.Session
+	rec            *record.Record
 }
 
 type chunk struct {
@@ -124,6 +130,9 @@ type probeState struct {
 func New(cfg Config) *Engine {
 	if cfg.ProbeBytes <= 0 {
 		cfg.ProbeBytes = 4096
+	}
+	if cfg.MaxBufferedTotal <= 0 {
+		cfg.MaxBufferedTotal = 512 << 20
 	}
 	if cfg.Reassembly.MaxBufferedBytes == 0 {
 		cfg.Reassembly = reassembly.DefaultLimits
@@ -200,6 +209,13 @@ func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
 func (e *Engine) tcp(p *decode.Packet, ts int64) {
 	key, ep := flow.KeyOf(p)
 	f := e.table.Lookup(&key)
+	if f != nil && p.Flags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN && f.Data.finished() {
+		// A new connection reusing the 4-tuple of one that closed (TIME_WAIT
+		// reuse, a quick reconnect): end the old session, start a new one.
+		e.table.Remove(f)
+		e.end(f, flow.EndClosed)
+		f = nil
+	}
 	if f == nil {
 		f = e.table.Create(&key, ts, e.endFn)
 		e.stats.Flows++
@@ -236,9 +252,24 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 	// few comparisons and no copy. Flows of no interest skip it.
 	if c.mode != modeOther {
 		e.cur = f
+		before := c.streams[0].Buffered() + c.streams[1].Buffered()
 		c.streams[ep].Segment(ep, p.Seq, fl, p.Payload, ts, &e.cfg.Reassembly, e)
 		if fl&decode.FlagACK != 0 {
 			c.streams[1-ep].Acked(1-ep, p.Ack, ts, e)
+		}
+		if c.mode == modeOther { // detection gave up during this segment
+			c.streams[0].Discard()
+			c.streams[1].Discard()
+		}
+		e.buffered += c.streams[0].Buffered() + c.streams[1].Buffered() - before
+		if e.buffered > e.cfg.MaxBufferedTotal {
+			// Out of reassembly memory across all flows: this flow gives up its
+			// holes now (as gaps) rather than let memory grow.
+			before = c.streams[0].Buffered() + c.streams[1].Buffered()
+			c.streams[0].Flush(0, ts, e)
+			c.streams[1].Flush(1, ts, e)
+			e.buffered -= before
+			c.memoryPressure = true
 		}
 		e.cur = nil
 	}
@@ -281,6 +312,9 @@ func (e *Engine) Gap(ep int, n int, ts int64) {
 		}()
 	}
 }
+
+// finished reports whether the connection ended (RST, or FIN both ways).
+func (c *conn) finished() bool { return c.rst || c.fin[0] && c.fin[1] }
 
 func (c *conn) dir(ep int) dissectors.Direction {
 	if int8(ep) == c.client {
@@ -491,6 +525,7 @@ func (e *Engine) recoverParser(c *conn) {
 // end finishes a flow that left the table: flush, close the parser, emit.
 func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 	c := &f.Data
+	e.buffered -= c.streams[0].Buffered() + c.streams[1].Buffered()
 	if c.mode != modeOther {
 		e.cur = f
 		for ep := 0; ep < 2; ep++ {
@@ -552,6 +587,9 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	}
 	if c.truncated {
 		r.AddAnomaly("capture.truncated_payload")
+	}
+	if c.memoryPressure {
+		r.AddAnomaly("reassembly.memory_pressure")
 	}
 	switch {
 	case !c.synSeen:

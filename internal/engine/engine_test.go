@@ -268,3 +268,50 @@ func TestSteadyStateAllocations(t *testing.T) {
 		t.Fatalf("%.2f allocations per parsed packet", n)
 	}
 }
+
+// TestPortReuse: a new SYN on the 4-tuple of a closed connection starts a new session.
+func TestPortReuse(t *testing.T) {
+	e, out := newEngine(false, boom{})
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "BOOM one")
+	a.close()
+	b := newConv(e, 40000, 7000, 2e9)
+	b.seq = [2]uint32{900000, 700000}
+	b.handshake()
+	b.send(true, 0, "BOOM two")
+	b.close()
+	e.Flush()
+	if len(*out) != 2 || (*out)[0].ClientBytes != 8 || (*out)[1].ClientBytes != 8 || (*out)[0].ID == (*out)[1].ID {
+		t.Fatalf("records: %d", len(*out))
+	}
+}
+
+// TestGlobalReassemblyBudget: when out-of-order data across flows exceeds the
+// budget, the flow adding to it declares its holes and says why.
+func TestGlobalReassemblyBudget(t *testing.T) {
+	var out []*record.Record
+	e := New(Config{Dissectors: []dissectors.Dissector{boom{}}, MaxBufferedTotal: 100,
+		Emit: func(r *record.Record) { out = append(out, r) }})
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "BOOM")
+	for i := 0; i < 5; i++ { // 5 segments of 50 bytes, each after a 10-byte hole
+		a.seq[0] += 10
+		a.send(true, 0, strings.Repeat("z", 50))
+	}
+	if e.buffered > 100 {
+		t.Fatalf("buffered %d > budget", e.buffered)
+	}
+	e.Flush()
+	if e.buffered != 0 || len(out) != 1 || out[0].MissedBytes != 50 {
+		t.Fatalf("buffered %d records %d missed %d", e.buffered, len(out), out[0].MissedBytes)
+	}
+	found := false
+	for _, an := range out[0].Anomalies {
+		found = found || an == "reassembly.memory_pressure"
+	}
+	if !found {
+		t.Fatalf("anomalies %v", out[0].Anomalies)
+	}
+}
