@@ -101,7 +101,7 @@ func runRead(c *cli.Context) error {
 	if writeErr != nil {
 		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
 	}
-	log.Info("done", "summary", summary(eng.Stats()))
+	log.Debug("done", "summary", summary(eng.Stats()))
 	if failed == len(files) {
 		return cli.Exit("", 1)
 	}
