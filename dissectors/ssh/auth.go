@@ -1,0 +1,197 @@
+package ssh
+
+import "github.com/psmtap/psmtap/dissectors"
+
+// Login outcome from the sizes of encrypted records (psm.login.*, inferred).
+//
+// After NEWKEYS the client asks for the "ssh-userauth" service and the server
+// accepts (SSH_MSG_SERVICE_ACCEPT, RFC 4253 §10: 17 bytes of payload). Then
+// each authentication request of the client (RFC 4252 §5) gets exactly one
+// final answer: USERAUTH_FAILURE, or USERAUTH_SUCCESS, whose payload is a
+// single byte, the smallest message there is. Whatever the cipher and MAC,
+// a 1-byte payload pads to exactly 16 bytes less than the 17-byte one
+// (4 length + 1 padding-length + payload + at least 4 padding, rounded to the
+// 8- or 16-byte block, with or without the length in the block). So the
+// server's SERVICE_ACCEPT size calibrates the SUCCESS size; the first FAILURE
+// (usually the answer to the "none" probe OpenSSH sends first) calibrates the
+// FAILURE size. Sizes are taken per TCP delivery, as messages of this phase
+// are sent one per segment; where that fails, the fallback is what happened
+// next: a login that failed cannot be followed by a working session.
+//
+// This looks only at record sizes and ordering, never at individual
+// keystrokes (see DESIGN.md, lines not to cross).
+
+type respClass uint8
+
+const (
+	respNone    respClass = iota // no answer yet
+	respOther                    // banner, PK_OK, INFO_REQUEST, ...
+	respFailure                  // USERAUTH_FAILURE
+	respSuccess                  // USERAUTH_SUCCESS
+)
+
+type exchange struct {
+	reqSize  int
+	reqTS    int64
+	resp     respClass
+	respSize int
+	respTS   int64
+	// all server records until the client's next one
+	srvChunks, srvBytes int
+}
+
+// maxExchanges bounds the tracked requests; a brute-force connection that
+// tries more is summarised, not stored.
+const maxExchanges = 64
+
+type authInference struct {
+	stage     uint8 // 0 wait SERVICE_REQUEST, 1 wait SERVICE_ACCEPT, 2 auth, 3 success seen
+	accept    int   // SERVICE_ACCEPT record size
+	failure   int   // learned USERAUTH_FAILURE size
+	ex        []exchange
+	extra     int // requests beyond maxExchanges
+	after     [2]struct{ chunks, bytes int }
+	lostTrack bool // a gap in the encrypted phase
+}
+
+func (a *authInference) done() bool { return a.stage == 3 }
+
+func (a *authInference) gap() {
+	if a.stage < 3 {
+		a.lostTrack = true
+	}
+}
+
+func (a *authInference) successSize() int { return a.accept - 16 }
+
+// chunk takes one encrypted delivery of size n from dir.
+func (a *authInference) chunk(dir dissectors.Direction, n int, ts int64) {
+	if a.lostTrack {
+		return
+	}
+	switch a.stage {
+	case 0:
+		if dir == dissectors.FromClient {
+			a.stage = 1
+		}
+	case 1:
+		if dir == dissectors.FromServer {
+			a.accept = n
+			a.stage = 2
+		}
+	case 2:
+		if dir == dissectors.FromClient {
+			a.request(n, ts)
+			return
+		}
+		if len(a.ex) == 0 {
+			return // unsolicited server record (e.g. a late EXT_INFO)
+		}
+		e := &a.ex[len(a.ex)-1]
+		if a.extra > 0 {
+			e = &exchange{reqSize: e.reqSize} // beyond the cap: classify but do not store
+		}
+		e.srvChunks++
+		e.srvBytes += n
+		switch {
+		case n == a.successSize():
+			e.resp, e.respSize, e.respTS = respSuccess, n, ts
+			a.stage = 3
+		case e.resp == respNone || e.resp == respOther:
+			c := a.classify(n)
+			if c == respFailure && a.failure == 0 {
+				a.failure = n
+			}
+			if e.resp == respNone || c == respFailure {
+				e.resp, e.respSize, e.respTS = c, n, ts
+			}
+		}
+	default:
+		a.after[dir].chunks++
+		a.after[dir].bytes += n
+	}
+}
+
+func (a *authInference) request(n int, ts int64) {
+	if k := len(a.ex); k > 0 && a.ex[k-1].srvChunks == 0 {
+		// No answer yet: this is more of the same request, split across
+		// segments (some clients write a message in pieces).
+		a.ex[k-1].reqSize += n
+		return
+	}
+	if a.extra > 0 || len(a.ex) >= maxExchanges {
+		a.extra++
+		return
+	}
+	a.ex = append(a.ex, exchange{reqSize: n, reqTS: ts})
+}
+
+// classify sizes a non-success answer.
+func (a *authInference) classify(n int) respClass {
+	if a.failure != 0 {
+		if n == a.failure {
+			return respFailure
+		}
+		return respOther
+	}
+	// FAILURE carries a list of method names: a little larger than SUCCESS,
+	// at most a few blocks larger than SERVICE_ACCEPT.
+	if n > a.successSize() && n <= a.accept+64 {
+		return respFailure
+	}
+	return respOther
+}
+
+// result gives (success known, success, attempts).
+func (a *authInference) result() (known, success bool, attempts int) {
+	ex := a.ex
+	// OpenSSH and most clients first try "none" to learn the methods: a
+	// request without credentials, smaller than the next one, answered at
+	// once by FAILURE. It is not a login attempt.
+	// Its answer may be coalesced with a pre-auth banner, so it is told by the
+	// request's size, not the answer's.
+	if len(ex) >= 2 && ex[0].resp != respSuccess && ex[0].reqSize < ex[1].reqSize {
+		ex = ex[1:]
+	} else if len(ex) == 1 && ex[0].resp == respFailure && ex[0].respTS-ex[0].reqTS < 20e6 && a.after[0].chunks == 0 {
+		ex = ex[:0] // a lone quick "none" and the client gave up
+	}
+	for _, e := range ex {
+		switch e.resp {
+		case respFailure:
+			attempts++
+		case respSuccess:
+			attempts++
+			return true, true, attempts
+		}
+	}
+	attempts += a.extra
+	// No SUCCESS seen by size: a working session after the last FAILURE still
+	// proves a login (the client kept talking and the server kept answering
+	// with more than an authentication exchange would carry).
+	if a.stage == 2 {
+		lastFail, fails := -1, 0
+		for i, e := range a.ex {
+			if e.resp == respFailure {
+				lastFail, fails = i, fails+1
+			}
+		}
+		var chunks, bytes int
+		for _, e := range a.ex[lastFail+1:] {
+			chunks += e.srvChunks
+			bytes += e.srvBytes
+		}
+		if chunks >= 4 && bytes >= 2048 {
+			if lastFail >= 0 && a.ex[0].resp == respFailure && len(a.ex) > 1 && a.ex[0].reqSize < a.ex[1].reqSize {
+				fails-- // the "none" probe
+			}
+			return true, true, fails + 1
+		}
+	}
+	if a.lostTrack || a.stage < 2 {
+		return false, false, attempts
+	}
+	if attempts > 0 {
+		return true, false, attempts
+	}
+	return false, false, 0
+}

@@ -1,0 +1,100 @@
+package ssh
+
+import "github.com/psmtap/psmtap/dissectors"
+
+// Session kind (psm.kind) from coarse traffic shape: volumes per direction,
+// the share of small and large records, and which side speaks first after a
+// silence. This is classification of the whole session, not inference of
+// what was typed (DESIGN.md forbids keystroke inference from SSH timing).
+
+const (
+	smallRecord = 128  // bytes: a keystroke, an echo, a window adjust
+	bigRecord   = 1000 // bytes: bulk data
+	silence     = 300e6
+)
+
+type shapeCounts struct {
+	chunks, bytes, small, big int
+	initiations               int // records sent after both sides were silent
+}
+
+type shape struct {
+	all, post [2]shapeCounts
+	last      int64 // time of the last record, either side
+	first     int64
+	lastPost  int64
+	firstPost int64
+}
+
+func (s *shape) chunk(dir dissectors.Direction, n int, ts int64, afterAuth bool) {
+	initiated := s.last != 0 && ts-s.last >= silence
+	add := func(c *shapeCounts) {
+		c.chunks++
+		c.bytes += n
+		if n <= smallRecord {
+			c.small++
+		}
+		if n >= bigRecord {
+			c.big++
+		}
+		if initiated {
+			c.initiations++
+		}
+	}
+	add(&s.all[dir])
+	if afterAuth {
+		add(&s.post[dir])
+		if s.firstPost == 0 {
+			s.firstPost = ts
+		}
+		s.lastPost = ts
+	}
+	if s.first == 0 {
+		s.first = ts
+	}
+	s.last = ts
+}
+
+// Session kinds.
+const (
+	KindInteractive  = "interactive"
+	KindExec         = "exec"
+	KindFileTransfer = "file_transfer"
+	KindTunnel       = "tunnel"
+	KindReverse      = "reverse" // the server side drives: keystrokes flow to the client
+	KindUnknown      = "unknown"
+)
+
+// kind classifies; usePost selects the counts after the login.
+func (s *shape) kind(usePost bool) string {
+	c := s.all
+	if usePost {
+		c = s.post
+	}
+	cl, sv := c[dissectors.FromClient], c[dissectors.FromServer]
+	if cl.chunks+sv.chunks < 4 {
+		return KindUnknown
+	}
+	hi, lo := cl, sv
+	if sv.bytes > cl.bytes {
+		hi, lo = sv, cl
+	}
+	switch {
+	case hi.bytes >= 64<<10 && hi.bytes >= 8*lo.bytes && hi.big*bigRecord >= hi.bytes/2 && hi.initiations <= 2:
+		// One long one-way stream: scp, sftp get/put, a tar over ssh.
+		return KindFileTransfer
+	case sv.initiations >= 3 && sv.initiations > 2*cl.initiations && sv.small >= 10:
+		return KindReverse
+	case cl.initiations >= 3 && cl.small >= 10 && cl.big*4 < cl.chunks:
+		return KindInteractive
+	case cl.initiations >= 2 && (sv.big >= 4 || cl.big >= 4):
+		// Repeated exchanges of bulk after silences, without typing: forwarded
+		// connections (web pages through -L, a database through -R).
+		return KindTunnel
+	case hi.bytes >= 64<<10 && lo.bytes >= 16<<10:
+		return KindTunnel
+	case cl.chunks <= 16:
+		return KindExec
+	}
+	return KindUnknown
+}
