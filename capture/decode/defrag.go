@@ -108,8 +108,19 @@ func (f *Defragmenter) Add(k fragKey, off int, more bool, data []byte, ts int64)
 	if dg.total < 0 || dg.bytes != dg.total {
 		return nil, false
 	}
-	// No overlaps and the byte count matches the total: the fragments tile it.
+	// No overlaps and the byte count matches the total; check that the
+	// fragments tile [0, total) exactly (one may lie past the end if it came
+	// before the last fragment told the total).
 	sort.Slice(dg.frags, func(i, j int) bool { return dg.frags[i].off < dg.frags[j].off })
+	at := 0
+	for _, fr := range dg.frags {
+		if fr.off != at {
+			f.Stats.Dropped++
+			delete(f.pending, k)
+			return nil, false
+		}
+		at += len(fr.data)
+	}
 	if cap(f.out) < dg.total {
 		f.out = make([]byte, maxDatagram)
 	}
