@@ -211,3 +211,17 @@ func BenchmarkDecode(b *testing.B) {
 		d.Decode(frame, 0, &p)
 	}
 }
+
+// TestFragmentPastEnd: a fragment that lies past the end announced later by
+// the last fragment must not be copied (FuzzDecode found the out-of-range
+// copy; its input is kept in testdata/fuzz/FuzzDecode).
+func TestFragmentPastEnd(t *testing.T) {
+	seg := tcpSeg(1, 2, 0, 0, FlagACK, "0123456789abcdef")
+	d := Decoder{LinkType: LinkRaw, Defrag: NewDefragmenter()}
+	var p Packet
+	d.Decode(ipv4(a4, b4, ProtoTCP, 9, 0x2000|5000, seg[:8]), 1, &p) // offset 40000, before the total is known
+	d.Decode(ipv4(a4, b4, ProtoTCP, 9, 0x2000|0, seg[:16]), 2, &p)
+	if err := d.Decode(ipv4(a4, b4, ProtoTCP, 9, 2, seg[16:]), 3, &p); err != ErrFragment {
+		t.Fatalf("err = %v", err)
+	}
+}
