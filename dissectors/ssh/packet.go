@@ -186,6 +186,9 @@ func hassh(lists ...[]byte) Fingerprint {
 		}
 		in = append(in, l[:min(len(l), max(0, 4*maxNameList-len(in)))]...)
 	}
+	if len(in) > 4*maxNameList {
+		in = in[:4*maxNameList]
+	}
 	return Fingerprint{Hash: hex.EncodeToString(h.Sum(nil)), Input: string(in)}
 }
 
