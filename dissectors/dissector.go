@@ -87,7 +87,8 @@ type Session interface {
 	Feed(dir Direction, data []byte, ts int64) Status
 	// Gap says n bytes of dir's stream were lost by the capture.
 	Gap(dir Direction, n int, ts int64)
-	// Close ends the session: write everything learned into r.
+	// Close ends the session: write everything learned into r. The fields
+	// every session has (addresses, counters, psm.state) are already set.
 	Close(r *record.Record)
 }
 

@@ -93,6 +93,9 @@ type Banner struct {
 // ParseBanner splits an identification line (CR LF optional).
 func ParseBanner(line []byte) Banner {
 	line = bytes.TrimRight(line, "\r\n")
+	// Some implementations pad the line with NULs (seen in Suricata's
+	// bug-4903 captures); they are not part of the identification.
+	line = bytes.TrimRight(line, "\x00 ")
 	b := Banner{Line: string(line)}
 	rest := line[4:] // after "SSH-"
 	i := bytes.IndexByte(rest, '-')

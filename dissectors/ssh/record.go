@@ -112,6 +112,11 @@ func (s *session) closeLogin(r *record.Record) {
 		return // no encrypted phase seen (SSH-1, cut short, one side only)
 	}
 	known, ok, attempts := s.auth.result()
+	if known && !ok && (r.State == record.StateCaptureEnd || r.State == record.StatePartial) {
+		// Failures were seen, but the capture stopped before the client gave
+		// up or tried again: the outcome is open.
+		known = false
+	}
 	if known || attempts > 0 {
 		r.Login = &record.Login{Attempts: attempts, Inferred: true}
 		if known {

@@ -96,10 +96,17 @@ func (s *session) banner(dir dissectors.Direction, data []byte) []byte {
 		consumed := end - before
 		left := data[consumed:]
 		d.buf = d.buf[:0]
-		if b.Version() == 1 {
+		d.phase = phaseClear
+		other := &s.d[1-dir]
+		switch {
+		case b.Version() == 1:
 			d.phase = phaseSSH1
-		} else {
-			d.phase = phaseClear
+			// A "1.99" peer speaks SSH-1 with an SSH-1 client (RFC 4253 §5.1).
+			if other.banner != nil && other.banner.Proto == "1.99" && other.phase == phaseClear && other.kexinit == nil {
+				other.phase = phaseSSH1
+			}
+		case b.Proto == "1.99" && other.banner != nil && other.banner.Version() == 1:
+			d.phase = phaseSSH1
 		}
 		return left
 	case bannerNotSSH:

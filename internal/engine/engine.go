@@ -543,13 +543,15 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 			return
 		}
 		r = &record.Record{}
-	} else if c.sess != nil {
+	}
+	// Common fields first, so a parser's Close can see how the flow ended.
+	e.fill(f, r, why)
+	if c.sess != nil {
 		func() {
 			defer e.recoverParser(c)
 			c.sess.Close(r)
 		}()
 	}
-	e.fill(f, r, why)
 	if r.Protocol != "" {
 		e.stats.ByProtocol[r.Protocol]++
 	}

@@ -18,6 +18,11 @@
 //     protocols, psmtap claims no flow for one of its protocols unless a peer
 //     says the flow is one;
 //   - network.community_id equals every Community ID a peer printed;
+//   - SSH facts, field by field (ssh_test.go): banners, HASSH/HASSHServer,
+//     negotiated algorithms, host key fingerprints and type, version, login
+//     outcome and attempts, against Zeek's ssh.log and fingerprints test,
+//     corelight's ssh_cut.log, suricata-verify's ssh.* checks and, for what no
+//     upstream reference gives, the tshark extracts;
 //   - every capture is read with exit status 0 and without a panic.
 //
 // Where psmtap disagrees with a peer on purpose, the disagreement is an entry
@@ -245,9 +250,11 @@ type record struct {
 		CommunityID string `json:"community_id"`
 	} `json:"network"`
 	PSM struct {
-		State     string   `json:"state"`
-		Anomalies []string `json:"anomalies"`
+		State     string       `json:"state"`
+		Anomalies []string     `json:"anomalies"`
+		Login     *loginFields `json:"login"`
 	} `json:"psm"`
+	SSH *sshFields `json:"ssh"` // ssh_test.go
 
 	client, server netip.AddrPort
 }
