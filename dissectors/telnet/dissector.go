@@ -32,7 +32,36 @@ func (Dissector) Name() string { return "telnet" }
 // Ports implements dissectors.Dissector: hints only.
 func (Dissector) Ports() []uint16 { return []uint16{23} }
 
-// opensWithNegotiation classifies one endpoint's first bytes.
+// opensWithCommand is the lenient check used on port 23: IAC followed by a
+// negotiation command.
+func opensWithCommand(b []byte) dissectors.Verdict {
+	switch {
+	case len(b) == 0:
+		return dissectors.NeedMore
+	case b[0] != IAC:
+		return dissectors.NoMatch
+	case len(b) < 2:
+		return dissectors.NeedMore
+	case b[1] >= SB && b[1] <= DONT:
+		return dissectors.Match
+	}
+	return dissectors.NoMatch
+}
+
+// SE ends a subnegotiation.
+const SE = 240
+
+// knownOption reports option codes that are assigned (IANA telnet-options:
+// 0-50, 138-140, 255 EXOPL). Random bytes that happen to start with IAC
+// rarely name one, and never keep looking like Telnet for long.
+func knownOption(o byte) bool { return o <= 50 || o >= 138 && o <= 140 || o == 255 }
+
+// probeWindow is how much of an opening is checked.
+const probeWindow = 64
+
+// opensWithNegotiation classifies one endpoint's first bytes: one or more
+// well-formed negotiations (IAC WILL/WONT/DO/DONT option, IAC SB ... IAC SE)
+// on known options, followed only by text.
 func opensWithNegotiation(b []byte) dissectors.Verdict {
 	if len(b) == 0 {
 		return dissectors.NeedMore
@@ -40,19 +69,74 @@ func opensWithNegotiation(b []byte) dissectors.Verdict {
 	if b[0] != IAC {
 		return dissectors.NoMatch
 	}
-	if len(b) < 3 {
-		return dissectors.NeedMore
+	if len(b) > probeWindow {
+		b = b[:probeWindow]
 	}
-	if b[1] >= SB && b[1] <= DONT {
-		return dissectors.Match
+	i, commands := 0, 0
+	for i < len(b) && b[i] == IAC {
+		if i+1 >= len(b) {
+			break // cut inside a command
+		}
+		switch cmd := b[i+1]; {
+		case cmd >= WILL && cmd <= DONT:
+			if i+2 >= len(b) {
+				i = len(b)
+				continue
+			}
+			if !knownOption(b[i+2]) {
+				return dissectors.NoMatch
+			}
+			i += 3
+		case cmd == SB:
+			if i+2 < len(b) && !knownOption(b[i+2]) {
+				return dissectors.NoMatch
+			}
+			end := -1
+			for j := i + 2; j+1 < len(b); j++ {
+				if b[j] == IAC && b[j+1] == SE {
+					end = j + 2
+					break
+				}
+			}
+			if end < 0 {
+				i = len(b) // the subnegotiation runs past the window
+				continue
+			}
+			i = end
+		case cmd >= SE && cmd <= 249: // SE, NOP, DM, BRK, IP, AO, AYT, EC, EL, GA
+			if commands == 0 {
+				return dissectors.NoMatch // a session does not open with these
+			}
+			i += 2
+		default:
+			return dissectors.NoMatch
+		}
+		commands++
 	}
-	return dissectors.NoMatch
+	if commands == 0 {
+		return dissectors.NeedMore // IAC and the start of a command, cut
+	}
+	for _, c := range b[min(i, len(b)):] {
+		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' && c != 0 && c != 0x1b && c != 0x07 && c != 0x08 {
+			return dissectors.NoMatch // binary after the negotiation: not a terminal stream
+		}
+	}
+	return dissectors.Match
 }
 
 // Probe matches when either endpoint opens with option negotiation. The
 // handshake or the port decides who is the client: both sides negotiate.
+//
+// On port 23 a single negotiation command is enough (crafted and broken
+// clients still deserve a record there); on other ports the opening must be
+// well-formed negotiation on assigned options followed by text, so that bulk
+// data that happens to begin with IAC is not taken for Telnet.
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
-	v0, v1 := opensWithNegotiation(in.Data[0]), opensWithNegotiation(in.Data[1])
+	check := opensWithNegotiation
+	if in.Port[0] == 23 || in.Port[1] == 23 {
+		check = opensWithCommand
+	}
+	v0, v1 := check(in.Data[0]), check(in.Data[1])
 	if v0 == dissectors.Match || v1 == dissectors.Match {
 		return dissectors.ProbeResult{Verdict: dissectors.Match, Client: dissectors.Unknown}
 	}

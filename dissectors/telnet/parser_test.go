@@ -20,9 +20,29 @@ func TestProbe(t *testing.T) {
 		{Name: "plain text both ways (something else on port 23)", A: "hello\r\n", B: "220 ok\r\n", Client: 0, Want: dissectors.NoMatch},
 		{Name: "plain text, other side silent", A: "hello\r\n", Client: 0, Want: dissectors.NeedMore},
 		{Name: "plain text, other side done", A: "hello\r\n", DoneB: true, Client: 0, Want: dissectors.NoMatch},
+		{Name: "opens with GA", A: "\xff\xf9", DoneB: true, Client: 0, Want: dissectors.NoMatch},
 	}
 	for _, c := range cases {
 		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 23}); !ok {
+			t.Errorf("%s: got %+v", c.Name, got)
+		}
+	}
+}
+
+// TestProbeOffPort23: away from port 23 the opening must be well-formed
+// negotiation on assigned options followed by text.
+func TestProbeOffPort23(t *testing.T) {
+	cases := []dissectors.ProbeCase{
+		// Random bulk data that happens to start with IAC DO (the benchmark
+		// capture had three such flows on 443 and 5432).
+		{Name: "IAC DO unassigned option", A: "\xff\xfd\x99\x12\x88", DoneB: true, Client: 0, Want: dissectors.NoMatch},
+		{Name: "negotiation then binary", A: "\xff\xfd\x18\x03\x00\x9c\x12\x01\x88", DoneB: true, Client: 0, Want: dissectors.NoMatch},
+		{Name: "negotiation then text", B: "\xff\xfd\x18\xff\xfd\x20\xff\xfb\x01Debian GNU/Linux 12\r\nlogin: ", Client: 0, Want: dissectors.Match, WantClient: U},
+		{Name: "subnegotiation", A: "\xff\xfa\x18\x00xterm\xff\xf0", Client: 0, Want: dissectors.Match, WantClient: U},
+		{Name: "cut inside a command", A: "\xff\xfd", Client: 0, Want: dissectors.NeedMore},
+	}
+	for _, c := range cases {
+		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 2323}); !ok {
 			t.Errorf("%s: got %+v", c.Name, got)
 		}
 	}
