@@ -11,6 +11,7 @@ package dissectors
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"sync"
 
@@ -43,6 +44,8 @@ type ProbeInput struct {
 	// Client is the endpoint the TCP handshake names as client (SYN sender),
 	// or Unknown when the handshake was not captured.
 	Client int
+	// UDP is true for a UDP flow (only DatagramDissectors are asked).
+	UDP bool
 }
 
 // ProbeResult is a candidate's answer. When Verdict is Match, Client names
@@ -101,9 +104,60 @@ type Dissector interface {
 	// Probe looks at the first bytes of a flow. It must be cheap and must not
 	// keep the slices.
 	Probe(in *ProbeInput) ProbeResult
-	// NewSession starts parsing a flow this dissector matched. r is the
-	// session's record; a session may note anomalies in it as it goes.
-	NewSession(r *record.Record) Session
+	// NewSession starts parsing a flow this dissector matched.
+	NewSession(ctx *Context) Session
+}
+
+// Context is what a new session is given.
+type Context struct {
+	// Record is the session's record; a session may note anomalies in it as
+	// it goes, and fills it in Close.
+	Record *record.Record
+	// Client and Server are the flow's endpoints, once roles are decided.
+	Client, Server netip.AddrPort
+	// Transport is "tcp" or "udp".
+	Transport string
+	// Options are the operator's choices that parsers must respect.
+	Options *Options
+	// Expect announces a related connection that this session opened on the
+	// wire (an FTP data connection after PASV/PORT, rsh's stderr
+	// back-connection): when a TCP connection from Expectation.From to
+	// Expectation.To starts within the deadline, its bytes go to the
+	// session the expectation builds, and it gets no record of its own.
+	// Nil when the engine cannot follow related connections.
+	Expect func(Expectation)
+}
+
+// Options are run-wide choices passed to every session.
+type Options struct {
+	// RevealCredentials turns off password masking (--reveal-credentials).
+	RevealCredentials bool
+	// RecordingsDir, when set, asks interactive sessions for timed
+	// recordings in that directory (--recordings).
+	RecordingsDir string
+}
+
+// Expectation is a related connection announced by a session.
+type Expectation struct {
+	// From is the connecting side: its port may be 0 (any port).
+	From netip.AddrPort
+	// To is where the connection goes (address and port must match).
+	To netip.AddrPort
+	// Deadline is the packet time (ns) after which the expectation lapses.
+	Deadline int64
+	// Session builds the parser for the related connection's bytes. Its
+	// Close receives a scratch record that is not written anywhere: report
+	// what matters through the parent session instead.
+	Session func() Session
+}
+
+// DatagramDissector is implemented by dissectors that also recognise UDP
+// flows (e.g. RDP over UDP). For UDP, ProbeInput.Data[i] holds the first
+// datagram endpoint i sent, and Feed receives one datagram per call.
+type DatagramDissector interface {
+	Dissector
+	// UDP reports whether UDP flows should be offered to this dissector.
+	UDP() bool
 }
 
 var (

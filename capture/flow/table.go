@@ -58,10 +58,11 @@ type Class uint8
 
 // Timeout classes.
 const (
-	ClassNew     Class = iota // no data yet (handshake, scans)
-	ClassOther                // data of no interest (only counted)
-	ClassSession              // a detected session
-	ClassClosing              // FIN from both sides or RST: linger for stragglers
+	ClassNew      Class = iota // no data yet (handshake, scans)
+	ClassOther                 // data of no interest (only counted)
+	ClassSession               // a detected session
+	ClassClosing               // FIN from both sides or RST: linger for stragglers
+	ClassDatagram              // a detected UDP session: no FIN, so a shorter idle timeout
 	numClasses
 )
 
@@ -128,10 +129,11 @@ func DefaultConfig() Config {
 	return Config{
 		MaxFlows: 1 << 20,
 		Timeouts: [numClasses]int64{
-			ClassNew:     60e9,
-			ClassOther:   300e9,
-			ClassSession: 7200e9,
-			ClassClosing: 5e9,
+			ClassNew:      60e9,
+			ClassOther:    300e9,
+			ClassSession:  7200e9,
+			ClassClosing:  5e9,
+			ClassDatagram: 120e9,
 		},
 	}
 }
@@ -160,7 +162,7 @@ func (t *Table[T]) Lookup(k *Key) *Flow[T] { return t.flows[*k] }
 // recently active flow of the least valuable class through end.
 func (t *Table[T]) Create(k *Key, ts int64, end func(*Flow[T], Reason)) *Flow[T] {
 	if len(t.flows) >= t.cfg.MaxFlows {
-		for _, c := range [...]Class{ClassClosing, ClassNew, ClassOther, ClassSession} {
+		for _, c := range [...]Class{ClassClosing, ClassNew, ClassOther, ClassDatagram, ClassSession} {
 			if v := t.lists[c].head; v != nil {
 				t.Evicted++
 				t.Remove(v)

@@ -28,6 +28,8 @@ func commonFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "session-timeout", Value: 2 * time.Hour, Usage: "end a session idle this long (packet time)"},
 		&cli.IntFlag{Name: "max-flows", Value: 1 << 20, Usage: "flow table limit; the least recently active flow of least value is evicted (and says so)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
+		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
+		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
 	}
 }
 
@@ -84,6 +86,10 @@ func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Conf
 		All:        c.Bool("all"),
 		Observer:   c.String("observer"),
 		Logger:     newLogger(c.String("log-level")),
+		Options: dissectors.Options{
+			RevealCredentials: c.Bool("reveal-credentials"),
+			RecordingsDir:     c.String("recordings"),
+		},
 	}
 	if cfg.Observer == "" {
 		cfg.Observer, _ = os.Hostname()

@@ -10,7 +10,6 @@ package ftp
 
 import (
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -103,4 +102,4 @@ func (d Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector. Commands, replies, login outcome
 // and data connections come with the FTP issue.
-func (Dissector) NewSession(*record.Record) dissectors.Session { return dissectors.CountOnly{} }
+func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }

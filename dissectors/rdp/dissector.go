@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -127,4 +126,4 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector. Negotiation, client data and TLS
 // come with the RDP issue.
-func (Dissector) NewSession(*record.Record) dissectors.Session { return dissectors.CountOnly{} }
+func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }

@@ -100,7 +100,7 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector: records the handshake; the
 // terminal pipeline comes with the rlogin issue.
-func (Dissector) NewSession(r *record.Record) dissectors.Session { return &session{} }
+func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return &session{} }
 
 // Fields is the "rlogin" object of the record.
 type Fields struct {

@@ -28,7 +28,7 @@ func TestProbe(t *testing.T) {
 
 func TestSession(t *testing.T) {
 	r := &record.Record{}
-	s := Dissector{}.NewSession(r)
+	s := Dissector{}.NewSession(&dissectors.Context{Record: r})
 	s.Feed(dissectors.FromClient, []byte("\x00alice\x00ro"), 0)
 	s.Feed(dissectors.FromClient, []byte("ot\x00xterm/38400\x00"), 0)
 	s.Close(r)

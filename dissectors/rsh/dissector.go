@@ -115,7 +115,7 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector: records the request; output
 // capture and the stderr back-connection come with the rsh issue.
-func (Dissector) NewSession(r *record.Record) dissectors.Session { return &session{} }
+func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return &session{} }
 
 // Fields is the "rsh" object of the record.
 type Fields struct {

@@ -28,7 +28,7 @@ func TestProbe(t *testing.T) {
 
 func TestSession(t *testing.T) {
 	r := &record.Record{}
-	s := Dissector{}.NewSession(r)
+	s := Dissector{}.NewSession(&dissectors.Context{Record: r})
 	s.Feed(dissectors.FromClient, []byte("1022\x00"), 0)
 	s.Feed(dissectors.FromClient, []byte("alice\x00bob\x00cat /etc/passwd\x00"), 0)
 	s.Close(r)

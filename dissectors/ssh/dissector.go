@@ -2,7 +2,6 @@ package ssh
 
 import (
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -79,4 +78,6 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 }
 
 // NewSession implements dissectors.Dissector.
-func (Dissector) NewSession(r *record.Record) dissectors.Session { return newSession(r) }
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session {
+	return newSession(ctx.Record)
+}

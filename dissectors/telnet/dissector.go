@@ -8,7 +8,6 @@ package telnet
 
 import (
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -149,4 +148,4 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector. The full decoder (options,
 // login, commands, screen) comes with the Telnet issue.
-func (Dissector) NewSession(*record.Record) dissectors.Session { return dissectors.CountOnly{} }
+func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }

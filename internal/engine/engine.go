@@ -36,6 +36,8 @@ type Config struct {
 	ProbeBytes int
 	Observer   string
 	Interface  string
+	// Options are passed to every session (credential masking, recordings).
+	Options dissectors.Options
 	// Emit receives each finished record. It must not keep r after returning
 	// unless it copies it (records are not reused today, but may be).
 	Emit   func(r *record.Record)
@@ -44,21 +46,23 @@ type Config struct {
 
 // Stats are the engine's counters.
 type Stats struct {
-	Packets     uint64
-	Bytes       uint64 // captured frame bytes
-	WireBytes   uint64 // original frame lengths
-	TCP, UDP    uint64
-	NotIP       uint64
-	Malformed   uint64
-	Fragments   uint64 // fragments held or dropped by the defragmenter
-	Flows       uint64 // TCP flows created
-	Sessions    uint64 // flows a dissector claimed
-	Records     uint64 // records emitted
-	Panics      uint64 // parser panics recovered
-	OpenFlows   int
-	FirstPacket int64
-	LastPacket  int64
-	ByProtocol  map[string]uint64
+	Packets         uint64
+	Bytes           uint64 // captured frame bytes
+	WireBytes       uint64 // original frame lengths
+	TCP, UDP        uint64
+	NotIP           uint64
+	Malformed       uint64
+	Fragments       uint64 // fragments held or dropped by the defragmenter
+	Flows           uint64 // TCP flows created
+	Sessions        uint64 // flows a dissector claimed
+	Records         uint64 // records emitted
+	Panics          uint64 // parser panics recovered
+	Related         uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
+	ExpectedDropped uint64 // announced related connections refused: too many pending
+	OpenFlows       int
+	FirstPacket     int64
+	LastPacket      int64
+	ByProtocol      map[string]uint64
 }
 
 // Engine processes packets. Not safe for concurrent use: run one per core on
@@ -81,6 +85,11 @@ type Engine struct {
 	probeIn dissectors.ProbeInput
 	// freeProbes recycles probe buffers between flows.
 	freeProbes []*probeState
+	// udpCandidates are the dissectors that take UDP flows (bit per index).
+	udpCandidates uint32
+	// expected holds related connections announced by sessions, by destination.
+	expected  map[netip.AddrPort][]dissectors.Expectation
+	nExpected int
 }
 
 type mode uint8
@@ -104,14 +113,18 @@ type conn struct {
 	// memoryPressure: the global reassembly budget forced this flow's holes
 	// to be declared early.
 	memoryPressure bool
-	pkts           [2]uint64
-	bytes          [2]uint64
-	streams        [2]reassembly.Stream
-	candidates     uint32
-	probe          *probeState
-	diss           dissectors.Dissector
-	sess           dissectors.Session
-	rec            *record.Record
+	// related: a connection announced by another session (FTP data, rsh
+	// stderr); its bytes go to that session's helper and it has no record.
+	related    bool
+	udp        bool
+	pkts       [2]uint64
+	bytes      [2]uint64
+	streams    [2]reassembly.Stream
+	candidates uint32
+	probe      *probeState
+	diss       dissectors.Dissector
+	sess       dissectors.Session
+	rec        *record.Record
 }
 
 type chunk struct {
@@ -154,6 +167,12 @@ func New(cfg Config) *Engine {
 	e.dec.Defrag = e.defrag
 	e.stats.ByProtocol = map[string]uint64{}
 	e.allCandidates = uint32(1)<<len(cfg.Dissectors) - 1
+	for i, d := range cfg.Dissectors {
+		if dd, ok := d.(dissectors.DatagramDissector); ok && dd.UDP() {
+			e.udpCandidates |= 1 << i
+		}
+	}
+	e.expected = map[netip.AddrPort][]dissectors.Expectation{}
 	e.endFn = e.end
 	return e
 }
@@ -200,6 +219,9 @@ func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
 	}
 	if p.Proto != decode.ProtoTCP {
 		e.stats.UDP++
+		if e.udpCandidates != 0 {
+			e.udpPacket(p, ts)
+		}
 		return
 	}
 	e.stats.TCP++
@@ -222,6 +244,9 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 		c := &f.Data
 		c.client, c.first = -1, int8(ep)
 		c.candidates = e.allCandidates
+		if e.nExpected > 0 {
+			e.matchExpected(f, p, ep, ts)
+		}
 	}
 	c := &f.Data
 	c.pkts[ep]++
@@ -459,9 +484,16 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	c.rec = &record.Record{Protocol: d.Name()}
 	c.mode = modeSession
 	e.stats.Sessions++
+	ctx := &dissectors.Context{
+		Record: c.rec, Client: e.addrPort(f, int(c.client)), Server: e.addrPort(f, 1-int(c.client)),
+		Transport: "tcp", Options: &e.cfg.Options, Expect: e.expect,
+	}
+	if c.udp {
+		ctx.Transport = "udp"
+	}
 	func() {
 		defer e.recoverParser(c)
-		c.sess = d.NewSession(c.rec)
+		c.sess = d.NewSession(ctx)
 	}()
 	if ps == nil {
 		return
@@ -533,12 +565,23 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 		}
 		e.cur = nil
 	}
-	if c.mode == modeProbe {
+	if c.mode == modeProbe && !c.udp {
 		e.runProbes(f, true)
+	}
+	if c.related {
+		// Part of another session: close its helper, write no record.
+		if c.sess != nil {
+			func() {
+				defer e.recoverParser(c)
+				c.sess.Close(&record.Record{})
+			}()
+		}
+		e.table.Recycle(f)
+		return
 	}
 	r := c.rec
 	if r == nil {
-		if !e.cfg.All {
+		if !e.cfg.All || c.udp {
 			e.table.Recycle(f)
 			return
 		}
@@ -571,15 +614,14 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	}
 	sv := 1 - cl
 	k := &f.Key
-	addr := func(i int) netip.AddrPort {
-		a, _ := netip.AddrFromSlice(k.Addr(i))
-		return netip.AddrPortFrom(a, k.Port(i))
-	}
-	r.Client, r.Server = addr(cl), addr(sv)
+	r.Client, r.Server = e.addrPort(f, cl), e.addrPort(f, sv)
 	r.ClientBytes, r.ClientPkts = c.bytes[cl], c.pkts[cl]
 	r.ServerBytes, r.ServerPkts = c.bytes[sv], c.pkts[sv]
 	r.Start, r.End = time.Unix(0, f.First), time.Unix(0, f.Last)
 	r.Transport = "tcp"
+	if c.udp {
+		r.Transport = "udp"
+	}
 	r.CommunityID = communityid.Compute(0, k.Addr(cl), k.Addr(sv), k.Port(cl), k.Port(sv), k.Proto)
 	r.ID = sessionID(r.CommunityID, f.First)
 	r.Observer, r.Interface = e.cfg.Observer, e.cfg.Interface
@@ -594,6 +636,10 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 		r.AddAnomaly("reassembly.memory_pressure")
 	}
 	switch {
+	case c.udp && why == flow.EndShutdown:
+		r.State = record.StateCaptureEnd
+	case c.udp:
+		r.State = record.StateTimeout
 	case !c.synSeen:
 		r.State = record.StatePartial
 	case c.rst:
@@ -644,4 +690,10 @@ func (e *Engine) Tick(now int64) {
 			e.table.Expire(e.now, e.endFn)
 		}
 	}
+}
+
+// addrPort returns endpoint i of a flow.
+func (e *Engine) addrPort(f *flow.Flow[conn], i int) netip.AddrPort {
+	a, _ := netip.AddrFromSlice(f.Key.Addr(i))
+	return netip.AddrPortFrom(a, f.Key.Port(i))
 }

@@ -86,7 +86,7 @@ func (b boom) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	}
 	return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
 }
-func (boom) NewSession(r *record.Record) dissectors.Session { return &boomSession{} }
+func (boom) NewSession(*dissectors.Context) dissectors.Session { return &boomSession{} }
 
 type boomSession struct{ fed int }
 
