@@ -39,6 +39,35 @@ func TestGroundTruth(t *testing.T) {
 		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
 		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
 		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		// The later SSH captures: login outcome and attempts as sshd logged
+		// them, kind as the README describes the session ("" = no session ran).
+		"ssh-wrong-password.pcap": {{"ssh", "192.0.2.10:43584", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "false", "psm.login.attempts": "1", "psm.kind": ""}}},
+		"ssh-wrong-then-right.pcap": {{"ssh", "192.0.2.10:39126", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "4", "psm.kind": "interactive"}}},
+		"ssh-publickey.pcap": {{"ssh", "192.0.2.10:39900", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
+		"ssh-scp-upload.pcap": {{"ssh", "192.0.2.10:39914", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "file_transfer"}}},
+		"ssh-scp-download.pcap": {{"ssh", "192.0.2.10:60142", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "file_transfer"}}},
+		"ssh-sftp.pcap": {{"ssh", "192.0.2.10:60148", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "file_transfer"}}},
+		"ssh-port-forward.pcap": {{"ssh", "192.0.2.10:52794", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "tunnel"}}},
+		"ssh-compression.pcap": {{"ssh", "192.0.2.10:52806", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
+		"ssh-reverse-shell.pcap": {{"ssh", "192.0.2.10:41984", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "reverse"}}},
+		"ssh-interactive-long.pcap": {{"ssh", "192.0.2.10:43454", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
+		"ssh-dropbear.pcap": {{"ssh", "192.0.2.10:45694", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec", "ssh.server.software": "dropbear_2022.83"}}},
+		"ssh-paramiko.pcap": {{"ssh", "192.0.2.10:45700", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
+		"ssh-libssh.pcap": {{"ssh", "192.0.2.10:45702", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
+			"ssh.client.software": "libssh_0.10.6", "ssh.client.hassh": "f93d28ee0c77e2612b27491518d909f4", "ssh.kex_alg": "curve25519-sha256"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 	}

@@ -8,11 +8,12 @@ import "github.com/psmtap/psmtap/dissectors"
 // accepts (SSH_MSG_SERVICE_ACCEPT, RFC 4253 §10: 17 bytes of payload). Then
 // each authentication request of the client (RFC 4252 §5) gets exactly one
 // final answer: USERAUTH_FAILURE, or USERAUTH_SUCCESS, whose payload is a
-// single byte, the smallest message there is. Whatever the cipher and MAC,
-// a 1-byte payload pads to exactly 16 bytes less than the 17-byte one
-// (4 length + 1 padding-length + payload + at least 4 padding, rounded to the
-// 8- or 16-byte block, with or without the length in the block). So the
-// server's SERVICE_ACCEPT size calibrates the SUCCESS size; the first FAILURE
+// single byte, the smallest message there is. Every other message a server
+// sends during authentication carries at least as much as SERVICE_ACCEPT
+// (a FAILURE names at least one method: 14 bytes or more, which pads to the
+// same block count), so with any cipher and MAC a server record smaller than
+// its SERVICE_ACCEPT is a SUCCESS: OpenSSH's is 16 bytes smaller, dropbear's
+// (minimum packet length 16) 8 bytes smaller. The first FAILURE
 // (usually the answer to the "none" probe OpenSSH sends first) calibrates the
 // FAILURE size. Sizes are taken per TCP delivery, as messages of this phase
 // are sent one per segment; where that fails, the fallback is what happened
@@ -62,8 +63,6 @@ func (a *authInference) gap() {
 	}
 }
 
-func (a *authInference) successSize() int { return a.accept - 16 }
-
 // chunk takes one encrypted delivery of size n from dir.
 func (a *authInference) chunk(dir dissectors.Direction, n int, ts int64) {
 	if a.lostTrack {
@@ -94,7 +93,7 @@ func (a *authInference) chunk(dir dissectors.Direction, n int, ts int64) {
 		e.srvChunks++
 		e.srvBytes += n
 		switch {
-		case n == a.successSize():
+		case n < a.accept:
 			e.resp, e.respSize, e.respTS = respSuccess, n, ts
 			a.stage = 3
 		case e.resp == respNone || e.resp == respOther:
@@ -136,7 +135,7 @@ func (a *authInference) classify(n int) respClass {
 	}
 	// FAILURE carries a list of method names: a little larger than SUCCESS,
 	// at most a few blocks larger than SERVICE_ACCEPT.
-	if n > a.successSize() && n <= a.accept+64 {
+	if n >= a.accept && n <= a.accept+64 {
 		return respFailure
 	}
 	return respOther
@@ -150,8 +149,10 @@ func (a *authInference) result() (known, success bool, attempts int) {
 	// once by FAILURE. It is not a login attempt.
 	// Its answer may be coalesced with a pre-auth banner, so it is told by the
 	// request's size, not the answer's.
-	if len(ex) >= 2 && ex[0].resp != respSuccess && ex[0].reqSize < ex[1].reqSize {
-		ex = ex[1:]
+	// Some clients send it twice (libssh's sample client does): leading
+	// requests of the same size, answered at once, count as probes too.
+	if j := leadingProbes(ex); j > 0 {
+		ex = ex[j:]
 	} else if len(ex) == 1 && ex[0].resp == respFailure && ex[0].respTS-ex[0].reqTS < 20e6 && a.after[0].chunks == 0 {
 		ex = ex[:0] // a lone quick "none" and the client gave up
 	}
@@ -181,8 +182,10 @@ func (a *authInference) result() (known, success bool, attempts int) {
 			bytes += e.srvBytes
 		}
 		if chunks >= 4 && bytes >= 2048 {
-			if lastFail >= 0 && a.ex[0].resp == respFailure && len(a.ex) > 1 && a.ex[0].reqSize < a.ex[1].reqSize {
-				fails-- // the "none" probe
+			for _, e := range a.ex[:leadingProbes(a.ex)] {
+				if e.resp == respFailure {
+					fails-- // "none" probes are not attempts
+				}
 			}
 			return true, true, fails + 1
 		}
@@ -194,4 +197,25 @@ func (a *authInference) result() (known, success bool, attempts int) {
 		return true, false, attempts
 	}
 	return false, false, 0
+}
+
+// quickAnswer is how fast a server refuses the "none" method; a refused
+// password takes longer (PAM's fail delay, OpenSSH's own minimum delay).
+const quickAnswer = 50e6
+
+// leadingProbes returns how many leading exchanges are "none" probes: the
+// first request, and any that repeat its size while answered at once, when a
+// larger request follows.
+func leadingProbes(ex []exchange) int {
+	if len(ex) < 2 || ex[0].resp == respSuccess {
+		return 0
+	}
+	j := 1
+	for j < len(ex) && ex[j].reqSize == ex[0].reqSize && ex[j].resp != respSuccess && ex[j].respTS-ex[j].reqTS < quickAnswer {
+		j++
+	}
+	if j < len(ex) && ex[0].reqSize < ex[j].reqSize {
+		return j
+	}
+	return 0
 }

@@ -80,15 +80,18 @@ func (s *shape) kind(usePost bool) string {
 		hi, lo = sv, cl
 	}
 	switch {
-	case hi.bytes >= 64<<10 && hi.bytes >= 8*lo.bytes && hi.big*bigRecord >= hi.bytes/2 && hi.initiations <= 2:
-		// One long one-way stream: scp, sftp get/put, a tar over ssh.
-		return KindFileTransfer
 	case sv.initiations >= 3 && sv.initiations > 2*cl.initiations && sv.small >= 10:
+		// The server side starts the exchanges: someone types at the far end
+		// of a remote forward (ssh -R) into a shell on the client's side.
 		return KindReverse
-	case cl.initiations >= 3 && cl.small >= 10 && cl.big*4 < cl.chunks:
+	case cl.big+sv.big >= 16 && cl.initiations <= 1:
+		// Bulk without pauses on the client side: scp, sftp, a tar over ssh.
+		return KindFileTransfer
+	case cl.initiations >= 1 && cl.small >= 10 && sv.small >= 8 && cl.big*4 < cl.chunks:
+		// Many small records each way with pauses: a person at a terminal.
 		return KindInteractive
-	case cl.initiations >= 2 && (sv.big >= 4 || cl.big >= 4):
-		// Repeated exchanges of bulk after silences, without typing: forwarded
+	case (cl.big >= 4 || sv.big >= 4) && cl.initiations >= 2:
+		// Repeated bulk exchanges after silences without typing: forwarded
 		// connections (web pages through -L, a database through -R).
 		return KindTunnel
 	case hi.bytes >= 64<<10 && lo.bytes >= 16<<10:
