@@ -56,15 +56,18 @@ func TestGroundTruth(t *testing.T) {
 		"ssh-port-forward.pcap": {{"ssh", "192.0.2.10:52794", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "tunnel"}}},
 		"ssh-compression.pcap": {{"ssh", "192.0.2.10:52806", "192.0.2.20:22", map[string]string{
-			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive",
+			"ssh.client.hassh": "3b6b038cb3eacc1b9d3ceebc71b8e07c", "ssh.compression_alg": "zlib@openssh.com"}}},
 		"ssh-reverse-shell.pcap": {{"ssh", "192.0.2.10:41984", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "reverse"}}},
 		"ssh-interactive-long.pcap": {{"ssh", "192.0.2.10:43454", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
 		"ssh-dropbear.pcap": {{"ssh", "192.0.2.10:45694", "192.0.2.20:22", map[string]string{
-			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec", "ssh.server.software": "dropbear_2022.83"}}},
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec", "ssh.server.software": "dropbear_2022.83",
+			"ssh.server.hassh": "e1a0b5f8d334ec70fe937b2d5ff8d0b6", "ssh.host_key.fingerprint_sha256": "SHA256:tcjg0+Trk2yvpOFdyAOdQhh53VzSxwluFXFR2vMfvoo"}}},
 		"ssh-paramiko.pcap": {{"ssh", "192.0.2.10:45700", "192.0.2.20:22", map[string]string{
-			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
+			"ssh.client.hassh": "a704be057881f0b1d623cd263e477a8b", "ssh.cipher_alg": "aes128-ctr", "ssh.mac_alg": "hmac-sha2-256"}}},
 		"ssh-libssh.pcap": {{"ssh", "192.0.2.10:45702", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
 			"ssh.client.software": "libssh_0.10.6", "ssh.client.hassh": "f93d28ee0c77e2612b27491518d909f4", "ssh.kex_alg": "curve25519-sha256"}}},
