@@ -42,7 +42,7 @@ type fileSource struct {
 	name   string
 	f      *os.File
 	closer func()
-	pcap   *pcapgo.Reader
+	pcap   *pcapReader
 	ng     *pcapgo.NgReader
 	link   int
 	ngLink []int
@@ -92,13 +92,13 @@ func OpenFile(path string) (Source, error) {
 			s.ngLink = append(s.ngLink, int(ifc.LinkType))
 		}
 	case isPcapMagic(magic):
-		pr, err := pcapgo.NewReader(r)
+		pr, err := newPcapReader(r)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: pcap: %w", path, err)
 		}
 		s.pcap = pr
-		s.link = int(pr.LinkType())
+		s.link = pr.link
 	default:
 		s.Close()
 		return nil, fmt.Errorf("%s: %w", path, ErrNotCapture)
@@ -145,7 +145,12 @@ func (s *fileSource) Next() ([]byte, int, int64, int, error) {
 			}
 		}
 	} else {
-		data, ci, err = s.pcap.ZeroCopyReadPacketData()
+		var ts int64
+		var orig int
+		data, ts, orig, err = s.pcap.next()
+		if err == nil {
+			return data, link, ts, orig, nil
+		}
 	}
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
