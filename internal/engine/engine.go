@@ -135,8 +135,17 @@ type chunk struct {
 
 type probeState struct {
 	buf    [2][]byte
+	view   [2][]byte // a side's first bytes, still in the packet (see probeData)
 	full   [2]bool
 	chunks []chunk
+}
+
+// data returns what endpoint i sent so far, for the probes.
+func (ps *probeState) data(i int) []byte {
+	if ps.view[i] != nil {
+		return ps.view[i]
+	}
+	return ps.buf[i]
 }
 
 // New returns an engine.
@@ -371,6 +380,7 @@ func (e *Engine) freeProbe(ps *probeState) {
 		return
 	}
 	ps.buf[0], ps.buf[1] = ps.buf[0][:0], ps.buf[1][:0]
+	ps.view = [2][]byte{}
 	ps.full = [2]bool{}
 	ps.chunks = ps.chunks[:0]
 	e.freeProbes = append(e.freeProbes, ps)
@@ -389,12 +399,30 @@ func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
 		take = take[:room]
 		ps.full[ep] = true
 	}
-	if len(take) > 0 {
+	if len(take) == 0 {
+		return
+	}
+	// The first bytes of a side are probed where they lie, in the packet:
+	// most flows are decided on them (no match: traffic of no interest), and
+	// then nothing is copied. They are copied only if the verdict stays open.
+	borrowed := len(ps.buf[ep]) == 0
+	if borrowed {
+		ps.view[ep] = take
+	} else {
 		ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: int32(len(ps.buf[ep])), len: int32(len(take)), ts: ts})
 		ps.buf[ep] = append(ps.buf[ep], take...)
 	}
 	e.runProbes(f, false)
-	if c.mode == modeSession && len(take) < len(data) {
+	switch {
+	case c.mode == modeProbe && borrowed:
+		ps.view[ep] = nil
+		ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: 0, len: int32(len(take)), ts: ts})
+		ps.buf[ep] = append(ps.buf[ep], take...)
+	case c.mode == modeSession && borrowed:
+		// Matched on these very bytes: attach replayed what came before; the
+		// whole segment goes to the parser now.
+		e.feed(f, ep, data, ts)
+	case c.mode == modeSession && len(take) < len(data):
 		// Matched on this very call: the rest of the segment goes to the parser.
 		e.feed(f, ep, data[len(take):], ts)
 	}
@@ -413,7 +441,7 @@ func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
 	}
 	in := &e.probeIn
 	*in = dissectors.ProbeInput{
-		Data:   ps.buf,
+		Data:   [2][]byte{ps.data(0), ps.data(1)},
 		Port:   [2]uint16{f.Key.PA, f.Key.PB},
 		Done:   [2]bool{final || ps.full[0] || c.fin[0] || c.rst, final || ps.full[1] || c.fin[1] || c.rst},
 		Client: int(c.client),
