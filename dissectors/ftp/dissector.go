@@ -62,6 +62,11 @@ func firstCommand(b []byte) dissectors.Verdict {
 // Probe matches a greeting from one endpoint (the server) and an FTP opening
 // command from the other.
 func (d Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
+	// The client waits for the greeting: a known client that speaks while the
+	// server has said nothing is not an FTP client.
+	if in.Client != dissectors.Unknown && len(in.Data[in.Client]) > 0 && len(in.Data[1-in.Client]) == 0 {
+		return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+	}
 	for s := 0; s < 2; s++ {
 		c := 1 - s
 		if in.Client == s {

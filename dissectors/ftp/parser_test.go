@@ -18,6 +18,7 @@ func TestProbe(t *testing.T) {
 		{Name: "greeting only, port 21, client silent", B: "220 ready\r\n", DoneA: true, Client: 0, Want: dissectors.Match, WantClient: 0},
 		{Name: "HTTP", A: "GET / HTTP/1.1\r\n", B: "HTTP/1.1 200 OK\r\n", Client: 0, Want: dissectors.NoMatch},
 		{Name: "partial command", A: "US", B: "220 x\r\n", Client: 0, Want: dissectors.NeedMore},
+		{Name: "client speaks before any greeting", A: "USER alice\r\n", Client: 0, Want: dissectors.NoMatch},
 	}
 	for _, c := range cases {
 		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 21}); !ok {

@@ -135,6 +135,11 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	if in.Port[0] == 23 || in.Port[1] == 23 {
 		check = opensWithCommand
 	}
+	// Either side opening with binary rules Telnet out at once (a bulk
+	// transfer would otherwise keep the flow in detection).
+	if binaryOpening(in.Data[0]) || binaryOpening(in.Data[1]) {
+		return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+	}
 	v0, v1 := check(in.Data[0]), check(in.Data[1])
 	if v0 == dissectors.Match || v1 == dissectors.Match {
 		return dissectors.ProbeResult{Verdict: dissectors.Match, Client: dissectors.Unknown}
@@ -149,3 +154,17 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 // NewSession implements dissectors.Dissector. The full decoder (options,
 // login, commands, screen) comes with the Telnet issue.
 func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }
+
+// binaryOpening reports an opening that is neither negotiation nor text: its
+// first bytes hold control characters a terminal stream does not start with.
+func binaryOpening(b []byte) bool {
+	if len(b) == 0 || b[0] == IAC {
+		return false
+	}
+	for _, c := range b[:min(len(b), probeWindow)] {
+		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' && c != 0x08 && c != 0x1b && c != 0x07 && c != 0 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}

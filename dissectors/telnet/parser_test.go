@@ -21,6 +21,7 @@ func TestProbe(t *testing.T) {
 		{Name: "plain text, other side silent", A: "hello\r\n", Client: 0, Want: dissectors.NeedMore},
 		{Name: "plain text, other side done", A: "hello\r\n", DoneB: true, Client: 0, Want: dissectors.NoMatch},
 		{Name: "opens with GA", A: "\xff\xf9", DoneB: true, Client: 0, Want: dissectors.NoMatch},
+		{Name: "binary upload, server silent", A: "\x16\x03\x01\x02\x00\x01\x00", Client: 0, Want: dissectors.NoMatch},
 	}
 	for _, c := range cases {
 		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 23}); !ok {
