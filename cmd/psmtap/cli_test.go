@@ -158,3 +158,15 @@ func TestRotatedOutput(t *testing.T) {
 		t.Fatalf("unfinished files left: %v", parts)
 	}
 }
+
+// TestProgressLine: --progress forces the progress line (shown by default only
+// when stderr is a terminal) and its final summary.
+func TestProgressLine(t *testing.T) {
+	r := run(t, "read", "--progress", sshCapture)
+	if r.code != 0 || !strings.Contains(r.stderr, "packets") || !strings.Contains(r.stderr, "sessions (ssh=1)") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, "read", sshCapture); strings.Contains(r.stderr, "packets") {
+		t.Fatalf("progress shown without a terminal: %q", r.stderr)
+	}
+}
