@@ -22,7 +22,10 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.compression_alg": "none", "ssh.host_key.type": "ssh-ed25519",
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk",
 			"psm.login.success":               "true", "psm.login.attempts": "1", "psm.login.inferred": "true", "psm.kind": "interactive"}}},
-		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed"}}},
+		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed",
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "2", "psm.cleartext_credentials": "true",
+			"psm.commands": "[id whoami exit]", "psm.kind": "interactive", "telnet.terminal_type": "XTERM",
+			"telnet.window.cols": "80", "telnet.window.rows": "24"}}},
 		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
 			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", nil},
 			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", nil},
@@ -36,7 +39,8 @@ func TestGroundTruth(t *testing.T) {
 		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
-		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
+		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", map[string]string{
+			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": "[hostname exit]"}}},
 		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
 		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{

@@ -1,4 +1,11 @@
-// Package telnet recognises the Telnet protocol (RFC 854, options RFC 855).
+// Package telnet recognises and decodes the Telnet protocol: the NVT and
+// its commands (RFC 854), option negotiation (RFC 855, followed passively as
+// RFC 1143's Q method describes), TERMINAL-TYPE (RFC 1091), NAWS (RFC 1073),
+// TERMINAL-SPEED (RFC 1079), NEW-ENVIRON (RFC 1572), LINEMODE (RFC 1184),
+// AUTHENTICATION (RFC 2941) and ENCRYPT (RFC 2946): once a client starts
+// authentication or encryption the content is no longer decoded. The data
+// goes through the terminal pipeline of package term (login, commands,
+// screen text, recording).
 //
 // A Telnet session opens with option negotiation: IAC (255) followed by WILL,
 // WONT, DO, DONT (251-254) and an option code, or IAC SB (250) for a
@@ -146,6 +153,5 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
 }
 
-// NewSession implements dissectors.Dissector. The full decoder (options,
-// login, commands, screen) comes with the Telnet issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session { return newSession(ctx) }
