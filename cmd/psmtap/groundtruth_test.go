@@ -27,8 +27,14 @@ func TestGroundTruth(t *testing.T) {
 			"psm.commands": "[id whoami exit]", "psm.kind": "interactive", "telnet.terminal_type": "XTERM",
 			"telnet.window.cols": "80", "telnet.window.rows": "24"}}},
 		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
-			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", nil},
-			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", nil},
+			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "false",
+				"psm.login.attempts": "1", "psm.cleartext_credentials": "true", "psm.commands": "[USER alice PASS **** QUIT]",
+				"ftp.greeting": "psmtap test FTP server ready.", "ftp.replies": "[331 530 221]"}},
+			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "true",
+				"psm.login.attempts": "1", "psm.kind": "file_transfer",
+				"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PASV LIST TYPE I SIZE report.txt PASV RETR report.txt " +
+					"MDTM report.txt PASV STOR upload.txt DELE old.txt TYPE A PASV LIST QUIT]",
+				"ftp.files": "[report.txt upload.txt old.txt]", "ftp.data.connections": "4"}},
 		},
 		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
 			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice"}}},
