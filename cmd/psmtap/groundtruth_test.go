@@ -37,10 +37,14 @@ func TestGroundTruth(t *testing.T) {
 				"ftp.files": "[report.txt upload.txt old.txt]", "ftp.data.connections": "4"}},
 		},
 		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
-			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice"}}},
+			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "rlogin.terminal_type": "xterm",
+			"rlogin.terminal_speed": "38400", "rlogin.window.rows": "24", "rlogin.window.cols": "80",
+			"psm.login.success": "true", "psm.commands": "[id pwd exit]", "psm.kind": "interactive"}}},
 		"rsh.pcap": { // the stderr back-connections are not sessions of their own
-			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice"}},
-			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent"}},
+			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice",
+				"psm.output_text": "uid=2001(alice) gid=2001(alice) groups=2001(alice)\n", "psm.login.success": "true"}},
+			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent",
+				"psm.output_text": "/etc/hostname\nls: cannot access '/nonexistent': No such file or directory\n", "rsh.stderr_port": "1021"}},
 		},
 		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",

@@ -251,6 +251,9 @@ func (s *Screen) emit(b []byte) {
 	s.out = append(s.out, b...)
 }
 
+// Started reports whether anything was written yet.
+func (s *Screen) Started() bool { return len(s.out) > 0 || len(s.line) > 0 }
+
 // CurrentLine is the unfinished line (e.g. a prompt and what was echoed
 // after it), right-trimmed of blanks only when trim is set. Borrowed.
 func (s *Screen) CurrentLine() []byte { return s.encode() }
