@@ -51,8 +51,8 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
 		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", map[string]string{
 			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": "[hostname exit]"}}},
-		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
-		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
+		"rdp-xrdp-tls.pcap":   {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 	}

@@ -12,8 +12,8 @@ import (
 func TestWriterRoundTrip(t *testing.T) {
 	w := &Writer{Term: "xterm"}
 	w.Start(1e9)
-	w.Resize(1e9, 132, 43) // before any event: the header size
-	w.Output(1e9+5e8, []byte("caf\xc3"))            // a rune cut between two segments
+	w.Resize(1e9, 132, 43)                             // before any event: the header size
+	w.Output(1e9+5e8, []byte("caf\xc3"))               // a rune cut between two segments
 	w.Output(2e9, []byte("\xa9 \"q\" \\ \x1b[0m\r\n")) // quotes, backslash, escape, CR LF
 	w.Input(3e9, []byte("id\r"))
 	w.Resize(4e9, 80, 24)
