@@ -2,8 +2,9 @@
 // its commands (RFC 854), option negotiation (RFC 855, followed passively as
 // RFC 1143's Q method describes), TERMINAL-TYPE (RFC 1091), NAWS (RFC 1073),
 // TERMINAL-SPEED (RFC 1079), NEW-ENVIRON (RFC 1572), LINEMODE (RFC 1184),
-// AUTHENTICATION (RFC 2941) and ENCRYPT (RFC 2946): once a client starts
-// authentication or encryption the content is no longer decoded. The data
+// AUTHENTICATION (RFC 2941, the method is noted; decoding goes on, since a
+// failed one falls back to a cleartext login) and ENCRYPT (RFC 2946: after
+// ENCRYPT START the content is no longer decoded). The data
 // goes through the terminal pipeline of package term (login, commands,
 // screen text, recording).
 //

@@ -145,11 +145,12 @@ func (h *sideHandler) Sub(opt byte, p []byte) {
 			s.f.Environ = ParseEnviron(p, s.f.Environ)
 		}
 	case OptAuth:
-		// IS from the client with a real type: what follows is authenticated,
-		// and usually encrypted; Telnet content is no longer ours to read.
+		// IS from the client names the method. Authentication alone does not
+		// hide the session: only ENCRYPT START does. It also fails and falls
+		// back to a cleartext login (Windows Telnet Server after NTLM in
+		// CredSLayer's telnet-raw2.pcap), so decoding goes on.
 		if name, ok := ParseAuthIs(p); ok && h.dir == dissectors.FromClient && name != "null" {
 			s.f.Authentication = name
-			s.stop = true
 		}
 	case OptEncrypt:
 		// ENCRYPT START (RFC 2946 section 2: IS 0, SUPPORT 1, REPLY 2,
