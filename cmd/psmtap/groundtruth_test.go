@@ -51,6 +51,13 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
 		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", map[string]string{
 			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": "[hostname exit]"}}},
+		"telnet-busybox.pcap": {{"telnet", "192.0.2.10:38878", "192.0.2.20:2324", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1",
+			"psm.commands": "[echo hello stty size exit]", "telnet.window.cols": "100", "telnet.window.rows": "40", "telnet.resizes": "1"}}},
+		"ftp-active.pcap": {{"ftp", "192.0.2.10:44232", "192.0.2.20:21", map[string]string{ // the two data connections are not sessions
+			"user.name": "alice", "psm.login.success": "true", "ftp.files": "[report.txt]", "ftp.data.connections": "2",
+			"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PORT 192,0,2,10,215,163 LIST TYPE I SIZE report.txt " +
+				"PORT 192,0,2,10,132,33 RETR report.txt MDTM report.txt QUIT]"}}},
 		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
 		"rdp-xrdp-tls.pcap":   {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
