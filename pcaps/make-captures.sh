@@ -27,7 +27,8 @@ CLI6=2001:db8::10
 PY=/usr/bin/python3
 export LANG=C LC_ALL=C
 
-ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6)
+ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6
+     telnet-busybox ftp-active)
 # more SSH: failed logins, public key, file transfer, forwarding, compression, reverse tunnel, slow typing, other implementations
 ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-scp-download ssh-sftp ssh-port-forward
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
@@ -40,7 +41,8 @@ die() { log "ERROR: $*"; exit 1; }
 # ---------------------------------------------------------------- packages
 PKGS=(iproute2 tcpdump expect sshpass openssh-server openssh-client
       inetutils-inetd inetutils-telnetd inetutils-telnet vsftpd tnftp
-      rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping)
+      rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping
+      busybox-static)   # Debian's plain busybox has no telnetd applet; busybox-static has
 RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm openssl)
 SSH_PKGS=(openssh-sftp-server socat)                 # sftp/scp captures, reverse-shell listener
 DROPBEAR_PKGS=(dropbear-bin)
@@ -331,6 +333,28 @@ cap_ftp-vsftpd() {
     cmp -s "$d/report.txt" /home/alice/report.txt || die "ftp download did not arrive"
     cmp -s "$d/upload.txt" /home/alice/upload.txt || die "ftp upload did not arrive"
     [ ! -e /home/alice/old.txt ] || die "ftp delete did not happen"
+}
+
+cap_telnet-busybox() {
+    # busybox telnetd in the foreground on 192.0.2.20:2324, running the system's /bin/login
+    start_server bb-telnetd in_srv /bin/busybox telnetd -F -b $SRV4 -p 2324 -l /bin/login
+    wait_port $SRV4 2324
+    start_capture telnet-busybox
+    client in_cli expect -f "$SCRIPTS/telnet-busybox.exp" $SRV4 2324 alice Wonderland1 >"$WORK/telnet-busybox.out"
+    stop_capture
+    stop_servers
+}
+
+cap_ftp-active() {
+    start_vsftpd
+    local d=$WORK/ftp-active
+    rm -rf "$d"; mkdir -p "$d"
+    start_capture ftp-active
+    # active mode: the client sends PORT, the server connects back for each transfer
+    (cd "$d" && client in_cli tnftp -n -v $SRV4 < "$SCRIPTS/ftp-active.txt" > "$WORK/ftp-active.out" 2>&1)
+    stop_capture
+    stop_servers
+    cmp -s "$d/report.txt" /home/alice/report.txt || die "ftp active download did not arrive"
 }
 
 cap_http-on-port22() {

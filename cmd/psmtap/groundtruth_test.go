@@ -22,23 +22,44 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.compression_alg": "none", "ssh.host_key.type": "ssh-ed25519",
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk",
 			"psm.login.success":               "true", "psm.login.attempts": "1", "psm.login.inferred": "true", "psm.kind": "interactive"}}},
-		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed"}}},
+		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed",
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "2", "psm.cleartext_credentials": "true",
+			"psm.commands": "[id whoami exit]", "psm.kind": "interactive", "telnet.terminal_type": "XTERM",
+			"telnet.window.cols": "80", "telnet.window.rows": "24"}}},
 		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
-			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", nil},
-			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", nil},
+			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "false",
+				"psm.login.attempts": "1", "psm.cleartext_credentials": "true", "psm.commands": "[USER alice PASS **** QUIT]",
+				"ftp.greeting": "psmtap test FTP server ready.", "ftp.replies": "[331 530 221]"}},
+			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "true",
+				"psm.login.attempts": "1", "psm.kind": "file_transfer",
+				"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PASV LIST TYPE I SIZE report.txt PASV RETR report.txt " +
+					"MDTM report.txt PASV STOR upload.txt DELE old.txt TYPE A PASV LIST QUIT]",
+				"ftp.files": "[report.txt upload.txt old.txt]", "ftp.data.connections": "4"}},
 		},
 		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
-			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice"}}},
+			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "rlogin.terminal_type": "xterm",
+			"rlogin.terminal_speed": "38400", "rlogin.window.rows": "24", "rlogin.window.cols": "80",
+			"psm.login.success": "true", "psm.commands": "[id pwd exit]", "psm.kind": "interactive"}}},
 		"rsh.pcap": { // the stderr back-connections are not sessions of their own
-			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice"}},
-			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent"}},
+			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice",
+				"psm.output_text": "uid=2001(alice) gid=2001(alice) groups=2001(alice)\n", "psm.login.success": "true"}},
+			{"rsh", "192.0.2.10:1022", "192.0.2.20:514", map[string]string{"rsh.command": "ls /etc/hostname /nonexistent",
+				"psm.output_text": "/etc/hostname\nls: cannot access '/nonexistent': No such file or directory\n", "rsh.stderr_port": "1021"}},
 		},
 		"ssh-exec-port2222.pcap": {{"ssh", "192.0.2.10:59970", "192.0.2.20:2222", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
-		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
-		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
-		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", map[string]string{
+			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": "[hostname exit]"}}},
+		"telnet-busybox.pcap": {{"telnet", "192.0.2.10:38878", "192.0.2.20:2324", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1",
+			"psm.commands": "[echo hello stty size exit]", "telnet.window.cols": "100", "telnet.window.rows": "40", "telnet.resizes": "1"}}},
+		"ftp-active.pcap": {{"ftp", "192.0.2.10:44232", "192.0.2.20:21", map[string]string{ // the two data connections are not sessions
+			"user.name": "alice", "psm.login.success": "true", "ftp.files": "[report.txt]", "ftp.data.connections": "2",
+			"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PORT 192,0,2,10,215,163 LIST TYPE I SIZE report.txt " +
+				"PORT 192,0,2,10,132,33 RETR report.txt MDTM report.txt QUIT]"}}},
+		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
+		"rdp-xrdp-tls.pcap":   {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
 		// The later SSH captures: login outcome and attempts as sshd logged
 		// them, kind as the README describes the session ("" = no session ran).
 		"ssh-wrong-password.pcap": {{"ssh", "192.0.2.10:43584", "192.0.2.20:22", map[string]string{

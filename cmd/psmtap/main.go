@@ -54,6 +54,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			readCommand(),
 			liveCommand(),
+			replayCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

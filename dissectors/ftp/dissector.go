@@ -1,5 +1,8 @@
-// Package ftp recognises the FTP control connection (RFC 959, with RFC 2228
-// AUTH and RFC 7151 HOST).
+// Package ftp recognises and decodes the FTP control connection (RFC 959,
+// with RFC 2228 AUTH, RFC 4217 AUTH TLS, RFC 2428 EPRT/EPSV, RFC 3659 SIZE
+// and MDTM, RFC 7151 HOST): greeting, login and outcome, every command with
+// its replies, files transferred or removed, and the data connections that
+// PASV, EPSV, PORT and EPRT announce, tied to their control connection.
 //
 // The server speaks first with a reply ("220 ..." greeting, or "120" / "421"),
 // and the client's first command is one only FTP clients send first: USER,
@@ -105,6 +108,5 @@ func (d Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
 }
 
-// NewSession implements dissectors.Dissector. Commands, replies, login outcome
-// and data connections come with the FTP issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session { return newSession(ctx) }

@@ -1,4 +1,7 @@
-// Package rlogin recognises BSD rlogin (RFC 1282).
+// Package rlogin recognises and decodes BSD rlogin (RFC 1282): the
+// handshake, the server's acknowledgement or refusal, the client's
+// window-size control messages, and the terminal stream through package
+// term (login, commands, screen text, recording).
 //
 // The client opens with four NUL-terminated strings: an empty one, the client
 // user name, the server user name, and "terminal-type/speed"; the server
@@ -9,7 +12,6 @@ import (
 	"bytes"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -98,51 +100,5 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
 }
 
-// NewSession implements dissectors.Dissector: records the handshake; the
-// terminal pipeline comes with the rlogin issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return &session{} }
-
-// Fields is the "rlogin" object of the record.
-type Fields struct {
-	ClientUser   string `json:"client_user,omitempty"`
-	ServerUser   string `json:"server_user,omitempty"`
-	TerminalType string `json:"terminal_type,omitempty"`
-}
-
-type session struct {
-	buf  []byte
-	hs   *Handshake
-	done bool
-}
-
-func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
-	if dir != dissectors.FromClient || s.done {
-		return dissectors.Continue
-	}
-	s.buf = append(s.buf, data...)
-	h, complete, ok := ParseHandshake(s.buf)
-	if complete {
-		s.hs = &h
-	}
-	if complete || !ok || len(s.buf) > 4*maxField {
-		s.done, s.buf = true, nil
-		return dissectors.Done
-	}
-	return dissectors.Continue
-}
-
-func (s *session) Gap(dissectors.Direction, int, int64) {}
-
-func (s *session) Close(r *record.Record) {
-	if s.hs == nil {
-		r.AddAnomaly("rlogin.no_handshake")
-		return
-	}
-	r.Set("rlogin", &Fields{ClientUser: s.hs.ClientUser, ServerUser: s.hs.ServerUser, TerminalType: s.hs.TerminalType})
-	r.UserName = s.hs.ServerUser
-}
-
-// Summary is a short human description for the table output.
-func (f *Fields) Summary() string {
-	return f.ClientUser + " as " + f.ServerUser + " (" + f.TerminalType + ")"
-}
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session { return newSession(ctx) }

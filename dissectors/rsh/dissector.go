@@ -1,4 +1,7 @@
-// Package rsh recognises BSD rsh (the rshd/rcmd protocol, rshd(8)).
+// Package rsh recognises and decodes BSD rsh (the rshd/rcmd protocol,
+// rshd(8)): the request, the server's answer, the command's output on the
+// connection and on the stderr back-connection, which is tied to the session
+// (dissectors.Context.Expect) and gets no record of its own.
 //
 // The client opens with the decimal port for a stderr back-connection (empty
 // or "0" for none), then the client user, the server user and the command,
@@ -11,7 +14,6 @@ import (
 	"bytes"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func init() { dissectors.Register(Dissector{}) }
@@ -105,6 +107,13 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 		if complete {
 			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}
 		}
+		// rcmd(3) sends the stderr port alone and waits for the server to
+		// connect back before it sends the rest: on port 514, from the
+		// handshake's client, "digits NUL" decides, so that the session
+		// exists in time to claim the back-connection.
+		if _, ok := StderrPort(in.Data[i]); ok && good && in.Client == i && in.Port[1-i] == 514 && len(in.Data[1-i]) == 0 {
+			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}
+		}
 		ok[i] = good && !in.Done[i]
 	}
 	if !ok[0] && !ok[1] {
@@ -113,51 +122,5 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
 }
 
-// NewSession implements dissectors.Dissector: records the request; output
-// capture and the stderr back-connection come with the rsh issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return &session{} }
-
-// Fields is the "rsh" object of the record.
-type Fields struct {
-	ClientUser string `json:"client_user,omitempty"`
-	ServerUser string `json:"server_user,omitempty"`
-	Command    string `json:"command,omitempty"`
-}
-
-type session struct {
-	buf  []byte
-	req  *Request
-	done bool
-}
-
-func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
-	if dir != dissectors.FromClient || s.done {
-		return dissectors.Continue
-	}
-	s.buf = append(s.buf, data...)
-	q, complete, ok := ParseRequest(s.buf)
-	if complete {
-		s.req = &q
-	}
-	if complete || !ok || len(s.buf) > maxCommand+4*maxUser {
-		s.done, s.buf = true, nil
-		return dissectors.Done
-	}
-	return dissectors.Continue
-}
-
-func (s *session) Gap(dissectors.Direction, int, int64) {}
-
-func (s *session) Close(r *record.Record) {
-	if s.req == nil {
-		r.AddAnomaly("rsh.no_request")
-		return
-	}
-	r.Set("rsh", &Fields{ClientUser: s.req.ClientUser, ServerUser: s.req.ServerUser, Command: s.req.Command})
-	r.UserName = s.req.ServerUser
-}
-
-// Summary is a short human description for the table output.
-func (f *Fields) Summary() string {
-	return f.ClientUser + " as " + f.ServerUser + ": " + f.Command
-}
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session { return newSession(ctx) }

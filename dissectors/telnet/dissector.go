@@ -1,4 +1,12 @@
-// Package telnet recognises the Telnet protocol (RFC 854, options RFC 855).
+// Package telnet recognises and decodes the Telnet protocol: the NVT and
+// its commands (RFC 854), option negotiation (RFC 855, followed passively as
+// RFC 1143's Q method describes), TERMINAL-TYPE (RFC 1091), NAWS (RFC 1073),
+// TERMINAL-SPEED (RFC 1079), NEW-ENVIRON (RFC 1572), LINEMODE (RFC 1184),
+// AUTHENTICATION (RFC 2941, the method is noted; decoding goes on, since a
+// failed one falls back to a cleartext login) and ENCRYPT (RFC 2946: after
+// ENCRYPT START the content is no longer decoded). The data
+// goes through the terminal pipeline of package term (login, commands,
+// screen text, recording).
 //
 // A Telnet session opens with option negotiation: IAC (255) followed by WILL,
 // WONT, DO, DONT (251-254) and an option code, or IAC SB (250) for a
@@ -151,9 +159,8 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
 }
 
-// NewSession implements dissectors.Dissector. The full decoder (options,
-// login, commands, screen) comes with the Telnet issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session { return newSession(ctx) }
 
 // binaryOpening reports an opening that is neither negotiation nor text: its
 // first bytes hold control characters a terminal stream does not start with.

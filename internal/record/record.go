@@ -30,6 +30,14 @@ type Login struct {
 	Inferred bool  `json:"inferred,omitempty"`
 }
 
+// Recording is a session's timed recording (psm.recording.*).
+type Recording struct {
+	Format string `json:"format"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
 // Record is one session.
 type Record struct {
 	ID          string
@@ -56,6 +64,7 @@ type Record struct {
 	Kind                 string
 	Commands             []string
 	OutputText           string
+	Recording            *Recording
 
 	// Objects holds protocol-specific objects written at the top level under
 	// their names (e.g. "ssh", "rdp", "tls"); values must marshal to JSON objects.
@@ -117,14 +126,15 @@ type observer struct {
 }
 
 type psm struct {
-	State                string   `json:"state"`
-	MissedBytes          uint64   `json:"missed_bytes"`
-	Anomalies            []string `json:"anomalies,omitempty"`
-	Login                *Login   `json:"login,omitempty"`
-	CleartextCredentials *bool    `json:"cleartext_credentials,omitempty"`
-	Kind                 string   `json:"kind,omitempty"`
-	Commands             []string `json:"commands,omitempty"`
-	OutputText           string   `json:"output_text,omitempty"`
+	State                string     `json:"state"`
+	MissedBytes          uint64     `json:"missed_bytes"`
+	Anomalies            []string   `json:"anomalies,omitempty"`
+	Login                *Login     `json:"login,omitempty"`
+	CleartextCredentials *bool      `json:"cleartext_credentials,omitempty"`
+	Kind                 string     `json:"kind,omitempty"`
+	Commands             []string   `json:"commands,omitempty"`
+	OutputText           string     `json:"output_text,omitempty"`
+	Recording            *Recording `json:"recording,omitempty"`
 }
 
 type user struct {
@@ -165,7 +175,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Network: network{Transport: r.Transport, Protocol: r.Protocol, CommunityID: r.CommunityID,
 			Bytes: r.ClientBytes + r.ServerBytes, Packets: r.ClientPkts + r.ServerPkts},
 		PSM: psm{State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
-			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText},
+			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording},
 	}
 	if r.Observer != "" || r.Interface != "" {
 		d.Observer = &observer{Hostname: r.Observer}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRecordingsAndReplay: --recordings on the real Telnet and rlogin
+// captures writes one zstd asciicast per session, described in the record;
+// the password typed in telnet-login.pcap is masked unless
+// --reveal-credentials; replay plays it and --export cast writes plain
+// asciicast (asciinema 2.2.0 from Debian plays these exports).
+func TestRecordingsAndReplay(t *testing.T) {
+	for _, reveal := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"read", "--recordings", dir}
+		if reveal {
+			args = append(args, "--reveal-credentials")
+		}
+		res := run(t, append(args, "pcaps/telnet-login.pcap", "pcaps/rlogin.pcap", "pcaps/ftp-vsftpd.pcap")...)
+		recs := records(t, res.stdout)
+		var paths []string
+		for _, r := range recs {
+			p := str(r, "psm.recording.path")
+			if str(r, "network.protocol") == "ftp" {
+				if p != "" {
+					t.Errorf("ftp session recorded: %s", p)
+				}
+				continue
+			}
+			if str(r, "psm.recording.format") != "asciicast-v2" || p == "" {
+				t.Fatalf("no recording in %v", r["psm"])
+			}
+			raw, err := os.ReadFile(filepath.Join(dir, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(raw)
+			if str(r, "psm.recording.sha256") != hex.EncodeToString(sum[:]) || str(r, "psm.recording.bytes") != strconv.Itoa(len(raw)) {
+				t.Fatalf("digest/size do not match the file")
+			}
+			paths = append(paths, filepath.Join(dir, p))
+		}
+		if len(paths) != 2 {
+			t.Fatalf("%d recordings", len(paths))
+		}
+		cast := run(t, "replay", "--export", "cast", paths[0]).stdout
+		if !strings.HasPrefix(cast, `{"version":2,"width":80,"height":24,`) || !strings.Contains(cast, `"i", "a"`) {
+			t.Fatalf("export: %.200s", cast)
+		}
+		typed := strings.Contains(cast, `"i", "W"`) && strings.Contains(cast, `"i", "1"`)
+		if typed != reveal {
+			t.Fatalf("reveal=%v but password keys in the recording: %v", reveal, typed)
+		}
+		played := run(t, "replay", "--speed", "1000", paths[0])
+		if played.code != 0 || !strings.Contains(played.stdout, "uid=2001(alice)") || strings.Contains(played.stdout, "Wonderland") {
+			t.Fatalf("replay: %d %.300q", played.code, played.stdout)
+		}
+		// --from past the end plays nothing but what came before, at once
+		if p := run(t, "replay", "--from", "1h", paths[1]); p.code != 0 || !strings.Contains(p.stdout, "/home/alice") {
+			t.Fatalf("replay --from: %d", p.code)
+		}
+	}
+	if r := run(t, "replay", "--export", "mp4", "pcaps/README.md"); r.code == 0 {
+		t.Fatal("unknown export format accepted")
+	}
+	if r := run(t, "replay", "pcaps/README.md"); r.code == 0 {
+		t.Fatal("a non-recording played")
+	}
+}

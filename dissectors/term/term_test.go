@@ -1,0 +1,213 @@
+package term
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/psmtap/psmtap/internal/asciicast"
+	"github.com/psmtap/psmtap/internal/record"
+)
+
+func TestLineEditor(t *testing.T) {
+	cases := []struct {
+		name, keys string
+		want       []string
+	}{
+		{"plain CR", "id\r", []string{"id"}},
+		{"CR LF is one Enter", "id\r\nls\r\n", []string{"id", "ls"}},
+		{"CR NUL is one Enter", "id\r\x00ls\r\x00", []string{"id", "ls"}},
+		{"bare LF", "id\nls\n", []string{"id", "ls"}},
+		// the real typo in telnet-login.pcap: whoamu DEL i
+		{"DEL", "whoamu\x7fi\r", []string{"whoami"}},
+		{"BS", "lx\bs\r", []string{"ls"}},
+		{"erase past start", "\x7f\x7fa\r", []string{"a"}},
+		{"^U kills the line", "rm -rf /\x15ls\r", []string{"ls"}},
+		{"^W kills a word", "ls /etc /tmp\x17/var\r", []string{"ls /etc /var"}},
+		{"^W trailing blanks", "echo a b  \x17c\r", []string{"echo a c"}},
+		{"^C drops the line", "reboot\x03id\r", []string{"id"}},
+		{"arrow up marked", "\x1b[A\r", []string{"<up>"}},
+		{"SS3 arrow", "\x1bOA\x1bOB\r", []string{"<up><down>"}},
+		{"left and insert", "ac\x1b[Db\r", []string{"ac<left>b"}},
+		{"other escape dropped", "a\x1b[3~b\r", []string{"ab"}},
+		{"meta key dropped", "a\x1bxb\r", []string{"ab"}},
+		{"UTF-8 erase", "caf\xc3\xa9\x7fe\r", []string{"cafe"}},
+		{"controls dropped", "a\x01\x02b\r", []string{"ab"}},
+	}
+	for _, c := range cases {
+		var e LineEditor
+		var got []string
+		for i := 0; i < len(c.keys); i++ {
+			if e.Key(c.keys[i]) == KeyEnter {
+				got = append(got, string(e.Line()))
+				e.Reset()
+			}
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	var e LineEditor
+	for i := 0; i < MaxLine+10; i++ {
+		e.Key('a')
+	}
+	if len(e.Line()) != MaxLine || !e.Cut {
+		t.Errorf("cap: %d %v", len(e.Line()), e.Cut)
+	}
+}
+
+func TestScreen(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"lines", "a\r\nb\r\n", "a\nb\n"},
+		{"CR NUL", "a\r\x00\nb", "a\nb"},
+		{"overwrite after CR", "hello\rJ\r\n", "Jello\n"},
+		{"backspace echo of DEL", "whoamu\b \bi\r\n", "whoami\n"},
+		{"erase in line", "abcdef\r\x1b[Kxy\r\n", "xy\n"},
+		{"bash prompt with title and bracketed paste", "\x1b]0;alice@psm-srv: ~\x07\x1b[?2004halice@psm-srv:~$ id\r\n", "alice@psm-srv:~$ id\n"},
+		{"colours dropped", "\x1b[01;34mdir\x1b[0m\r\n", "dir\n"},
+		{"tab", "a\tb\r\n", "a       b\n"},
+		{"UTF-8", "caf\xc3\xa9\r\n", "café\n"},
+		{"invalid UTF-8 dropped", "a\xffb\r\n", "ab\n"},
+		{"cursor back and delete", "abc\x1b[2D\x1b[P\r\n", "ac\n"},
+	}
+	for _, c := range cases {
+		for split := 0; split <= len(c.in); split++ {
+			var s Screen
+			s.Write([]byte(c.in[:split]))
+			s.Write([]byte(c.in[split:]))
+			if got := s.Text(); got != c.want {
+				t.Errorf("%s (split %d): %q, want %q", c.name, split, got, c.want)
+				break
+			}
+		}
+	}
+	var s Screen
+	for i := 0; i < MaxOutput/10+10; i++ {
+		s.Write([]byte("123456789\n"))
+	}
+	if len(s.Text()) != MaxOutput || !s.Truncated {
+		t.Errorf("cap: %d %v", len(s.Text()), s.Truncated)
+	}
+}
+
+// step is one piece of a conversation: server output or client keys.
+type step struct {
+	server bool
+	data   string
+}
+
+func srv(s string) step { return step{true, s} }
+func cli(s string) step { return step{false, s} }
+
+// TestLogin runs login conversations through a Terminal. Device prompts that
+// cannot run on this machine (Cisco IOS, Juniper, MikroTik, HP/Aruba,
+// Windows Telnet Server) are synthetic streams written from those systems'
+// documented prompts and messages; the Linux and busybox ones are as seen in
+// the real captures.
+func TestLogin(t *testing.T) {
+	cases := []struct {
+		name     string
+		steps    []step
+		user     string
+		success  int8
+		attempts int
+		commands []string
+	}{
+		{"linux fail then ok", []step{
+			srv("\r\nDebian GNU/Linux 12\r\npsm-srv login: "), cli("alice\r"), srv("alice\r\nPassword: "), cli("wonderland\r"),
+			srv("\r\nLogin incorrect\r\npsm-srv login: "), cli("alice\r"), srv("alice\r\nPassword: "), cli("Wonderland1\r"),
+			srv("\r\nLast login: Thu Nov 26\r\nalice@psm-srv:~$ "), cli("i"), srv("i"), cli("d"), srv("d"), cli("\r"), srv("\r\nuid=2001\r\nalice@psm-srv:~$ "),
+		}, "alice", 1, 2, []string{"id"}},
+		{"busybox", []step{
+			srv("\r\npsm-srv login: "), cli("root\r\n"), srv("root\r\nPassword: "), cli("secret\r\n"), srv("\r\n\r\n\r\nBusyBox v1.35.0 built-in shell (ash)\r\n\r\n~ # "),
+			cli("ls\r\n"), srv("ls\r\nbin\r\n~ # "),
+		}, "root", 1, 1, []string{"ls"}},
+		{"cisco IOS ok", []step{
+			srv("\r\n\r\nUser Access Verification\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("cisco123\r"),
+			srv("\r\nR1>"), cli("enable\r"), srv("enable\r\nPassword: "), cli("en4ble\r"), srv("\r\nR1#"), cli("show run\r"), srv("show run\r\n"),
+		}, "admin", 1, 2, []string{"enable", "show run"}},
+		{"cisco IOS failed", []step{
+			srv("\r\nUser Access Verification\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("x\r"),
+			srv("\r\n% Authentication failed\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("y\r"),
+			srv("\r\n% Authentication failed\r\n"),
+		}, "admin", -1, 2, nil},
+		{"juniper", []step{
+			srv("\r\nrouter (ttyp0)\r\n\r\nlogin: "), cli("netops\r\n"), srv("netops\r\nPassword:"), cli("j\r\n"),
+			srv("\r\n--- JUNOS 21.4R3 Kernel 64-bit\r\nnetops@router> "), cli("show version\r\n"), srv("show version\r\n"),
+		}, "netops", 1, 1, []string{"show version"}},
+		{"mikrotik", []step{
+			srv("Login: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("m\r\n"),
+			srv("\r\nLogin failed, incorrect username or password\r\n\r\nLogin: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("mm\r\n"),
+			srv("\r\n\r\n  MMM      MMM       KKK\r\n\r\n[admin@MikroTik] > "), cli("/system resource print\r\n"),
+		}, "admin", 1, 2, []string{"/system resource print"}},
+		{"HP/Aruba", []step{
+			srv("HP J9729A 2920-48G-POE+ Switch\r\nSoftware revision WB.16.10\r\n\r\nUsername: "), cli("manager\r"), srv("manager\r\nPassword: "), cli("p\r"),
+			srv("\r\nInvalid password\r\nUsername: "), cli("manager\r"), srv("manager\r\nPassword: "), cli("pp\r"), srv("\r\nHP-2920# "), cli("show vlan\r"),
+		}, "manager", 1, 2, []string{"show vlan"}},
+		{"windows telnet server", []step{
+			srv("Welcome to Microsoft Telnet Service \r\n\n\rlogin: "), cli("administrator\r\n"), srv("administrator\n\rpassword: "), cli("w\r\n"),
+			srv("\n\r\n\rLogon failure: unknown user name or bad password.\n\r\n\rlogin: "), cli("administrator\r\n"), srv("administrator\n\rpassword: "), cli("ww\r\n"),
+			srv("\n\r*===\n\rMicrosoft Telnet Server.\n\r*===\n\rC:\\Users\\administrator>"), cli("whoami\r\n"),
+		}, "administrator", 1, 2, []string{"whoami"}},
+		// an unknown password prompt: the line after a user name is still never a command
+		{"unknown password prompt", []step{srv("login: "), cli("bob\r"), srv("bob\r\nSecret word please "), cli("hunter2\r"), srv("\r\nbob$ ")}, "bob", 1, 1, nil},
+		// trusted (rlogin .rhosts): no prompt, straight to a shell; not an attempt
+		{"no login", []step{srv("alice@h:~$ "), cli("pwd\r"), srv("pwd\r\n/home/alice\r\n")}, "", 0, 0, []string{"pwd"}},
+		// history recall: the command is what the server echoed
+		{"history from echo", []step{srv("$ "), cli("\x1b[A"), srv("uname -a"), cli("\r"), srv("\r\nLinux\r\n$ ")}, "", 0, 0, []string{"uname -a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var tm Terminal
+			for i, s := range c.steps {
+				if s.server {
+					tm.Server([]byte(s.data), int64(i))
+				} else {
+					tm.Client([]byte(s.data), int64(i))
+				}
+			}
+			var r record.Record
+			tm.Fill(&r)
+			l := tm.Login
+			if r.UserName != c.user || l.Success != c.success || l.Attempts != c.attempts || !reflect.DeepEqual(tm.Commands, c.commands) {
+				t.Fatalf("user %q success %d attempts %d commands %q; want %q %d %d %q",
+					r.UserName, l.Success, l.Attempts, tm.Commands, c.user, c.success, c.attempts, c.commands)
+			}
+		})
+	}
+}
+
+func TestPasswordMaskedInRecording(t *testing.T) {
+	for _, reveal := range []bool{false, true} {
+		tm := Terminal{Rec: &asciicast.Writer{}, Reveal: reveal}
+		tm.Server([]byte("login: "), 1)
+		tm.Client([]byte("alice\r"), 2)
+		tm.Server([]byte("alice\r\nPassword: "), 3)
+		for i, c := range "Wonderland1\r" {
+			tm.Client([]byte{byte(c)}, int64(4+i))
+		}
+		cast := string(tm.Rec.Bytes(0))
+		if leaked := strings.Contains(strings.ReplaceAll(cast, `", "i", "`, ""), "W"); leaked == !reveal && !reveal {
+			t.Fatalf("reveal=%v: password in recording:\n%s", reveal, cast)
+		}
+		if !reveal && strings.Count(cast, `"i", "*"`) != len("Wonderland1") {
+			t.Fatalf("mask: %s", cast)
+		}
+		if reveal && !strings.Contains(cast, `"i", "W"`) {
+			t.Fatalf("reveal: %s", cast)
+		}
+	}
+}
+
+func TestEchoMismatch(t *testing.T) {
+	var tm Terminal
+	tm.Server([]byte("$ "), 0)
+	tm.Client([]byte("ls"), 0)
+	tm.Server([]byte("rm"), 0) // the server shows something else than what was typed
+	tm.Client([]byte("\r"), 0)
+	var r record.Record
+	tm.Fill(&r)
+	if !reflect.DeepEqual(r.Anomalies, []string{"term.echo_mismatch"}) || tm.EchoChecked != 1 {
+		t.Fatalf("%v %d", r.Anomalies, tm.EchoChecked)
+	}
+}

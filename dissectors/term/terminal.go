@@ -1,0 +1,236 @@
+package term
+
+import (
+	"bytes"
+
+	"github.com/psmtap/psmtap/internal/asciicast"
+	"github.com/psmtap/psmtap/internal/record"
+)
+
+// MaxCommands caps psm.commands per session (term.too_many_commands past it).
+const MaxCommands = 10000
+
+// Mask replaces each typed password character in recordings.
+const Mask = '*'
+
+// Terminal is one interactive session's pipeline: server output goes to the
+// screen model and the recording, client keystrokes to the line editor, the
+// login tracker and the recording (passwords masked unless Reveal).
+type Terminal struct {
+	Screen   Screen
+	Edit     LineEditor
+	Login    Login
+	Commands []string
+	Rec      *asciicast.Writer // nil: no recording
+	Reveal   bool
+	// EchoChecked counts commands compared with the server's echo.
+	EchoChecked int
+
+	prompt     []byte
+	kind       PromptKind
+	scratch    []byte
+	anomalies  uint8
+	screenHook bool
+}
+
+// anomaly bits
+const (
+	anLineTooLong = 1 << iota
+	anTooManyCommands
+	anEchoMismatch
+)
+
+func (t *Terminal) hook() {
+	if !t.screenHook {
+		t.screenHook = true
+		t.Screen.OnLine = t.serverLine
+	}
+}
+
+// Server feeds the server's output (protocol framing already removed).
+func (t *Terminal) Server(data []byte, ts int64) {
+	t.hook()
+	if t.Rec != nil {
+		t.Rec.Output(ts, data)
+	}
+	t.Screen.Write(data)
+}
+
+func (t *Terminal) serverLine(line []byte) {
+	if !t.Login.Pending() {
+		return
+	}
+	switch {
+	case IsFailureLine(line):
+		t.Login.OnFailure()
+	case IsSuccessLine(line):
+		t.Login.OnShell()
+	}
+}
+
+// Client feeds the client's keystrokes (protocol framing already removed).
+func (t *Terminal) Client(data []byte, ts int64) {
+	t.hook()
+	t.scratch = t.scratch[:0]
+	for _, c := range data {
+		if !t.Edit.Started && c != '\r' && c != '\n' && c != 0 {
+			t.lineStart()
+		}
+		masked := c
+		if t.kind == PromptPassword && !t.Reveal && c >= 0x20 && c != 0x7f {
+			masked = Mask
+		}
+		t.scratch = append(t.scratch, masked)
+		switch t.Edit.Key(c) {
+		case KeyEnter:
+			t.enter()
+			t.Edit.Reset()
+			t.kind = PromptOther
+		case KeyInterrupt:
+			t.Edit.Reset()
+			t.kind = PromptOther
+		}
+	}
+	if t.Rec != nil {
+		t.Rec.Input(ts, t.scratch)
+	}
+}
+
+// lineStart: the first key of a line. The screen's current line is its prompt.
+func (t *Terminal) lineStart() {
+	cur := t.Screen.CurrentLine()
+	t.prompt = append(t.prompt[:0], cur...)
+	t.kind = ClassifyPrompt(cur)
+	t.promptOutcome()
+	// After a user name, the next line is the password unless a shell
+	// prompt says otherwise: a password must never become a command, even
+	// when the prompt is one this package does not know.
+	if t.kind == PromptOther && t.Login.state == lsGotUser {
+		t.kind = PromptPassword
+	}
+}
+
+// promptOutcome settles a pending login from the prompt now showing.
+func (t *Terminal) promptOutcome() {
+	switch t.kind {
+	case PromptShell:
+		t.Login.OnShell()
+	case PromptUser:
+		if t.Login.state == lsGotPassword {
+			t.Login.OnFailure() // asked to log in again without a message
+		}
+	}
+}
+
+func (t *Terminal) enter() {
+	line := t.Edit.Line()
+	if t.Edit.Cut {
+		t.anomalies |= anLineTooLong
+	}
+	if !t.Edit.Started && len(line) == 0 {
+		// Enter on an empty line: the prompt may still tell an outcome.
+		t.prompt = append(t.prompt[:0], t.Screen.CurrentLine()...)
+		t.kind = ClassifyPrompt(t.prompt)
+		t.promptOutcome()
+		if t.kind != PromptPassword {
+			return
+		}
+	}
+	switch t.kind {
+	case PromptUser:
+		t.Login.OnUser(string(line))
+		return
+	case PromptPassword:
+		t.Login.OnPassword()
+		return
+	}
+	cmd := line
+	// Compare with the echo: the screen line now reads prompt + what the
+	// server echoed. Keys the editor cannot resolve (arrows, TAB) take the echo.
+	cur := t.Screen.CurrentLine()
+	if len(t.prompt) > 0 && bytes.HasPrefix(cur, t.prompt) {
+		echo := bytes.TrimSpace(cur[len(t.prompt):])
+		if len(echo) > 0 {
+			t.EchoChecked++
+			if t.Edit.Marked {
+				cmd = echo
+			} else if !bytes.Equal(echo, bytes.TrimSpace(line)) && !bytes.HasPrefix(bytes.TrimSpace(line), echo) {
+				t.anomalies |= anEchoMismatch
+			}
+		}
+	}
+	cmd = bytes.TrimSpace(cmd)
+	if len(cmd) == 0 {
+		return
+	}
+	if len(t.Commands) >= MaxCommands {
+		t.anomalies |= anTooManyCommands
+		return
+	}
+	t.Commands = append(t.Commands, string(cmd))
+}
+
+// Fill writes what the terminal learned into r.
+func (t *Terminal) Fill(r *record.Record) {
+	// A login still pending when the session ended: the last prompt decides.
+	if t.Login.Pending() {
+		if k := ClassifyPrompt(t.Screen.CurrentLine()); k == PromptShell {
+			t.Login.OnShell()
+		} else if k == PromptUser && t.Login.state == lsGotPassword {
+			t.Login.OnFailure()
+		}
+	}
+	l := &t.Login
+	if l.Attempts > 0 || l.Success != 0 {
+		r.Login = &record.Login{Attempts: l.Attempts}
+		if l.Success != 0 {
+			ok := l.Success > 0
+			r.Login.Success = &ok
+		}
+	}
+	if l.Credentials {
+		yes := true
+		r.CleartextCredentials = &yes
+	}
+	if l.User != "" && r.UserName == "" {
+		r.UserName = l.User
+	}
+	if len(t.Commands) > 0 {
+		r.Commands = t.Commands
+	}
+	if l.LoggedIn || len(t.Commands) > 0 {
+		r.Kind = "interactive"
+	}
+	if txt := t.Screen.Text(); txt != "" {
+		r.OutputText = txt
+	}
+	if t.Screen.Truncated {
+		r.AddAnomaly("term.output_truncated")
+	}
+	if t.anomalies&anLineTooLong != 0 {
+		r.AddAnomaly("term.line_too_long")
+	}
+	if t.anomalies&anTooManyCommands != 0 {
+		r.AddAnomaly("term.too_many_commands")
+	}
+	if t.anomalies&anEchoMismatch != 0 {
+		r.AddAnomaly("term.echo_mismatch")
+	}
+}
+
+// SaveRecording writes the recording (if any) under dir and notes it in r.
+func (t *Terminal) SaveRecording(r *record.Record, dir, proto string) {
+	if t.Rec == nil || dir == "" || t.Rec.Empty() {
+		return
+	}
+	if t.Rec.Truncated {
+		r.AddAnomaly("recording.truncated")
+	}
+	name := proto + "-" + r.Start.UTC().Format("20060102T150405Z") + "-" + r.ID
+	saved, err := asciicast.Save(dir, name, t.Rec.Bytes(r.Start.Unix()))
+	if err != nil {
+		r.AddAnomaly("recording.write_failed")
+		return
+	}
+	r.Recording = &record.Recording{Format: saved.Format, Path: saved.Path, SHA256: saved.SHA256, Bytes: saved.Bytes}
+}
