@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/dissectors/term"
+	"github.com/psmtap/psmtap/internal/term"
 	"github.com/psmtap/psmtap/internal/record"
 )
 
