@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -71,5 +72,34 @@ func TestRecordingsAndReplay(t *testing.T) {
 	}
 	if r := run(t, "replay", "pcaps/README.md"); r.code == 0 {
 		t.Fatal("a non-recording played")
+	}
+}
+
+// TestAsciinemaPlaysExport: asciinema's own player reads our export. It runs
+// where the asciinema CLI is installed (.ci/run installs Debian's); skipped
+// elsewhere, saying so.
+func TestAsciinemaPlaysExport(t *testing.T) {
+	player, err := exec.LookPath("asciinema")
+	if err != nil {
+		t.Skip("asciinema CLI not installed (apt-get install asciinema)")
+	}
+	dir := t.TempDir()
+	res := run(t, "read", "--recordings", dir, "pcaps/telnet-login.pcap")
+	rec := records(t, res.stdout)[0]
+	cast := run(t, "replay", "--export", "cast", filepath.Join(dir, str(rec, "psm.recording.path"))).stdout
+	castPath := filepath.Join(dir, "session.cast")
+	os.WriteFile(castPath, []byte(cast), 0o644)
+	// `asciinema cat` parses the whole file and prints the output stream; it
+	// insists on a terminal, which script(1) provides.
+	scriptCmd, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed (bsdutils): asciinema needs a terminal")
+	}
+	out, err := exec.Command(scriptCmd, "-q", "-e", "-c", player+" cat "+castPath, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("asciinema cat: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "login:") {
+		t.Fatalf("asciinema printed no login prompt:\n%.300s", out)
 	}
 }
