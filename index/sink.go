@@ -52,13 +52,13 @@ type Table struct {
 // NewTable writes to w; Close flushes.
 func NewTable(w io.Writer) *Table { return &Table{w: bufio.NewWriter(w)} }
 
-const tableFormat = "%-23s %-8s %-21s %-21s %-12s %9s %9s %-11s %s\n"
+const tableFormat = "%-23s %-8s %-21s %-21s %-12s %-10s %9s %9s %-11s %s\n"
 
 // Write implements Sink.
 func (t *Table) Write(r *record.Record) error {
 	if !t.header {
 		t.header = true
-		fmt.Fprintf(t.w, tableFormat, "START (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "DURATION", "BYTES", "STATE", "DETAILS")
+		fmt.Fprintf(t.w, tableFormat, "START (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "LOGIN", "DURATION", "BYTES", "STATE", "DETAILS")
 	}
 	proto := r.Protocol
 	if proto == "" {
@@ -69,13 +69,39 @@ func (t *Table) Write(r *record.Record) error {
 		user = "-"
 	}
 	fmt.Fprintf(t.w, tableFormat,
-		r.Start.UTC().Format("2006-01-02 15:04:05.000"), proto, r.Client.String(), r.Server.String(), trunc(user, 12),
+		r.Start.UTC().Format("2006-01-02 15:04:05.000"), proto, r.Client.String(), r.Server.String(), trunc(user, 12), login(r),
 		r.End.Sub(r.Start).Round(time.Millisecond).String(), humanBytes(r.ClientBytes+r.ServerBytes), r.State, details(r))
 	return nil
 }
 
+// login summarises the outcome: "ok", "failed", "?" when unknown, with the
+// attempts when more than one, and "~" when inferred (SSH).
+func login(r *record.Record) string {
+	l := r.Login
+	if l == nil {
+		return "-"
+	}
+	s := "?"
+	if l.Success != nil {
+		s = "failed"
+		if *l.Success {
+			s = "ok"
+		}
+	}
+	if l.Attempts > 1 {
+		s += fmt.Sprintf(" (%d)", l.Attempts)
+	}
+	if l.Inferred {
+		s = "~" + s
+	}
+	return s
+}
+
 func details(r *record.Record) string {
 	var parts []string
+	if r.Kind != "" {
+		parts = append(parts, r.Kind)
+	}
 	if m, ok := r.Objects["ssh"]; ok {
 		if s, ok := m.(interface{ Summary() string }); ok {
 			parts = append(parts, s.Summary())
