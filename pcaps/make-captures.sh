@@ -15,9 +15,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPTS=$HERE/scripts
 OUT=$HERE
-WORK=/tmp/psm-captures
-SRV=psm-srv
-CLI=psm-cli
+# PSM_WORK / PSM_SRV_NS / PSM_CLI_NS: another work folder and other namespace names, so that two
+# runs on one machine do not tear down each other's namespaces (a lock still serialises the runs).
+WORK=${PSM_WORK:-/tmp/psm-captures}
+SRV=${PSM_SRV_NS:-psm-srv}
+CLI=${PSM_CLI_NS:-psm-cli}
 SRV_IF=veth-srv
 CLI_IF=veth-cli
 SRV4=192.0.2.20
@@ -27,7 +29,8 @@ CLI6=2001:db8::10
 PY=/usr/bin/python3
 export LANG=C LC_ALL=C
 
-ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6)
+ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6
+     rdp-xrdp-rdpsec rdp-wrong-password rdp-rdesktop)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -38,11 +41,11 @@ die() { log "ERROR: $*"; exit 1; }
 PKGS=(iproute2 tcpdump expect sshpass openssh-server openssh-client
       inetutils-inetd inetutils-telnetd inetutils-telnet vsftpd tnftp
       rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping)
-RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm openssl)
+RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 rdesktop xvfb xauth dbus-x11 xterm openssl)
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
-    if printf '%s\n' "$@" | grep -qx rdp-xrdp-tls; then want+=("${RDP_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^rdp-'; then want+=("${RDP_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -53,7 +56,7 @@ install_packages() {
         if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod +x $prc; made_prc=1; fi
         apt-get update -qq || true
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-        [ $made_prc = 1 ] && rm -f $prc
+        if [ $made_prc = 1 ]; then rm -f $prc; fi
     fi
 }
 
@@ -324,11 +327,11 @@ cap_http-on-port22() {
     cmp -s "$WORK/http.out" "$WORK/www/hello.txt" || die "http download failed"
 }
 
-cap_rdp-xrdp-tls() {
-    # shellcheck source=scripts/rdp.sh
-    . "$SCRIPTS/rdp.sh"
-    rdp_capture
-}
+# shellcheck source=scripts/rdp.sh
+cap_rdp-xrdp-tls()          { . "$SCRIPTS/rdp.sh"; rdp_capture; }
+cap_rdp-xrdp-rdpsec()       { . "$SCRIPTS/rdp.sh"; rdp_capture_rdpsec; }
+cap_rdp-wrong-password()    { . "$SCRIPTS/rdp.sh"; rdp_capture_wrong_password; }
+cap_rdp-rdesktop()          { . "$SCRIPTS/rdp.sh"; rdp_capture_rdesktop; }
 
 # ---------------------------------------------------------------- main
 main() {
@@ -338,6 +341,9 @@ main() {
         n=${n%.pcap}
         declare -F "cap_$n" >/dev/null || die "unknown capture '$n' (known: ${ALL[*]})"
     done
+    # one run at a time: the test accounts' homes are shared by every run
+    exec 9>/run/lock/psmtap-make-captures.lock
+    flock -w 600 9 || die "another make-captures.sh run holds /run/lock/psmtap-make-captures.lock"
     install_packages "${names[@]}"
     mkdir -p "$WORK"
     setup_users

@@ -38,7 +38,26 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
 		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", nil}},
 		"http-on-port22.pcap":  nil, // HTTP on port 22 is not SSH
-		"rdp-xrdp-tls.pcap":    {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+		"rdp-xrdp-tls.pcap": {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset",
+			"rdp.cookie": "alice", "user.name": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "ssl",
+			"rdp.response_flags": "extended_client_data_supported", "rdp.result": "success", "tls.client.server_name": "192.0.2.20",
+			"tls.version": "1.3", "tls.cipher": "TLS_AES_256_GCM_SHA384"}}},
+		// Standard RDP Security, FreeRDP with clipboard and a drive: client data in clear (xrdp log: keylayout 0x409, client psm-cli).
+		"rdp-xrdp-rdpsec.pcap": {{"rdp", "192.0.2.10:55984", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli", "rdp.client.desktop_width": "800",
+			"rdp.client.desktop_height": "600", "rdp.client.color_depth": "16", "rdp.client.keyboard_layout_id": "1033",
+			"rdp.channels": "rdpdr,rdpsnd,cliprdr,drdynvc", "rdp.encryption_level": "fips", "rdp.encryption_method": "fips"}}},
+		// Wrong password over TLS 1.2: the certificate is in clear (openssl x509 -fingerprint -sha256 of the script's cert.pem).
+		"rdp-wrong-password.pcap": {{"rdp", "192.0.2.10:53630", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.selected_protocol": "ssl", "tls.version": "1.2", "tls.client.server_name": "192.0.2.20",
+			"tls.server.x509.subject.common_name": "psm-srv", "tls.server.x509.issuer.common_name": "psm-srv",
+			"tls.server.x509.serial_number": "184A453E123DC357017F24E18F65084350286E66", "tls.server.x509.not_after": "2036-11-23T00:30:55Z",
+			"tls.server.hash.sha256": "219CB49389A4CC74657F716427A3DBD656F4418D52EE9F5AD1E24FA270FA982F"}}},
+		// rdesktop 1.9 with Standard RDP Security, clipboard and a disk redirected; it asks for TLS|CredSSP, xrdp selects RDP.
+		"rdp-rdesktop.pcap": {{"rdp", "192.0.2.10:55260", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli",
+			"rdp.client.desktop_width": "800", "rdp.client.color_depth": "16", "rdp.channels": "cliprdr,rdpsnd,snddbg,rdpdr,drdynvc",
+			"rdp.encryption_method": "128bit", "rdp.encryption_level": "high", "rdp.certificate.type": "proprietary"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 	}
