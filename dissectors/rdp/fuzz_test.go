@@ -60,6 +60,9 @@ func FuzzSession(f *testing.F) {
 	f.Add([]byte(crCookie), []byte(ccNegRsp), uint16(5))                              // TLS selected, then nothing
 	f.Add([]byte(crCookie+"\x16\x03\x01\x00\x01\x01"), []byte(ccFailure), uint16(40)) // failure, client sends TLS anyway
 	f.Add(fixture(f, "freerdp-mcs-connect-initial.bin"), fixture(f, "xrdp-mcs-connect-response.bin"), uint16(100))
+	// Found by this target: after a negotiation, an empty TLS record split over two
+	// Feeds hung dissectors/tls (testdata/fuzz/FuzzSession/tls-empty-record-split).
+	f.Add([]byte("\x030\x00,0000000000000000000000000000000000000000\x16\x030\x00\x000"), []byte("\x030\x00\x0e00000000000"), uint16(48))
 	f.Fuzz(func(t *testing.T, c, s []byte, cut uint16) {
 		r := &record.Record{}
 		ss := newSession(r)

@@ -29,6 +29,10 @@ func KeyboardLayoutName(id uint32) string {
 	if n, ok := keyboardLayouts[id]; ok {
 		return n
 	}
+	// An IME or variant layout (high word set): the language of its low word.
+	if n, ok := keyboardLayouts[id&0xffff]; ok && id > 0xffff {
+		return fmt.Sprintf("%s (best guess for 0x%08X)", n, id)
+	}
 	return fmt.Sprintf("0x%08X", id)
 }
 

@@ -690,7 +690,8 @@ func ParseServerSecurity(d []byte) (*ServerSecurity, error) {
 		return s, nil
 	}
 	ver := binary.LittleEndian.Uint32(cert)
-	s.CertPermanent = ver&0x80000000 != 0
+	// t (the top bit): 0 = permanently issued, 1 = temporarily issued (2.2.1.4.3.1).
+	s.CertPermanent = ver&0x80000000 == 0
 	switch ver & 0x7fffffff {
 	case 1:
 		s.CertType, s.CertCount = "proprietary", 1

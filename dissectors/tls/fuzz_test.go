@@ -8,6 +8,9 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte(miniHello), []byte{}, uint16(7))                                                                                    // minimal ClientHello with SNI, split inside the header
 	f.Add([]byte("\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\xff\xff"), []byte("\x16\x03\x03\x00\x04\x0b\x7f\xff\xff"), uint16(3)) // lengths that overrun
 	f.Add([]byte("\x16\x03\x03\x00\x05\x01\x00\x00\x40"), []byte("\x14\x03\x03\x00\x01\x01\x17\x03\x03\x00\x01"), uint16(0))         // hello cut, then CCS and app data
+	// Found by this target: an empty record whose header arrives across two
+	// Feeds looped for ever (testdata/fuzz/FuzzHandshake/zero-length-record-split).
+	f.Add([]byte("\x16\x03\x06\x00\x00\x03a.\x03"), []byte{}, uint16(104))
 	f.Fuzz(func(t *testing.T, c, s []byte, cut uint16) {
 		st := &Stream{}
 		k := int(cut) % (len(c) + 1)

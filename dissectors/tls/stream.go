@@ -81,16 +81,16 @@ func (s *Stream) Feed(side int, data []byte) bool {
 		n := min(need-len(h.rec), len(data))
 		h.rec = append(h.rec, data[:n]...)
 		data = data[n:]
-		if len(h.rec) == 5 {
-			if _, _, err := ParseRecordHeader(h.rec); err != nil {
-				s.anomaly("tls.bad_record")
-				h.done, h.rec = true, nil
-				break
-			}
+		if len(h.rec) < 5 {
 			continue
 		}
-		if len(h.rec) >= 5 && len(h.rec) == 5+int(binary.BigEndian.Uint16(h.rec[3:5])) {
-			hd, _, _ := ParseRecordHeader(h.rec)
+		hd, _, err := ParseRecordHeader(h.rec)
+		if err != nil {
+			s.anomaly("tls.bad_record")
+			h.done, h.rec = true, nil
+			break
+		}
+		if len(h.rec) == 5+hd.Length { // complete (also an empty record)
 			s.record(side, hd, h.rec[5:])
 			h.rec = h.rec[:0]
 		}
