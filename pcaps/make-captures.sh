@@ -15,9 +15,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPTS=$HERE/scripts
 OUT=$HERE
-WORK=/tmp/psm-captures
-SRV=psm-srv
-CLI=psm-cli
+# PSM_WORK / PSM_SRV_NS / PSM_CLI_NS: another work folder and other namespace names, so that two
+# runs on one machine do not tear down each other's namespaces (a lock still serialises the runs).
+WORK=${PSM_WORK:-/tmp/psm-captures}
+SRV=${PSM_SRV_NS:-psm-srv}
+CLI=${PSM_CLI_NS:-psm-cli}
 SRV_IF=veth-srv
 CLI_IF=veth-cli
 SRV4=192.0.2.20
@@ -28,7 +30,7 @@ PY=/usr/bin/python3
 export LANG=C LC_ALL=C
 
 ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6
-     telnet-busybox ftp-active)
+     telnet-busybox ftp-active rdp-xrdp-rdpsec rdp-wrong-password rdp-rdesktop)
 # more SSH: failed logins, public key, file transfer, forwarding, compression, reverse tunnel, slow typing, other implementations
 ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-scp-download ssh-sftp ssh-port-forward
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
@@ -43,7 +45,7 @@ PKGS=(iproute2 tcpdump expect sshpass openssh-server openssh-client
       inetutils-inetd inetutils-telnetd inetutils-telnet vsftpd tnftp
       rsh-server rsh-client curl python3 util-linux passwd login ethtool iputils-ping
       busybox-static)   # Debian's plain busybox has no telnetd applet; busybox-static has
-RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 xvfb xauth dbus-x11 xterm openssl)
+RDP_PKGS=(xrdp xorgxrdp xserver-xorg-core freerdp2-x11 rdesktop xvfb xauth dbus-x11 xterm openssl)
 SSH_PKGS=(openssh-sftp-server socat)                 # sftp/scp captures, reverse-shell listener
 DROPBEAR_PKGS=(dropbear-bin)
 PARAMIKO_PKGS=(python3-paramiko)
@@ -51,7 +53,7 @@ LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
-    if printf '%s\n' "$@" | grep -qx rdp-xrdp-tls; then want+=("${RDP_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^rdp-'; then want+=("${RDP_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -q '^ssh-'; then want+=("${SSH_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-dropbear; then want+=("${DROPBEAR_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-paramiko; then want+=("${PARAMIKO_PKGS[@]}"); fi
@@ -66,7 +68,7 @@ install_packages() {
         if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod +x $prc; made_prc=1; fi
         apt-get update -qq || true
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-        [ $made_prc = 1 ] && rm -f $prc
+        if [ $made_prc = 1 ]; then rm -f $prc; fi
     fi
 }
 
@@ -369,11 +371,11 @@ cap_http-on-port22() {
     cmp -s "$WORK/http.out" "$WORK/www/hello.txt" || die "http download failed"
 }
 
-cap_rdp-xrdp-tls() {
-    # shellcheck source=scripts/rdp.sh
-    . "$SCRIPTS/rdp.sh"
-    rdp_capture
-}
+# shellcheck source=scripts/rdp.sh
+cap_rdp-xrdp-tls()          { . "$SCRIPTS/rdp.sh"; rdp_capture; }
+cap_rdp-xrdp-rdpsec()       { . "$SCRIPTS/rdp.sh"; rdp_capture_rdpsec; }
+cap_rdp-wrong-password()    { . "$SCRIPTS/rdp.sh"; rdp_capture_wrong_password; }
+cap_rdp-rdesktop()          { . "$SCRIPTS/rdp.sh"; rdp_capture_rdesktop; }
 
 # ---------------------------------------------------------------- more SSH captures
 # Each runs its own sshd (log $WORK/sshd-NAME.log at LogLevel DEBUG1: the log level changes nothing on the wire)
@@ -620,6 +622,9 @@ main() {
         n=${n%.pcap}
         declare -F "cap_$n" >/dev/null || die "unknown capture '$n' (known: ${ALL[*]})"
     done
+    # one run at a time: the test accounts' homes are shared by every run
+    exec 9>/run/lock/psmtap-make-captures.lock
+    flock -w 600 9 || die "another make-captures.sh run holds /run/lock/psmtap-make-captures.lock"
     install_packages "${names[@]}"
     mkdir -p "$WORK"
     setup_users

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -24,22 +25,23 @@ func TestGroundTruth(t *testing.T) {
 			"psm.login.success":               "true", "psm.login.attempts": "1", "psm.login.inferred": "true", "psm.kind": "interactive"}}},
 		"telnet-login.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{"psm.state": "closed",
 			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "2", "psm.cleartext_credentials": "true",
-			"psm.commands": "[id whoami exit]", "psm.kind": "interactive", "telnet.terminal_type": "XTERM",
+			"psm.commands": list("id", "whoami", "exit"), "psm.kind": "interactive", "telnet.terminal_type": "XTERM",
 			"telnet.window.cols": "80", "telnet.window.rows": "24"}}},
 		"ftp-vsftpd.pcap": { // two control connections; the four passive data connections are not sessions
 			{"ftp", "192.0.2.10:40362", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "false",
-				"psm.login.attempts": "1", "psm.cleartext_credentials": "true", "psm.commands": "[USER alice PASS **** QUIT]",
-				"ftp.greeting": "psmtap test FTP server ready.", "ftp.replies": "[331 530 221]"}},
+				"psm.login.attempts": "1", "psm.cleartext_credentials": "true", "psm.commands": list("USER alice", "PASS ****", "QUIT"),
+				"ftp.greeting": "psmtap test FTP server ready.", "ftp.replies": list("331", "530", "221")}},
 			{"ftp", "192.0.2.10:36280", "192.0.2.20:21", map[string]string{"user.name": "alice", "psm.login.success": "true",
 				"psm.login.attempts": "1", "psm.kind": "file_transfer",
-				"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PASV LIST TYPE I SIZE report.txt PASV RETR report.txt " +
-					"MDTM report.txt PASV STOR upload.txt DELE old.txt TYPE A PASV LIST QUIT]",
-				"ftp.files": "[report.txt upload.txt old.txt]", "ftp.data.connections": "4"}},
+				"psm.commands": list("USER alice", "PASS ****", "SYST", "FEAT", "TYPE I", "TYPE A", "PASV", "LIST", "TYPE I",
+					"SIZE report.txt", "PASV", "RETR report.txt", "MDTM report.txt", "PASV", "STOR upload.txt", "DELE old.txt",
+					"TYPE A", "PASV", "LIST", "QUIT"),
+				"ftp.files": list("report.txt", "upload.txt", "old.txt"), "ftp.data.connections": "4"}},
 		},
 		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
 			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "rlogin.terminal_type": "xterm",
 			"rlogin.terminal_speed": "38400", "rlogin.window.rows": "24", "rlogin.window.cols": "80",
-			"psm.login.success": "true", "psm.commands": "[id pwd exit]", "psm.kind": "interactive"}}},
+			"psm.login.success": "true", "psm.commands": list("id", "pwd", "exit"), "psm.kind": "interactive"}}},
 		"rsh.pcap": { // the stderr back-connections are not sessions of their own
 			{"rsh", "192.0.2.10:1023", "192.0.2.20:514", map[string]string{"rsh.command": "id", "rsh.server_user": "alice",
 				"psm.output_text": "uid=2001(alice) gid=2001(alice) groups=2001(alice)\n", "psm.login.success": "true"}},
@@ -50,16 +52,14 @@ func TestGroundTruth(t *testing.T) {
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
 			"ssh.host_key.fingerprint_sha256": "SHA256:yScOgOBHFgfDWHCRbXU5oFkZef6OyO2e5Scm5yUqbEk"}}},
 		"telnet-port2323.pcap": {{"telnet", "192.0.2.10:43514", "192.0.2.20:2323", map[string]string{
-			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": "[hostname exit]"}}},
+			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit")}}},
 		"telnet-busybox.pcap": {{"telnet", "192.0.2.10:38878", "192.0.2.20:2324", map[string]string{
 			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1",
-			"psm.commands": "[echo hello stty size exit]", "telnet.window.cols": "100", "telnet.window.rows": "40", "telnet.resizes": "1"}}},
+			"psm.commands": list("echo hello", "stty size", "exit"), "telnet.window.cols": "100", "telnet.window.rows": "40", "telnet.resizes": "1"}}},
 		"ftp-active.pcap": {{"ftp", "192.0.2.10:44232", "192.0.2.20:21", map[string]string{ // the two data connections are not sessions
-			"user.name": "alice", "psm.login.success": "true", "ftp.files": "[report.txt]", "ftp.data.connections": "2",
-			"psm.commands": "[USER alice PASS **** SYST FEAT TYPE I TYPE A PORT 192,0,2,10,215,163 LIST TYPE I SIZE report.txt " +
-				"PORT 192,0,2,10,132,33 RETR report.txt MDTM report.txt QUIT]"}}},
-		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
-		"rdp-xrdp-tls.pcap":   {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset"}}},
+			"user.name": "alice", "psm.login.success": "true", "ftp.files": list("report.txt"), "ftp.data.connections": "2",
+			"psm.commands": list("USER alice", "PASS ****", "SYST", "FEAT", "TYPE I", "TYPE A", "PORT 192,0,2,10,215,163",
+				"LIST", "TYPE I", "SIZE report.txt", "PORT 192,0,2,10,132,33", "RETR report.txt", "MDTM report.txt", "QUIT")}}},
 		// The later SSH captures: login outcome and attempts as sshd logged
 		// them, kind as the README describes the session ("" = no session ran).
 		"ssh-wrong-password.pcap": {{"ssh", "192.0.2.10:43584", "192.0.2.20:22", map[string]string{
@@ -92,6 +92,27 @@ func TestGroundTruth(t *testing.T) {
 		"ssh-libssh.pcap": {{"ssh", "192.0.2.10:45702", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec",
 			"ssh.client.software": "libssh_0.10.6", "ssh.client.hassh": "f93d28ee0c77e2612b27491518d909f4", "ssh.kex_alg": "curve25519-sha256"}}},
+		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
+		"rdp-xrdp-tls.pcap": {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset",
+			"rdp.cookie": "alice", "user.name": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "ssl",
+			"rdp.response_flags": "extended_client_data_supported", "rdp.result": "success", "tls.client.server_name": "192.0.2.20",
+			"tls.version": "1.3", "tls.cipher": "TLS_AES_256_GCM_SHA384"}}},
+		// Standard RDP Security, FreeRDP with clipboard and a drive: client data in clear (xrdp log: keylayout 0x409, client psm-cli).
+		"rdp-xrdp-rdpsec.pcap": {{"rdp", "192.0.2.10:55984", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli", "rdp.client.desktop_width": "800",
+			"rdp.client.desktop_height": "600", "rdp.client.color_depth": "16", "rdp.client.keyboard_layout_id": "1033",
+			"rdp.channels": "rdpdr,rdpsnd,cliprdr,drdynvc", "rdp.encryption_level": "fips", "rdp.encryption_method": "fips"}}},
+		// Wrong password over TLS 1.2: the certificate is in clear (openssl x509 -fingerprint -sha256 of the script's cert.pem).
+		"rdp-wrong-password.pcap": {{"rdp", "192.0.2.10:53630", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.selected_protocol": "ssl", "tls.version": "1.2", "tls.client.server_name": "192.0.2.20",
+			"tls.server.x509.subject.common_name": "psm-srv", "tls.server.x509.issuer.common_name": "psm-srv",
+			"tls.server.x509.serial_number": "184A453E123DC357017F24E18F65084350286E66", "tls.server.x509.not_after": "2036-11-23T00:30:55Z",
+			"tls.server.hash.sha256": "219CB49389A4CC74657F716427A3DBD656F4418D52EE9F5AD1E24FA270FA982F"}}},
+		// rdesktop 1.9 with Standard RDP Security, clipboard and a disk redirected; it asks for TLS|CredSSP, xrdp selects RDP.
+		"rdp-rdesktop.pcap": {{"rdp", "192.0.2.10:55260", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli",
+			"rdp.client.desktop_width": "800", "rdp.client.color_depth": "16", "rdp.channels": "cliprdr,rdpsnd,snddbg,rdpdr,drdynvc",
+			"rdp.encryption_method": "128bit", "rdp.encryption_level": "high", "rdp.certificate.type": "proprietary"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 	}
@@ -126,3 +147,6 @@ func hostPort(ip, port string) string {
 	}
 	return ip + ":" + port
 }
+
+// list is how str() prints a JSON array: its elements joined by commas.
+func list(elems ...string) string { return strings.Join(elems, ",") }

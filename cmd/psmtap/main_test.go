@@ -103,6 +103,13 @@ func str(m map[string]any, path string) string {
 	if f, ok := v.(float64); ok {
 		return fmt.Sprint(int64(f))
 	}
+	if a, ok := v.([]any); ok { // arrays as comma-separated values
+		s := make([]string, len(a))
+		for i, x := range a {
+			s[i] = fmt.Sprint(x)
+		}
+		return strings.Join(s, ",")
+	}
 	return fmt.Sprint(v)
 }
 

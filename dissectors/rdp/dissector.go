@@ -1,7 +1,14 @@
 // Package rdp recognises the Remote Desktop Protocol by its first PDU
 // (MS-RDPBCGR 2.2.1.1 Client X.224 Connection Request, carried in TPKT,
 // RFC 1006 / ITU-T T.123, and X.224 class 0, ITU-T X.224 §13.3), or by the
-// server's answer (2.2.1.2 Server X.224 Connection Confirm).
+// server's answer (2.2.1.2 Server X.224 Connection Confirm), on any port, and
+// RDP over UDP by the MS-RDPEUDP SYN datagram (MS-RDPEUDP 2.2.2.1, 3.1.5.1.1).
+//
+// A session reads the negotiation (cookie, routing token, RDP_NEG_REQ,
+// RDP_NEG_RSP / RDP_NEG_FAILURE), then either the TLS handshake of the
+// negotiated security protocol (through dissectors/tls) or, with Standard RDP
+// Security, the MCS Connect Initial and Connect Response (T.125 BER, T.124
+// GCC PER) with the client's and server's data blocks (2.2.1.3, 2.2.1.4).
 //
 // Other ISO-on-TCP users (S7comm, MMS, ...) send the same TPKT and X.224 CR
 // but with TSAP parameters (codes 0xC0-0xC2) where RDP has a cookie or an
@@ -90,6 +97,9 @@ func classifyConfirm(v []byte) dissectors.Verdict {
 // Probe matches a Connection Request from one endpoint (who is then the
 // client), or a Confirm when the request side was not captured.
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
+	if in.UDP {
+		return probeUDP(in)
+	}
 	verdict := [2]dissectors.Verdict{dissectors.NoMatch, dissectors.NoMatch}
 	for i := 0; i < 2; i++ {
 		if in.Client != dissectors.Unknown && in.Client != i {
@@ -124,6 +134,33 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
 }
 
-// NewSession implements dissectors.Dissector. Negotiation, client data and TLS
-// come with the RDP issue.
-func (Dissector) NewSession(*dissectors.Context) dissectors.Session { return dissectors.CountOnly{} }
+// NewSession implements dissectors.Dissector.
+func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session {
+	if ctx.Transport == "udp" {
+		return &udpSession{}
+	}
+	return newSession(ctx.Record)
+}
+
+// UDP implements dissectors.DatagramDissector: RDP over UDP (MS-RDPEUDP).
+func (Dissector) UDP() bool { return true }
+
+// probeUDP matches a SYN datagram from one endpoint (who is then the client);
+// the other endpoint's first datagram, when there is one, must be the
+// SYN+ACK that acknowledges it. Port 3389 plays no part.
+func probeUDP(in *dissectors.ProbeInput) dissectors.ProbeResult {
+	for i := 0; i < 2; i++ {
+		syn, ok := ParseUDPSyn(in.Data[i], false)
+		if !ok {
+			continue
+		}
+		other := in.Data[1-i]
+		if len(other) == 0 {
+			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}
+		}
+		if sa, ok := ParseUDPSyn(other, true); ok && sa.SourceAck == syn.InitialSeq {
+			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}
+		}
+	}
+	return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+}

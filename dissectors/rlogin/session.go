@@ -4,9 +4,9 @@ import (
 	"strconv"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/term"
 	"github.com/psmtap/psmtap/internal/asciicast"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/term"
 )
 
 // Fields is the "rlogin" object of the record.

@@ -5,8 +5,8 @@ import (
 	"strconv"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/term"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/term"
 )
 
 // stderrDeadline is how long the server may take to open the stderr connection.

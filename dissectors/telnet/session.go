@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/term"
 	"github.com/psmtap/psmtap/internal/asciicast"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/term"
 )
 
 // session decodes one Telnet connection: both NVT streams, option state,

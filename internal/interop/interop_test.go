@@ -23,6 +23,9 @@
 //     outcome and attempts, against Zeek's ssh.log and fingerprints test,
 //     corelight's ssh_cut.log, suricata-verify's ssh.* checks and, for what no
 //     upstream reference gives, the tshark extracts;
+//   - RDP and TLS facts, field by field (rdp_test.go): Zeek's rdp.log, ssl.log,
+//     x509.log and rdpeudp events, Suricata's RDP checks, salesforce JA3,
+//     Suricata's JA4 and JA3S checks;
 //   - every capture is read with exit status 0 and without a panic.
 //
 // Where psmtap disagrees with a peer on purpose, the disagreement is an entry
@@ -119,15 +122,6 @@ var exceptions = []exception{
 		// decapsulation (not among DESIGN.md's dissectors). Not asserted either
 		// way until the project decides whether tunnelled sessions are in scope.
 		Why: "SSH tunnelled inside WebSocket over HTTP; psmtap classifies the outer TCP stream (HTTP) and has no WebSocket decapsulation",
-	},
-	{
-		Ref: "zeek", Proto: "rdp", Transport: "udp", Want: wantUnchecked,
-		// Zeek's rdpeudp analyzer (MS-RDPEUDP): RDP's optional UDP transport, a
-		// side channel that an RDP session over TCP negotiates. psmtap's engine
-		// makes sessions of TCP flows only today (SCHEMA.md keeps
-		// network.transport udp for later); the TCP connection that negotiated
-		// the channel, which carries the login, is the session psmtap records.
-		Why: "RDP-UDP (MS-RDPEUDP) side channel; psmtap records TCP sessions only",
 	},
 }
 
@@ -254,7 +248,12 @@ type record struct {
 		Anomalies []string     `json:"anomalies"`
 		Login     *loginFields `json:"login"`
 	} `json:"psm"`
-	SSH *sshFields `json:"ssh"` // ssh_test.go
+	SSH  *sshFields     `json:"ssh"` // ssh_test.go
+	RDP  map[string]any `json:"rdp"` // rdp_test.go
+	TLS  map[string]any `json:"tls"` // rdp_test.go
+	User struct {
+		Name string `json:"name"`
+	} `json:"user"`
 
 	client, server netip.AddrPort
 }
