@@ -30,7 +30,7 @@ PY=/usr/bin/python3
 export LANG=C LC_ALL=C
 
 ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port2222 telnet-port2323 http-on-port22 rdp-xrdp-tls ssh-exec-ipv6
-     telnet-busybox ftp-active rdp-xrdp-rdpsec rdp-wrong-password rdp-rdesktop)
+     telnet-busybox ftp-active rdp-xrdp-rdpsec rdp-wrong-password rdp-rdesktop rdp-neg-failure)
 # more SSH: failed logins, public key, file transfer, forwarding, compression, reverse tunnel, slow typing, other implementations
 ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-scp-download ssh-sftp ssh-port-forward
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
@@ -376,6 +376,7 @@ cap_rdp-xrdp-tls()          { . "$SCRIPTS/rdp.sh"; rdp_capture; }
 cap_rdp-xrdp-rdpsec()       { . "$SCRIPTS/rdp.sh"; rdp_capture_rdpsec; }
 cap_rdp-wrong-password()    { . "$SCRIPTS/rdp.sh"; rdp_capture_wrong_password; }
 cap_rdp-rdesktop()          { . "$SCRIPTS/rdp.sh"; rdp_capture_rdesktop; }
+cap_rdp-neg-failure()       { . "$SCRIPTS/rdp.sh"; rdp_capture_neg_failure; }
 
 # ---------------------------------------------------------------- more SSH captures
 # Each runs its own sshd (log $WORK/sshd-NAME.log at LogLevel DEBUG1: the log level changes nothing on the wire)

@@ -108,6 +108,9 @@ func TestGroundTruth(t *testing.T) {
 			"tls.server.x509.subject.common_name": "psm-srv", "tls.server.x509.issuer.common_name": "psm-srv",
 			"tls.server.x509.serial_number": "184A453E123DC357017F24E18F65084350286E66", "tls.server.x509.not_after": "2036-11-23T00:30:55Z",
 			"tls.server.hash.sha256": "219CB49389A4CC74657F716427A3DBD656F4418D52EE9F5AD1E24FA270FA982F"}}},
+		// A client asking for Standard RDP Security only, xrdp requiring TLS: RDP_NEG_FAILURE 1.
+		"rdp-neg-failure.pcap": {{"rdp", "192.0.2.10:52326", "192.0.2.20:3389", map[string]string{
+			"rdp.cookie": "alice", "user.name": "alice", "rdp.requested_protocols": "rdp", "rdp.result": "ssl_required_by_server"}}},
 		// rdesktop 1.9 with Standard RDP Security, clipboard and a disk redirected; it asks for TLS|CredSSP, xrdp selects RDP.
 		"rdp-rdesktop.pcap": {{"rdp", "192.0.2.10:55260", "192.0.2.20:3389", map[string]string{
 			"rdp.cookie": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli",

@@ -104,3 +104,16 @@ rdp_capture_rdesktop() {
         -r disk:share="$share" $SRV4 </dev/null >"$WORK/rdesktop.out" 2>&1 || true
     rdp_done rdp-rdesktop
 }
+
+# A negotiation failure from the real server: xrdp set to require TLS (security_layer=tls) and a
+# client whose RDP_NEG_REQ asks for Standard RDP Security only. Neither Debian client sends that
+# request, so a 20-line script sends it (scripts/rdp-neg-rdp-only.py); the answer is xrdp's own.
+rdp_capture_neg_failure() {
+    rdp_servers tls
+    start_capture rdp-neg-failure
+    client in_cli "$PY" "$SCRIPTS/rdp-neg-rdp-only.py" $SRV4 >"$WORK/rdp-neg-failure.out" 2>&1 || true
+    sleep 1
+    rdp_done rdp-neg-failure
+    # RDP_NEG_FAILURE (type 3) must be in the answer
+    grep -q '^0300' "$WORK/rdp-neg-failure.out" || die "rdp-neg-failure: no X.224 answer: $(cat "$WORK/rdp-neg-failure.out")"
+}
