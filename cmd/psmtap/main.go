@@ -54,6 +54,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			readCommand(),
 			liveCommand(),
+			spoolCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
