@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,5 +117,73 @@ func writeFile(t *testing.T, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSetupThenSearch(t *testing.T) {
+	srv, url := startStandin(t)
+	kb := standin.NewKibana()
+	ks := httptest.NewServer(kb)
+	defer ks.Close()
+	r := run(t, "setup", "--es-url", url, "--kibana-url", ks.URL, "--retention", "30d")
+	if r.code != 0 || !strings.Contains(r.stdout, "PUT /_index_template/psmtap-session ok") || !strings.Contains(r.stdout, "Kibana: imported") {
+		t.Fatalf("setup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if m := srv.Mapping("logs-psmtap.session-default"); m["source.ip"] != "ip" {
+		t.Fatalf("template not applied: %v", m["source.ip"])
+	}
+	r = run(t, "read", "--output", "es", "--es-url", url, "--spool", t.TempDir(),
+		"pcaps/rlogin.pcap", "pcaps/rsh.pcap", "pcaps/telnet-login.pcap", "pcaps/ssh-password-interactive.pcap")
+	if r.code != 0 || strings.Contains(r.stderr, "dead-letter") {
+		t.Fatalf("read: exit %d %s", r.code, r.stderr)
+	}
+	r = run(t, "search", "--es-url", url, "--user", "alice")
+	if r.code != 0 || !strings.Contains(r.stdout, "3 of 3 sessions") || !strings.Contains(r.stdout, "rlogin") {
+		t.Fatalf("search --user: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "search", "--es-url", url, "--protocol", "ssh,telnet", "--format", "json", "--from", "2000-01-01", "--to", "2100-01-01")
+	recs := records(t, r.stdout)
+	if r.code != 0 || len(recs) != 2 {
+		t.Fatalf("search --protocol: exit %d, %d records\n%s", r.code, len(recs), r.stderr)
+	}
+	for _, rec := range recs {
+		if p := str(rec, "network.protocol"); p != "ssh" && p != "telnet" {
+			t.Fatalf("protocol %s", p)
+		}
+	}
+	r = run(t, "search", "--es-url", url, "--host", "192.0.2.0/24", "--from", "2026-11-26T00:10:00Z", "--to", "2026-11-26T00:10:30Z")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 of 1 sessions") || !strings.Contains(r.stdout, "rlogin") {
+		t.Fatalf("search --host --from --to: %s%s", r.stdout, r.stderr)
+	}
+	r = run(t, "search", "--es-url", url, "--host", "198.51.100.7", "--since", "24h")
+	if r.code != 0 || !strings.Contains(r.stdout, "0 of 0 sessions") {
+		t.Fatalf("search --host (no such host): %s%s", r.stdout, r.stderr)
+	}
+}
+
+func TestSearchByCommand(t *testing.T) {
+	srv, url := startStandin(t)
+	if r := run(t, "setup", "--es-url", url); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	bulk := `{"create":{"_id":"a"}}
+{"@timestamp":"2026-11-26T00:00:00Z","event":{"type":["end"],"id":"a"},"network":{"protocol":"telnet"},"source":{"ip":"192.0.2.10","port":4000},"destination":{"ip":"192.0.2.20","port":23},"user":{"name":"bob"},"psm":{"state":"closed","commands":["id","sudo passwd root"]}}
+{"create":{"_id":"b"}}
+{"@timestamp":"2026-11-26T00:01:00Z","event":{"type":["end"],"id":"b"},"network":{"protocol":"telnet"},"source":{"ip":"192.0.2.11","port":4001},"destination":{"ip":"192.0.2.20","port":23},"user":{"name":"carol"},"psm":{"state":"closed","commands":["passwd"]}}
+`
+	res, err := http.Post(url+"/logs-psmtap.session-default/_bulk", "application/x-ndjson", strings.NewReader(bulk))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatal(err, res)
+	}
+	if srv.Count("logs-psmtap.session-default") != 2 {
+		t.Fatal("bulk did not land")
+	}
+	r := run(t, "search", "--es-url", url, "--command", "passwd ROOT")
+	if !strings.Contains(r.stdout, "1 of 1 sessions") || !strings.Contains(r.stdout, "sudo passwd root") {
+		t.Fatalf("%s%s", r.stdout, r.stderr)
+	}
+	r = run(t, "search", "--es-url", url, "--command", "passwd")
+	if !strings.Contains(r.stdout, "2 of 2 sessions") {
+		t.Fatalf("%s%s", r.stdout, r.stderr)
 	}
 }

@@ -55,6 +55,8 @@ func newApp() *cli.App {
 			readCommand(),
 			liveCommand(),
 			spoolCommand(),
+			setupCommand(),
+			searchCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

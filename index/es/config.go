@@ -107,34 +107,9 @@ func NewClient(cfg Config, retried *atomic.Int64) (*elasticsearch.Client, error)
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("no Elasticsearch URL (--es-url or PSMTAP_ES_URL)")
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", cfg.CAFile)
-		}
-		tlsCfg.RootCAs = pool
-	}
-	if fp := strings.ToLower(strings.ReplaceAll(cfg.CAFingerprint, ":", "")); fp != "" {
-		want, err := hex.DecodeString(fp)
-		if err != nil || len(want) != sha256.Size {
-			return nil, errors.New("CA fingerprint: want the SHA-256 of a certificate, 64 hex digits")
-		}
-		// Trust the chain when one of its certificates has that fingerprint
-		// (what Elasticsearch prints at first start) and the leaf chains up to
-		// it, as go-elasticsearch's own fingerprint pinning does.
-		tlsCfg.InsecureSkipVerify = true
-		tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			return verifyPinned(cs.PeerCertificates, want)
-		}
-	}
-	if cfg.Insecure {
-		tlsCfg.InsecureSkipVerify = true
-		tlsCfg.VerifyConnection = nil
+	tlsCfg, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -195,4 +170,38 @@ func verifyPinned(chain []*x509.Certificate, want []byte) error {
 		return nil
 	}
 	return errors.New("no certificate in the server's chain has the configured CA fingerprint")
+}
+
+// TLSConfig builds the TLS settings of cfg (also used for Kibana).
+func TLSConfig(cfg Config) (*tls.Config, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", cfg.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if fp := strings.ToLower(strings.ReplaceAll(cfg.CAFingerprint, ":", "")); fp != "" {
+		want, err := hex.DecodeString(fp)
+		if err != nil || len(want) != sha256.Size {
+			return nil, errors.New("CA fingerprint: want the SHA-256 of a certificate, 64 hex digits")
+		}
+		// Trust the chain when one of its certificates has that fingerprint
+		// (what Elasticsearch prints at first start) and the leaf chains up to
+		// it, as go-elasticsearch's own fingerprint pinning does.
+		tlsCfg.InsecureSkipVerify = true
+		tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyPinned(cs.PeerCertificates, want)
+		}
+	}
+	if cfg.Insecure {
+		tlsCfg.InsecureSkipVerify = true
+		tlsCfg.VerifyConnection = nil
+	}
+	return tlsCfg, nil
 }
