@@ -461,11 +461,13 @@ func (s *Server) authorized(r *http.Request) bool {
 	if s.Username == "" && s.APIKey == "" && s.ServiceToken == "" {
 		return true
 	}
-	h := r.Header.Get("Authorization")
+	// Authentication schemes are case-insensitive (RFC 7235): the Go client
+	// sends "APIKey", Elasticsearch's documentation writes "ApiKey".
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	switch {
-	case s.APIKey != "" && h == "ApiKey "+s.APIKey:
+	case s.APIKey != "" && strings.EqualFold(scheme, "ApiKey") && cred == s.APIKey:
 		return true
-	case s.ServiceToken != "" && h == "Bearer "+s.ServiceToken:
+	case s.ServiceToken != "" && strings.EqualFold(scheme, "Bearer") && cred == s.ServiceToken:
 		return true
 	case s.Username != "":
 		u, p, ok := r.BasicAuth()
