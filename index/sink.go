@@ -1,6 +1,6 @@
 // Package index holds the sinks that session records go to: NDJSON on a
 // stream, a table for a person at a terminal, rotated zstd-compressed NDJSON
-// files. (Elasticsearch comes with its own issue.)
+// files. Elasticsearch shipping is in index/es (spool: index/spool).
 package index
 
 import (

@@ -48,6 +48,14 @@ func TestFieldsDocumented(t *testing.T) {
 }
 
 func leaves(prefix string, v any, out map[string]bool) {
+	if arr, ok := v.([]any); ok && len(arr) > 0 {
+		if _, objects := arr[0].(map[string]any); objects {
+			for _, x := range arr { // an array of objects: its fields are the leaves
+				leaves(prefix, x, out)
+			}
+			return
+		}
+	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		out[prefix] = true

@@ -55,6 +55,9 @@ func newApp() *cli.App {
 			readCommand(),
 			liveCommand(),
 			replayCommand(),
+			spoolCommand(),
+			setupCommand(),
+			searchCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

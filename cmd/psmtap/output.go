@@ -17,7 +17,7 @@ import (
 
 // commonFlags are shared by read and live.
 func commonFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "ndjson", Usage: "output on stdout: `ndjson` or table"},
 		&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write rotated zstd-compressed NDJSON files into `DIR` instead of stdout"},
 		&cli.StringFlag{Name: "rotate-size", Value: "256MB", Usage: "with -w: start a new file after this much NDJSON (`SIZE`: KB, MB, GB)"},
@@ -30,11 +30,18 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
-	}
+	}, esShipFlags()...) // --output es and its flags: esflags.go
 }
 
 // output opens the sink the flags ask for.
 func output(c *cli.Context) (index.Sink, error) {
+	switch c.String("output") {
+	case "es", "elasticsearch":
+		return esOutput(c) // esflags.go
+	case "", "stdout":
+	default:
+		return nil, cli.Exit(fmt.Sprintf("unknown --output %q: use es (or leave it out for stdout/-w)", c.String("output")), 2)
+	}
 	if dir := c.String("write"); dir != "" {
 		size, err := parseSize(c.String("rotate-size"))
 		if err != nil {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/psmtap/psmtap/index/setup"
+)
+
+func searchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "search",
+		Usage: "find sessions in Elasticsearch without Kibana",
+		Description: "Every criterion narrows the search; the newest sessions come first.\n" +
+			"--host matches the client or the server (an IP address or a CIDR), or else the\n" +
+			"sensor, RDP client or TLS server name. --command is full-text over what was typed.\n" +
+			"Times: RFC 3339, a date (2026-11-26), or a duration back from now (24h).\n\n" +
+			"Examples:\n" +
+			"   psmtap search --es-url https://es:9200 --user root --since 24h\n" +
+			"   psmtap search --protocol telnet,rlogin --command 'passwd' --format json\n" +
+			"   psmtap search --host 10.1.0.0/16 --from 2026-11-01 --to 2026-11-02",
+		Flags: append(esConnFlags(),
+			&cli.StringFlag{Name: "user", Usage: "user.name"},
+			&cli.StringFlag{Name: "host", Usage: "client or server IP or CIDR, or a host name"},
+			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp (comma-separated)"},
+			&cli.StringFlag{Name: "from", Aliases: []string{"since"}, Usage: "sessions that started at or after `TIME`"},
+			&cli.StringFlag{Name: "to", Aliases: []string{"until"}, Usage: "sessions that started at or before `TIME`"},
+			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear)"},
+			&cli.BoolFlag{Name: "interim", Usage: "also interim records of sessions still open (default: final records only)"},
+			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (NDJSON, one record a line)"},
+			&cli.StringFlag{Name: "index", Value: setup.Pattern, Usage: "data streams to search"},
+			&cli.StringFlag{Name: "log-level", Value: "warn"},
+		),
+		Action: runSearch,
+	}
+}
+
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: not RFC 3339, a date or a duration like 24h", s)
+}
+
+// searchQuery builds the query DSL body from the flags.
+func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
+	var filter, must []any
+	if !c.Bool("interim") {
+		filter = append(filter, map[string]any{"term": map[string]any{"event.type": "end"}})
+	}
+	if u := c.String("user"); u != "" {
+		filter = append(filter, map[string]any{"term": map[string]any{"user.name": u}})
+	}
+	if p := c.String("protocol"); p != "" {
+		filter = append(filter, map[string]any{"terms": map[string]any{"network.protocol": strings.Split(p, ",")}})
+	}
+	if h := c.String("host"); h != "" {
+		_, aerr := netip.ParseAddr(h)
+		_, perr := netip.ParsePrefix(h)
+		var should []any
+		if aerr == nil || perr == nil {
+			should = []any{map[string]any{"term": map[string]any{"source.ip": h}}, map[string]any{"term": map[string]any{"destination.ip": h}}}
+		} else {
+			for _, f := range []string{"observer.hostname", "rdp.client.name", "tls.client.server_name"} {
+				should = append(should, map[string]any{"term": map[string]any{f: h}})
+			}
+		}
+		filter = append(filter, map[string]any{"bool": map[string]any{"should": should, "minimum_should_match": 1}})
+	}
+	rng := map[string]any{}
+	for flag, op := range map[string]string{"from": "gte", "to": "lte"} {
+		if v := c.String(flag); v != "" {
+			t, err := parseWhen(v, now)
+			if err != nil {
+				return nil, cli.Exit("--"+flag+": "+err.Error(), 2)
+			}
+			rng[op] = t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if len(rng) > 0 {
+		filter = append(filter, map[string]any{"range": map[string]any{"@timestamp": rng}})
+	}
+	if cmd := c.String("command"); cmd != "" {
+		must = append(must, map[string]any{"match": map[string]any{"psm.commands": map[string]any{"query": cmd, "operator": "and"}}})
+	}
+	b := map[string]any{"filter": filter}
+	if len(must) > 0 {
+		b["must"] = must
+	}
+	return map[string]any{"query": map[string]any{"bool": b}, "size": c.Int("size"),
+		"sort": []any{map[string]any{"@timestamp": map[string]any{"order": "desc"}}}}, nil
+}
+
+func runSearch(c *cli.Context) error {
+	if f := c.String("format"); f != "table" && f != "json" && f != "ndjson" {
+		return cli.Exit("--format: table or json", 2)
+	}
+	q, err := searchQuery(c, time.Now())
+	if err != nil {
+		return err
+	}
+	cl, _, err := esClient(c, nil)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(q)
+	res, err := cl.Search(cl.Search.WithContext(c.Context), cl.Search.WithIndex(c.String("index")),
+		cl.Search.WithBody(bytes.NewReader(body)), cl.Search.WithIgnoreUnavailable(true))
+	if err != nil {
+		return cli.Exit("search: "+err.Error(), 1)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return cli.Exit(fmt.Sprintf("search: %s: %s", res.Status(), strings.TrimSpace(string(msg))), 1)
+	}
+	var out struct {
+		Hits struct {
+			Total struct{ Value int }
+			Hits  []struct {
+				Source json.RawMessage `json:"_source"`
+			}
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return cli.Exit("search: "+err.Error(), 1)
+	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
+	if c.String("format") != "table" {
+		for _, h := range out.Hits.Hits {
+			w.Write(h.Source)
+			w.WriteByte('\n')
+		}
+		return nil
+	}
+	const row = "%-23s %-7s %-39s %-39s %-12s %-7s %-11s %s\n"
+	fmt.Fprintf(w, row, "START (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "LOGIN", "STATE", "COMMANDS")
+	for _, h := range out.Hits.Hits {
+		var d map[string]any
+		json.Unmarshal(h.Source, &d)
+		start := get(d, "@timestamp")
+		if t, err := time.Parse(time.RFC3339Nano, start); err == nil {
+			start = t.UTC().Format("2006-01-02 15:04:05.000")
+		}
+		login := get(d, "psm.login.success")
+		switch login {
+		case "true":
+			login = "ok"
+		case "false":
+			login = "FAILED"
+		case "":
+			login = "-"
+		}
+		var cmds []string
+		if cs, ok := lookup(d, "psm.commands").([]any); ok {
+			for _, x := range cs {
+				cmds = append(cmds, fmt.Sprint(x))
+			}
+		}
+		cmdText := strings.Join(cmds, "; ")
+		if len(cmdText) > 60 {
+			cmdText = cmdText[:59] + "…"
+		}
+		fmt.Fprintf(w, row, start, dash(get(d, "network.protocol")),
+			netip.AddrPortFrom(addr(get(d, "source.ip")), port(get(d, "source.port"))).String(),
+			netip.AddrPortFrom(addr(get(d, "destination.ip")), port(get(d, "destination.port"))).String(),
+			dash(get(d, "user.name")), login, dash(get(d, "psm.state")), cmdText)
+	}
+	fmt.Fprintf(w, "%d of %d sessions\n", len(out.Hits.Hits), out.Hits.Total.Value)
+	return nil
+}
+
+func lookup(m map[string]any, path string) any {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if v, ok := mm[p]; ok {
+			cur = v
+			continue
+		}
+		return nil
+	}
+	return cur
+}
+
+func get(m map[string]any, path string) string {
+	v := lookup(m, path)
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return fmt.Sprint(int64(x))
+	}
+	return fmt.Sprint(v)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func addr(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+func port(s string) uint16 {
+	var p uint16
+	fmt.Sscan(s, &p)
+	return p
+}

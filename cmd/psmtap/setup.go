@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/psmtap/psmtap/index/es"
+	"github.com/psmtap/psmtap/index/setup"
+)
+
+func setupCommand() *cli.Command {
+	d := setup.DefaultOptions()
+	return &cli.Command{
+		Name:  "setup",
+		Usage: "install the index templates, ILM policy and (with --kibana-url) the Kibana data view and dashboards",
+		Description: "Installs, in this order: the ILM policy " + setup.Policy + " (rollover, then deletion after\n" +
+			"--retention), the component templates " + setup.MappingsTemplate + " (an explicit mapping for\n" +
+			"every record field) and " + setup.SettingsTemplate + ", and the index template " + setup.IndexTemplate + "\n" +
+			"that makes " + setup.Pattern + " a data stream. Running it again updates them.\n" +
+			"With --kibana-url it imports the data view and the dashboards (Overview, SSH, RDP, Cleartext).\n\n" +
+			"Examples:\n" +
+			"   psmtap setup --es-url https://es:9200 --es-ca-file ca.pem --kibana-url https://kibana:5601\n" +
+			"   psmtap setup --print            # the request bodies, without a cluster",
+		Flags: append(esConnFlags(),
+			&cli.StringFlag{Name: "kibana-url", EnvVars: []string{"PSMTAP_KIBANA_URL"}, Usage: "also import the data view and dashboards into Kibana at `URL`"},
+			&cli.StringFlag{Name: "rollover-age", Value: d.RolloverAge, Usage: "roll the data stream over after this long (Elasticsearch time units: 1d, 12h)"},
+			&cli.StringFlag{Name: "rollover-size", Value: d.RolloverSize, Usage: "or when a primary shard reaches this size (50gb)"},
+			&cli.StringFlag{Name: "retention", Value: d.Retention, Usage: "delete backing indices this long after rollover; empty keeps them forever"},
+			&cli.IntFlag{Name: "shards", Value: d.Shards, Usage: "primary shards per backing index"},
+			&cli.IntFlag{Name: "replicas", Value: d.Replicas, Usage: "replicas per shard (-1: the cluster default)"},
+			&cli.BoolFlag{Name: "print", Usage: "print what would be installed and exit"},
+			&cli.StringFlag{Name: "log-level", Value: "info"},
+		),
+		Action: runSetup,
+	}
+}
+
+func runSetup(c *cli.Context) error {
+	o := setup.Options{RolloverAge: c.String("rollover-age"), RolloverSize: c.String("rollover-size"),
+		Retention: c.String("retention"), Shards: c.Int("shards"), Replicas: c.Int("replicas")}
+	w := c.App.Writer
+	if c.Bool("print") {
+		paths, bodies := setup.Bodies(o)
+		for _, p := range paths {
+			b, _ := json.MarshalIndent(bodies[p], "", "  ")
+			fmt.Fprintf(w, "PUT %s\n%s\n\n", p, b)
+		}
+		return nil
+	}
+	cl, cfg, err := esClient(c, nil)
+	if err != nil {
+		return err
+	}
+	done, err := setup.Elasticsearch(c.Context, cl, o)
+	for _, d := range done {
+		fmt.Fprintln(w, d, "ok")
+	}
+	if err != nil {
+		return cli.Exit("setup: "+err.Error(), 1)
+	}
+	if ku := c.String("kibana-url"); ku != "" {
+		tlsCfg, err := es.TLSConfig(cfg)
+		if err != nil {
+			return cli.Exit("Kibana: "+err.Error(), 2)
+		}
+		hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}}
+		res, err := setup.Kibana(c.Context, hc, ku, setup.KibanaAuth{Username: cfg.Username, Password: cfg.Password, APIKey: cfg.APIKey})
+		if err != nil {
+			return cli.Exit("setup: "+err.Error(), 1)
+		}
+		fmt.Fprintf(w, "Kibana: imported %d saved objects (data view %s, dashboards Overview, SSH, RDP, Cleartext)\n", res.SuccessCount, setup.Pattern)
+	}
+	return nil
+}
