@@ -37,3 +37,26 @@ func LineEnd(b []byte) int {
 	}
 	return -1
 }
+
+// ProbeClientOpening is the probe of protocols whose client opens with a
+// handshake that alone identifies them (rlogin, rsh, ...): opening reports
+// whether b holds a complete handshake, or could still become one. The
+// endpoint that sent it is the client; with the TCP handshake seen, only
+// that client is looked at.
+func ProbeClientOpening(in *ProbeInput, opening func(b []byte) (complete, possible bool)) ProbeResult {
+	var possible [2]bool
+	for i := 0; i < 2; i++ {
+		if in.Client != Unknown && in.Client != i {
+			continue // only the client opens with the handshake
+		}
+		complete, ok := opening(in.Data[i])
+		if complete {
+			return ProbeResult{Verdict: Match, Client: i}
+		}
+		possible[i] = ok && !in.Done[i]
+	}
+	if !possible[0] && !possible[1] {
+		return ProbeResult{Verdict: NoMatch}
+	}
+	return ProbeResult{Verdict: NeedMore}
+}

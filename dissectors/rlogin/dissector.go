@@ -83,21 +83,10 @@ func (Dissector) Ports() []uint16 { return []uint16{513} }
 
 // Probe matches a complete client handshake; its sender is the client.
 func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
-	var ok [2]bool
-	for i := 0; i < 2; i++ {
-		if in.Client != dissectors.Unknown && in.Client != i {
-			continue // only the client opens with the handshake
-		}
-		_, complete, good := ParseHandshake(in.Data[i])
-		if complete {
-			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: i}
-		}
-		ok[i] = good && !in.Done[i]
-	}
-	if !ok[0] && !ok[1] {
-		return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
-	}
-	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
+	return dissectors.ProbeClientOpening(in, func(b []byte) (bool, bool) {
+		_, complete, ok := ParseHandshake(b)
+		return complete, ok
+	})
 }
 
 // NewSession implements dissectors.Dissector.
