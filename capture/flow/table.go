@@ -7,7 +7,7 @@
 package flow
 
 import (
-	"bytes"
+	"encoding/binary"
 	"sort"
 
 	"github.com/psmtap/psmtap/capture/decode"
@@ -24,13 +24,31 @@ type Key struct {
 // KeyOf returns the packet's flow key and which endpoint sent it (0 = A, 1 = B).
 func KeyOf(p *decode.Packet) (Key, int) {
 	k := Key{Proto: p.Proto, IPv6: p.IPv6}
-	c := bytes.Compare(p.Src[:], p.Dst[:])
+	c := compareAddr(&p.Src, &p.Dst)
 	if c < 0 || c == 0 && p.SrcPort <= p.DstPort {
 		k.A, k.B, k.PA, k.PB = p.Src, p.Dst, p.SrcPort, p.DstPort
 		return k, 0
 	}
 	k.A, k.B, k.PA, k.PB = p.Dst, p.Src, p.DstPort, p.SrcPort
 	return k, 1
+}
+
+// compareAddr orders addresses as bytes.Compare would, two words at a time.
+func compareAddr(a, b *[16]byte) int {
+	be := binary.BigEndian
+	if x, y := be.Uint64(a[:8]), be.Uint64(b[:8]); x != y {
+		if x < y {
+			return -1
+		}
+		return 1
+	}
+	if x, y := be.Uint64(a[8:]), be.Uint64(b[8:]); x != y {
+		if x < y {
+			return -1
+		}
+		return 1
+	}
+	return 0
 }
 
 // Addr returns endpoint i's address as 4 or 16 bytes.
@@ -141,7 +159,7 @@ func DefaultConfig() Config {
 // Table maps keys to flows. Not safe for concurrent use.
 type Table[T any] struct {
 	cfg     Config
-	flows   map[Key]*Flow[T]
+	flows   index[T]
 	lists   [numClasses]list[T]
 	free    *Flow[T] // recycled entries, linked through next
 	Evicted uint64
@@ -149,19 +167,19 @@ type Table[T any] struct {
 
 // NewTable returns an empty table.
 func NewTable[T any](cfg Config) *Table[T] {
-	return &Table[T]{cfg: cfg, flows: make(map[Key]*Flow[T], 1024)}
+	return &Table[T]{cfg: cfg, flows: newIndex[T](1024)}
 }
 
 // Len returns the number of open flows.
-func (t *Table[T]) Len() int { return len(t.flows) }
+func (t *Table[T]) Len() int { return t.flows.n }
 
 // Lookup returns the flow for k or nil.
-func (t *Table[T]) Lookup(k *Key) *Flow[T] { return t.flows[*k] }
+func (t *Table[T]) Lookup(k *Key) *Flow[T] { return t.flows.get(k) }
 
 // Create adds a flow for k. When the table is full it first ends the least
 // recently active flow of the least valuable class through end.
 func (t *Table[T]) Create(k *Key, ts int64, end func(*Flow[T], Reason)) *Flow[T] {
-	if len(t.flows) >= t.cfg.MaxFlows {
+	if t.flows.n >= t.cfg.MaxFlows {
 		for _, c := range [...]Class{ClassClosing, ClassNew, ClassOther, ClassDatagram, ClassSession} {
 			if v := t.lists[c].head; v != nil {
 				t.Evicted++
@@ -181,7 +199,7 @@ func (t *Table[T]) Create(k *Key, ts int64, end func(*Flow[T], Reason)) *Flow[T]
 		f = new(Flow[T])
 	}
 	f.Key, f.First, f.Last, f.class = *k, ts, ts, ClassNew
-	t.flows[*k] = f
+	t.flows.put(f)
 	t.lists[ClassNew].pushBack(f)
 	return f
 }
@@ -203,7 +221,7 @@ func (t *Table[T]) Touch(f *Flow[T], ts int64, c Class) {
 // Remove takes f out of the table. The caller ends it; call Recycle after.
 func (t *Table[T]) Remove(f *Flow[T]) {
 	t.lists[f.class].remove(f)
-	delete(t.flows, f.Key)
+	t.flows.del(f)
 }
 
 // Recycle returns an ended flow's entry for reuse.
@@ -230,7 +248,7 @@ func (t *Table[T]) Expire(now int64, end func(*Flow[T], Reason)) {
 // Drain ends every flow in order of first packet (shutdown), so the last
 // records come out in a stable, readable order.
 func (t *Table[T]) Drain(end func(*Flow[T], Reason)) {
-	all := make([]*Flow[T], 0, len(t.flows))
+	all := make([]*Flow[T], 0, t.flows.n)
 	for c := range t.lists {
 		for f := t.lists[c].head; f != nil; f = f.next {
 			all = append(all, f)

@@ -93,13 +93,15 @@ func (s *Stream) Segment(dir int, seq uint32, flags uint8, payload []byte, ts in
 		s.deliver(dir, payload, ts, sink)
 		s.drain(dir, sink)
 	case d < 0:
-		// Starts before what we have: a retransmission, perhaps with new bytes at the end.
-		if int64(-d) >= int64(len(payload)) {
+		// Starts before what we have: a retransmission, perhaps with new bytes
+		// at the end. (Negate in 64 bits: -d overflows for d = -2^31.)
+		old := -int64(d)
+		if old >= int64(len(payload)) {
 			s.Retransmitted += uint64(len(payload))
 			return
 		}
-		s.Retransmitted += uint64(-d)
-		s.deliver(dir, payload[-d:], ts, sink)
+		s.Retransmitted += uint64(old)
+		s.deliver(dir, payload[old:], ts, sink)
 		s.drain(dir, sink)
 	default:
 		s.hold(dir, seq, payload, ts, lim, sink)
@@ -161,11 +163,12 @@ func (s *Stream) drain(dir int, sink Sink) {
 		}
 		s.pending = s.pending[1:]
 		s.buffered -= len(p.data)
-		if int64(-d) >= int64(len(p.data)) {
+		old := -int64(d)
+		if old >= int64(len(p.data)) {
 			s.Retransmitted += uint64(len(p.data))
 			continue
 		}
-		s.deliver(dir, p.data[-d:], p.ts, sink)
+		s.deliver(dir, p.data[old:], p.ts, sink)
 	}
 	if len(s.pending) == 0 {
 		s.pending = nil // let the backing array go

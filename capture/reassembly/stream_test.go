@@ -66,6 +66,9 @@ func TestStream(t *testing.T) {
 			lim:  &Limits{MaxBufferedBytes: 100, MaxBufferedSegments: 1},
 			want: "[gap 1]b", missed: 1,
 		},
+		// A segment exactly 2^31 before the next expected byte: -d overflows
+		// int32 (FuzzPacketPath found the out-of-range slice).
+		{name: "segment 2^31 behind", segs: []seg{{isn, syn, "", 0}, {isn + 1, 0, "ab", 0}, {uint32(isn+3) + 0x80000000, 0, "zz", 0}, {isn + 3, 0, "c", 0}}, want: "abc", retrans: 2},
 		{name: "duplicate out-of-order segment", segs: []seg{{isn, syn, "", 0}, {isn + 3, 0, "cd", 0}, {isn + 3, 0, "cd", 0}, {isn + 1, 0, "ab", 0}}, want: "abcd", retrans: 2},
 	}
 	for _, c := range cases {
