@@ -245,6 +245,14 @@ func (t *Table[T]) Expire(now int64, end func(*Flow[T], Reason)) {
 	}
 }
 
+// Each calls fn for every flow of class c, least recently active first. fn
+// must not add or remove flows.
+func (t *Table[T]) Each(c Class, fn func(*Flow[T])) {
+	for f := t.lists[c].head; f != nil; f = f.next {
+		fn(f)
+	}
+}
+
 // Drain ends every flow in order of first packet (shutdown), so the last
 // records come out in a stable, readable order.
 func (t *Table[T]) Drain(end func(*Flow[T], Reason)) {

@@ -170,3 +170,19 @@ func TestProgressLine(t *testing.T) {
 		t.Fatalf("progress shown without a terminal: %q", r.stderr)
 	}
 }
+
+// TestInterimRecords: --interim writes snapshots of a long session (the
+// 37-second typing capture) before its final record, all with one event.id.
+func TestInterimRecords(t *testing.T) {
+	recs := records(t, run(t, "read", "--interim", "10s", "pcaps/ssh-interactive-long.pcap").stdout)
+	var types []string
+	for _, r := range recs {
+		types = append(types, str(r, "event.type"))
+		if str(r, "event.id") != str(recs[0], "event.id") {
+			t.Fatalf("event.id differs")
+		}
+	}
+	if len(recs) < 3 || types[0] != "start" || types[len(types)-1] != "end" || str(recs[0], "psm.state") != "" {
+		t.Fatalf("event types %v", types)
+	}
+}

@@ -53,6 +53,9 @@ func runLive(c *cli.Context) error {
 		return err
 	}
 	cfg.Interface = src.Name()
+	if !c.IsSet("interim") {
+		cfg.Interim = (5 * time.Minute).Nanoseconds() // a sensor shows long sessions while they last
+	}
 	flusher, _ := sink.(interface{ Flush() error })
 	emit := cfg.Emit
 	cfg.Emit = func(r *record.Record) {

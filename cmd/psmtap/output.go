@@ -30,6 +30,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
+		&cli.DurationFlag{Name: "interim", Usage: "also write a snapshot record (event.type start, then info) of every session open this long, and again each interval (live default 5m; 0 = off)"},
 	}, esShipFlags()...) // --output es and its flags: esflags.go
 }
 
@@ -93,6 +94,7 @@ func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Conf
 		All:        c.Bool("all"),
 		Observer:   c.String("observer"),
 		Logger:     newLogger(c.String("log-level")),
+		Interim:    c.Duration("interim").Nanoseconds(),
 		Options: dissectors.Options{
 			RevealCredentials: c.Bool("reveal-credentials"),
 			RecordingsDir:     c.String("recordings"),

@@ -38,6 +38,11 @@ type Config struct {
 	Interface  string
 	// Options are passed to every session (credential masking, recordings).
 	Options dissectors.Options
+	// Interim, when positive, emits a snapshot record (event.type "start",
+	// then "info") of every session still open this long after it started,
+	// and again each Interim after that (packet time, ns). For live sensors:
+	// a shell open for hours is visible while it lasts.
+	Interim int64
 	// Emit receives each finished record. It must not keep r after returning
 	// unless it copies it (records are not reused today, but may be).
 	Emit   func(r *record.Record)
@@ -56,6 +61,7 @@ type Stats struct {
 	Flows           uint64 // TCP flows created
 	Sessions        uint64 // flows a dissector claimed
 	Records         uint64 // records emitted
+	Interims        uint64 // interim snapshot records of open sessions
 	Panics          uint64 // parser panics recovered
 	Related         uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
 	ExpectedDropped uint64 // announced related connections refused: too many pending
@@ -115,7 +121,9 @@ type conn struct {
 	memoryPressure bool
 	// related: a connection announced by another session (FTP data, rsh
 	// stderr); its bytes go to that session's helper and it has no record.
-	related    bool
+	related bool
+	// interimAt is the packet time of the last interim record, 0 before.
+	interimAt  int64
 	udp        bool
 	pkts       [2]uint64
 	bytes      [2]uint64
@@ -211,6 +219,7 @@ func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
 		if e.now-e.swept >= 1e9 {
 			e.swept = e.now
 			e.table.Expire(e.now, e.endFn)
+			e.interims()
 		}
 	}
 	e.dec.LinkType = linkType
@@ -617,6 +626,7 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 	}
 	// Common fields first, so a parser's Close can see how the flow ended.
 	e.fill(f, r, why)
+	r.EventType = "end"
 	if c.sess != nil {
 		func() {
 			defer e.recoverParser(c)
@@ -716,8 +726,43 @@ func (e *Engine) Tick(now int64) {
 		if e.now-e.swept >= 1e9 {
 			e.swept = e.now
 			e.table.Expire(e.now, e.endFn)
+			e.interims()
 		}
 	}
+}
+
+// interims emits the snapshot records that are due (Config.Interim).
+func (e *Engine) interims() {
+	if e.cfg.Interim <= 0 || e.cfg.Emit == nil {
+		return
+	}
+	due := func(f *flow.Flow[conn]) {
+		c := &f.Data
+		if c.rec == nil || c.related {
+			return
+		}
+		since := f.First
+		if c.interimAt != 0 {
+			since = c.interimAt
+		}
+		if e.now-since < e.cfg.Interim {
+			return
+		}
+		r := *c.rec // a snapshot: the session goes on filling its own record
+		r.Anomalies = append([]string(nil), c.rec.Anomalies...)
+		r.Objects = nil
+		r.EventType = "info"
+		if c.interimAt == 0 {
+			r.EventType = "start"
+		}
+		c.interimAt = e.now
+		e.fill(f, &r, flow.EndShutdown)
+		r.State = "" // still open: how it ends is not known yet
+		e.stats.Interims++
+		e.cfg.Emit(&r)
+	}
+	e.table.Each(flow.ClassSession, due)
+	e.table.Each(flow.ClassDatagram, due)
 }
 
 // addrPort returns endpoint i of a flow.

@@ -315,3 +315,34 @@ func TestGlobalReassemblyBudget(t *testing.T) {
 		t.Fatalf("anomalies %v", out[0].Anomalies)
 	}
 }
+
+// TestInterimRecords: a long session gets a "start" snapshot once it has
+// been open Interim long, then "info" ones, and one final "end" record; all
+// share its event.id.
+func TestInterimRecords(t *testing.T) {
+	var out []*record.Record
+	cfg := Config{Dissectors: []dissectors.Dissector{boom{}}, Interim: 60e9, Emit: func(r *record.Record) { out = append(out, r) }}
+	e := New(cfg)
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "BOOM")
+	for i := 0; i < 150; i++ { // 150 s of activity, one packet a second
+		a.ts += 1e9
+		a.send(true, 0, "x")
+	}
+	a.close()
+	e.Flush()
+	var types []string
+	for _, r := range out {
+		types = append(types, r.EventType)
+		if r.ID != out[0].ID {
+			t.Fatalf("ids differ")
+		}
+	}
+	if strings.Join(types, ",") != "start,info,end" {
+		t.Fatalf("event types %v", types)
+	}
+	if out[0].State != "" || out[2].State != record.StateClosed || out[0].End.After(out[1].End) {
+		t.Fatalf("states %q %q", out[0].State, out[2].State)
+	}
+}
