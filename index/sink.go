@@ -140,6 +140,9 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
+// Flush pushes buffered lines out (live mode).
+func (t *Table) Flush() error { return t.w.Flush() }
+
 // Close implements Sink.
 func (t *Table) Close() error {
 	if !t.header {
