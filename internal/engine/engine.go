@@ -32,6 +32,9 @@ type Config struct {
 	Reassembly reassembly.Limits
 	// MaxBufferedTotal bounds out-of-order bytes held across all flows.
 	MaxBufferedTotal int
+	// MaxProbeTotal bounds the detection buffers (first bytes of undecided
+	// flows) across all flows.
+	MaxProbeTotal int
 	// ProbeBytes bounds what each endpoint's prefix may hold for detection.
 	ProbeBytes int
 	Observer   string
@@ -51,24 +54,25 @@ type Config struct {
 
 // Stats are the engine's counters.
 type Stats struct {
-	Packets         uint64
-	Bytes           uint64 // captured frame bytes
-	WireBytes       uint64 // original frame lengths
-	TCP, UDP        uint64
-	NotIP           uint64
-	Malformed       uint64
-	Fragments       uint64 // fragments held or dropped by the defragmenter
-	Flows           uint64 // TCP flows created
-	Sessions        uint64 // flows a dissector claimed
-	Records         uint64 // records emitted
-	Interims        uint64 // interim snapshot records of open sessions
-	Panics          uint64 // parser panics recovered
-	Related         uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
-	ExpectedDropped uint64 // announced related connections refused: too many pending
-	OpenFlows       int
-	FirstPacket     int64
-	LastPacket      int64
-	ByProtocol      map[string]uint64
+	Packets             uint64
+	Bytes               uint64 // captured frame bytes
+	WireBytes           uint64 // original frame lengths
+	TCP, UDP            uint64
+	NotIP               uint64
+	Malformed           uint64
+	Fragments           uint64 // fragments held or dropped by the defragmenter
+	Flows               uint64 // TCP flows created
+	Sessions            uint64 // flows a dissector claimed
+	Records             uint64 // records emitted
+	Interims            uint64 // interim snapshot records of open sessions
+	ProbeBudgetExceeded uint64 // flows given up because detection buffers were full
+	Panics              uint64 // parser panics recovered
+	Related             uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
+	ExpectedDropped     uint64 // announced related connections refused: too many pending
+	OpenFlows           int
+	FirstPacket         int64
+	LastPacket          int64
+	ByProtocol          map[string]uint64
 }
 
 // Engine processes packets. Not safe for concurrent use: run one per core on
@@ -84,6 +88,7 @@ type Engine struct {
 	swept         int64
 	cur           *flow.Flow[conn] // flow whose segment is being reassembled
 	buffered      int              // out-of-order bytes held by all flows
+	probeHeld     int              // detection bytes held by all flows
 	endFn         func(*flow.Flow[conn], flow.Reason)
 	allCandidates uint32
 	// probeIn is reused for every probe call: passing a pointer to a local
@@ -160,6 +165,9 @@ func (ps *probeState) data(i int) []byte {
 func New(cfg Config) *Engine {
 	if cfg.ProbeBytes <= 0 {
 		cfg.ProbeBytes = 4096
+	}
+	if cfg.MaxProbeTotal <= 0 {
+		cfg.MaxProbeTotal = 256 << 20
 	}
 	if cfg.MaxBufferedTotal <= 0 {
 		cfg.MaxBufferedTotal = 512 << 20
@@ -385,7 +393,11 @@ func (e *Engine) newProbe() *probeState {
 
 // freeProbe returns a probe buffer for reuse; a bounded number are kept.
 func (e *Engine) freeProbe(ps *probeState) {
-	if ps == nil || len(e.freeProbes) >= 1024 {
+	if ps == nil {
+		return
+	}
+	e.probeHeld -= len(ps.buf[0]) + len(ps.buf[1])
+	if len(e.freeProbes) >= 1024 {
 		return
 	}
 	ps.buf[0], ps.buf[1] = ps.buf[0][:0], ps.buf[1][:0]
@@ -414,12 +426,20 @@ func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
 	// The first bytes of a side are probed where they lie, in the packet:
 	// most flows are decided on them (no match: traffic of no interest), and
 	// then nothing is copied. They are copied only if the verdict stays open.
+	if e.probeHeld+len(take) > e.cfg.MaxProbeTotal {
+		// Detection buffers across all flows are full (a flood of flows that
+		// never decide): this flow is given up rather than memory grown.
+		e.stats.ProbeBudgetExceeded++
+		e.giveUp(c)
+		return
+	}
 	borrowed := len(ps.buf[ep]) == 0
 	if borrowed {
 		ps.view[ep] = take
 	} else {
 		ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: int32(len(ps.buf[ep])), len: int32(len(take)), ts: ts})
 		ps.buf[ep] = append(ps.buf[ep], take...)
+		e.probeHeld += len(take)
 	}
 	e.runProbes(f, false)
 	switch {
@@ -427,6 +447,7 @@ func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
 		ps.view[ep] = nil
 		ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: 0, len: int32(len(take)), ts: ts})
 		ps.buf[ep] = append(ps.buf[ep], take...)
+		e.probeHeld += len(take)
 	case c.mode == modeSession && borrowed:
 		// Matched on these very bytes: attach replayed what came before; the
 		// whole segment goes to the parser now.
@@ -604,6 +625,10 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 	}
 	if c.mode == modeProbe && !c.udp {
 		e.runProbes(f, true)
+	}
+	if c.probe != nil {
+		e.freeProbe(c.probe)
+		c.probe = nil
 	}
 	if c.related {
 		// Part of another session: close its helper, write no record.

@@ -62,6 +62,7 @@ func (e *Engine) udpProbe(f *flow.Flow[conn], ep int, payload []byte, ts int64) 
 	// is shown to the probe.
 	ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: int32(len(ps.buf[ep])), len: int32(len(take)), ts: ts})
 	ps.buf[ep] = append(ps.buf[ep], take...)
+	e.probeHeld += len(take)
 	in := &e.probeIn
 	*in = dissectors.ProbeInput{Port: [2]uint16{f.Key.PA, f.Key.PB}, Client: int(c.client), UDP: true}
 	for i := 0; i < 2; i++ {
