@@ -26,13 +26,12 @@ func (e *Engine) udpPacket(p *decode.Packet, ts int64) {
 	c := &f.Data
 	c.pkts[ep]++
 	c.bytes[ep] += uint64(len(p.Payload))
-	class := flow.ClassOther
+	// UDP of no interest (DNS above all) is numerous and short-lived: it keeps
+	// the short timeout of new flows rather than the five minutes of TCP.
+	class := flow.ClassNew
 	switch c.mode {
 	case modeProbe:
 		e.udpProbe(f, ep, p.Payload, ts)
-		if c.mode == modeProbe {
-			class = flow.ClassNew
-		}
 	case modeSession:
 		e.feed(f, ep, p.Payload, ts)
 	}
