@@ -22,13 +22,30 @@ type pcapReader struct {
 	link    int
 	snaplen int
 	eof     bool
+	mapped  bool // buf is the whole file, mapped read-only: never written
+	// release, for a mapped file, hands pages already read back to the
+	// kernel, so the process does not appear to hold the whole file.
+	release  func([]byte)
+	released int
 }
+
+// releaseEvery is how much of a mapped file is read between releases.
+const releaseEvery = 16 << 20
 
 // maxRecord bounds a record's captured length: larger is a corrupt file.
 const maxRecord = 1 << 20
 
 func newPcapReader(r io.Reader) (*pcapReader, error) {
-	p := &pcapReader{r: r, buf: make([]byte, 4<<20)}
+	return initPcapReader(&pcapReader{r: r, buf: make([]byte, 4<<20)})
+}
+
+// newMappedPcapReader reads a whole file held in memory (mapped): records
+// are slices of it.
+func newMappedPcapReader(mem []byte) (*pcapReader, error) {
+	return initPcapReader(&pcapReader{buf: mem, end: len(mem), eof: true, mapped: true})
+}
+
+func initPcapReader(p *pcapReader) (*pcapReader, error) {
 	if err := p.fill(24); err != nil {
 		return nil, fmt.Errorf("pcap header: %w", err)
 	}
@@ -57,6 +74,12 @@ func newPcapReader(r io.Reader) (*pcapReader, error) {
 func (p *pcapReader) fill(n int) error {
 	if p.end-p.start >= n {
 		return nil
+	}
+	if p.mapped {
+		if p.end == p.start {
+			return io.EOF
+		}
+		return io.ErrUnexpectedEOF
 	}
 	if n > len(p.buf) {
 		nb := make([]byte, n+len(p.buf))
@@ -107,6 +130,12 @@ func (p *pcapReader) next() ([]byte, int64, int, error) {
 		return nil, 0, 0, err
 	}
 	data := p.buf[p.start+16 : p.start+16+incl]
+	if p.release != nil && p.start-p.released >= releaseEvery {
+		// Everything before this record is done with; keep whole pages.
+		upto := p.start &^ (1<<16 - 1)
+		p.release(p.buf[p.released:upto])
+		p.released = upto
+	}
 	p.start += 16 + incl
 	if !p.nanos {
 		frac *= 1000

@@ -64,14 +64,28 @@ func TestPcapReader(t *testing.T) {
 			t.Fatalf("end: %v", err)
 		}
 	}
-	// Cut inside a record: ErrUnexpectedEOF after the good ones.
+	// Cut inside a record: ErrUnexpectedEOF after the good ones, read or mapped.
 	b := pcapBytes(binary.LittleEndian, false, 1, recs...)
-	p, _ := newPcapReader(bytes.NewReader(b[:24+16+12+16+100]))
-	if _, _, _, err := p.next(); err != nil {
-		t.Fatal(err)
+	cut := b[:24+16+12+16+100]
+	rd, _ := newPcapReader(bytes.NewReader(cut))
+	mp, _ := newMappedPcapReader(cut)
+	for _, p := range []*pcapReader{rd, mp} {
+		if _, _, _, err := p.next(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := p.next(); err != io.ErrUnexpectedEOF {
+			t.Fatalf("cut record: %v", err)
+		}
 	}
-	if _, _, _, err := p.next(); err != io.ErrUnexpectedEOF {
-		t.Fatalf("cut record: %v", err)
+	// Mapped: the same records as read.
+	mp, _ = newMappedPcapReader(b)
+	for i, want := range recs {
+		if data, _, _, err := mp.next(); err != nil || !bytes.Equal(data, want) {
+			t.Fatalf("mapped record %d: %q %v", i, data, err)
+		}
+	}
+	if _, _, _, err := mp.next(); err != io.EOF {
+		t.Fatalf("mapped end: %v", err)
 	}
 }
 
@@ -93,17 +107,22 @@ func FuzzPcapReader(f *testing.F) {
 	f.Add(pcapBytes(binary.BigEndian, true, 276, []byte("x")))                     // big-endian, nanoseconds, SLL2
 	f.Add([]byte{0xd4, 0xc3, 0xb2, 0xa1})                                          // header cut short
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := newPcapReader(bytes.NewReader(b))
-		if err != nil {
-			return
-		}
-		for i := 0; i < 1000; i++ {
-			data, _, _, err := p.next()
+		for _, open := range []func() (*pcapReader, error){
+			func() (*pcapReader, error) { return newPcapReader(bytes.NewReader(b)) },
+			func() (*pcapReader, error) { return newMappedPcapReader(b) },
+		} {
+			p, err := open()
 			if err != nil {
-				return
+				continue
 			}
-			if len(data) > maxRecord {
-				t.Fatalf("record of %d bytes", len(data))
+			for i := 0; i < 1000; i++ {
+				data, _, _, err := p.next()
+				if err != nil {
+					break
+				}
+				if len(data) > maxRecord {
+					t.Fatalf("record of %d bytes", len(data))
+				}
 			}
 		}
 	})

@@ -92,6 +92,20 @@ func OpenFile(path string) (Source, error) {
 			s.ngLink = append(s.ngLink, int(ifc.LinkType))
 		}
 	case isPcapMagic(magic):
+		var pr *pcapReader
+		if r == io.Reader(br) {
+			// Plain file: read it in place through a read-only mapping.
+			if mem, unmap, release := mapFile(f); mem != nil {
+				if pr, err = newMappedPcapReader(mem); err != nil {
+					unmap()
+					f.Close()
+					return nil, fmt.Errorf("%s: pcap: %w", path, err)
+				}
+				pr.release = release
+				s.pcap, s.link, s.closer = pr, pr.link, unmap
+				return s, nil
+			}
+		}
 		pr, err := newPcapReader(r)
 		if err != nil {
 			s.Close()
