@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -184,5 +185,22 @@ func TestInterimRecords(t *testing.T) {
 	}
 	if len(recs) < 3 || types[0] != "start" || types[len(types)-1] != "end" || str(recs[0], "psm.state") != "" {
 		t.Fatalf("event types %v", types)
+	}
+}
+
+// TestWorkers: --workers 3 gives the same records as one engine (in another
+// order).
+func TestWorkers(t *testing.T) {
+	ids := func(args ...string) []string {
+		var out []string
+		for _, r := range records(t, run(t, append([]string{"read", "--observer", "x", "--all"}, args...)...).stdout) {
+			out = append(out, str(r, "event.id")+" "+str(r, "network.protocol")+" "+str(r, "psm.login.success"))
+		}
+		sort.Strings(out)
+		return out
+	}
+	one, three := ids("pcaps"), ids("--workers", "3", "pcaps")
+	if len(one) < 40 || strings.Join(one, "\n") != strings.Join(three, "\n") {
+		t.Fatalf("1 worker: %d records, 3 workers: %d, or they differ", len(one), len(three))
 	}
 }

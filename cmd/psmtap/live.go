@@ -9,7 +9,6 @@ import (
 
 	"github.com/psmtap/psmtap/capture/live"
 	"github.com/psmtap/psmtap/index"
-	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 )
 
@@ -65,7 +64,7 @@ func runLive(c *cli.Context) error {
 		}
 	}
 	log := cfg.Logger
-	eng := engine.New(cfg)
+	eng := newEngine(c, cfg)
 	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"))
 	every := c.Duration("stats-every")
 	next := time.Now().Add(every)

@@ -30,6 +30,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
+		&cli.IntFlag{Name: "workers", Value: 1, Usage: "engines in parallel, one core each, flows spread by IP address pair (record order then varies from run to run)"},
 		&cli.DurationFlag{Name: "interim", Usage: "also write a snapshot record (event.type start, then info) of every session open this long, and again each interval (live default 5m; 0 = off)"},
 	}, esShipFlags()...) // --output es and its flags: esflags.go
 }
@@ -141,4 +142,20 @@ func humanBytes(n uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// packetEngine is what read and live drive: one engine, or several in parallel.
+type packetEngine interface {
+	Packet(linkType int, frame []byte, ts int64, wireLen int)
+	SetInterface(name string)
+	Tick(now int64)
+	Flush()
+	Stats() engine.Stats
+}
+
+func newEngine(c *cli.Context, cfg engine.Config) packetEngine {
+	if n := c.Int("workers"); n > 1 {
+		return engine.NewParallel(cfg, n)
+	}
+	return engine.New(cfg)
 }

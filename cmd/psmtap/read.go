@@ -65,7 +65,7 @@ func runRead(c *cli.Context) error {
 		return err
 	}
 	log := cfg.Logger
-	eng := engine.New(cfg)
+	eng := newEngine(c, cfg)
 	progress := c.Bool("progress") || !c.IsSet("progress") && stderrIsTerminal()
 	prog := newProgress(progress)
 	failed := 0
@@ -112,7 +112,7 @@ func runRead(c *cli.Context) error {
 }
 
 // readAll feeds every packet of src to the engine.
-func readAll(c *cli.Context, src capture.Source, eng *engine.Engine, prog *progress) error {
+func readAll(c *cli.Context, src capture.Source, eng packetEngine, prog *progress) error {
 	ctx := c.Context
 	for n := 0; ; n++ {
 		frame, link, ts, wire, err := src.Next()
@@ -146,7 +146,7 @@ type progress struct {
 
 func newProgress(on bool) *progress { return &progress{on: on, start: time.Now()} }
 
-func (p *progress) tick(eng *engine.Engine) {
+func (p *progress) tick(eng packetEngine) {
 	if !p.on || time.Since(p.last) < 250*time.Millisecond {
 		return
 	}
