@@ -574,23 +574,8 @@ func tsharkExpectations(capture, label, src string) []expectation {
 			header = f
 			continue
 		}
-		col := func(name string) string {
-			for i, h := range header {
-				if h == name && i < len(f) {
-					return strings.TrimSpace(f[i])
-				}
-			}
-			return ""
-		}
-		ip := func(v4, v6 string) netip.Addr {
-			if a := parseAddr(col(v4)); a.IsValid() {
-				return a
-			}
-			return parseAddr(col(v6))
-		}
-		s := endpoint{IP: ip("ip.src", "ipv6.src"), Port: parsePort(col("tcp.srcport"))}
-		d := endpoint{IP: ip("ip.dst", "ipv6.dst"), Port: parsePort(col("tcp.dstport"))}
-		if !s.known() || !d.known() {
+		col, s, d, ok := tsharkRow(header, f)
+		if !ok {
 			continue
 		}
 		a, b := s, d
@@ -770,4 +755,26 @@ func TestOtherReaders(t *testing.T) {
 	if len(e) != 3 || !e[0].named() || e[0].Client.String() != "192.168.100.1:10000" || e[1].Min != 4 || e[1].Server.Port != 22 || e[2].Min != 1 {
 		t.Fatalf("suricata: %+v", e)
 	}
+}
+
+// tsharkRow reads one row of a _tshark field extract: a column getter by
+// header name and the TCP endpoints (IPv4 or IPv6); ok is false without both.
+func tsharkRow(header, f []string) (col func(string) string, s, d endpoint, ok bool) {
+	col = func(name string) string {
+		for i, h := range header {
+			if h == name && i < len(f) {
+				return strings.TrimSpace(f[i])
+			}
+		}
+		return ""
+	}
+	ip := func(v4, v6 string) netip.Addr {
+		if a := parseAddr(col(v4)); a.IsValid() {
+			return a
+		}
+		return parseAddr(col(v6))
+	}
+	s = endpoint{IP: ip("ip.src", "ipv6.src"), Port: parsePort(col("tcp.srcport"))}
+	d = endpoint{IP: ip("ip.dst", "ipv6.dst"), Port: parsePort(col("tcp.dstport"))}
+	return col, s, d, s.known() && d.known()
 }

@@ -472,23 +472,8 @@ func tsharkSSHFacts(capture, label, src string) []sshFact {
 			header = f
 			continue
 		}
-		col := func(name string) string {
-			for i, h := range header {
-				if h == name && i < len(f) {
-					return strings.TrimSpace(f[i])
-				}
-			}
-			return ""
-		}
-		ip := func(v4, v6 string) netip.Addr {
-			if a := parseAddr(col(v4)); a.IsValid() {
-				return a
-			}
-			return parseAddr(col(v6))
-		}
-		s := endpoint{IP: ip("ip.src", "ipv6.src"), Port: parsePort(col("tcp.srcport"))}
-		d := endpoint{IP: ip("ip.dst", "ipv6.dst"), Port: parsePort(col("tcp.dstport"))}
-		if !s.known() || !d.known() {
+		col, s, d, ok := tsharkRow(header, f)
+		if !ok {
 			continue
 		}
 		add := func(peer, field, v string, client, server endpoint) {
