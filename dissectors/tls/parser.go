@@ -196,21 +196,27 @@ func ParseClientHello(body []byte) (*ClientHello, error) {
 	if r.bad {
 		return nil, ErrMalformed
 	}
+	return h, eachExtension(exts, &h.Extensions, h.extension)
+}
+
+// eachExtension walks an extensions block (RFC 8446 §4.2), noting each type in
+// types (capped) and handing its data to fn.
+func eachExtension(exts []byte, types *[]uint16, fn func(typ uint16, data []byte) error) error {
 	er := &reader{b: exts}
 	for len(er.b) > 0 {
 		typ := er.u16()
 		data := er.vec16()
 		if er.bad {
-			return h, ErrMalformed
+			return ErrMalformed
 		}
-		if len(h.Extensions) < maxListItems {
-			h.Extensions = append(h.Extensions, typ)
+		if len(*types) < maxListItems {
+			*types = append(*types, typ)
 		}
-		if err := h.extension(typ, data); err != nil {
-			return h, err
+		if err := fn(typ, data); err != nil {
+			return err
 		}
 	}
-	return h, nil
+	return nil
 }
 
 func (h *ClientHello) extension(typ uint16, data []byte) error {
@@ -301,16 +307,7 @@ func ParseServerHello(body []byte) (*ServerHello, error) {
 	if r.bad {
 		return nil, ErrMalformed
 	}
-	er := &reader{b: exts}
-	for len(er.b) > 0 {
-		typ := er.u16()
-		data := er.vec16()
-		if er.bad {
-			return h, ErrMalformed
-		}
-		if len(h.Extensions) < maxListItems {
-			h.Extensions = append(h.Extensions, typ)
-		}
+	return h, eachExtension(exts, &h.Extensions, func(typ uint16, data []byte) error {
 		d := &reader{b: data}
 		switch typ {
 		case extSupportedVersions:
@@ -321,8 +318,8 @@ func ParseServerHello(body []byte) (*ServerHello, error) {
 				h.ALPN = string(p)
 			}
 		}
-	}
-	return h, nil
+		return nil
+	})
 }
 
 // Version is the version the server chose.
