@@ -92,7 +92,17 @@ type Session interface {
 	Gap(dir Direction, n int, ts int64)
 	// Close ends the session: write everything learned into r. The fields
 	// every session has (addresses, counters, psm.state) are already set.
+	// Events still pending (a login whose outcome never came) are published
+	// here, before Close returns.
 	Close(r *record.Record)
+}
+
+// Snapshotter is implemented by sessions that can say what they learned so
+// far without ending: the engine calls Snapshot for the interim records of
+// long sessions (user, login, protocol facts). r is a copy the session may
+// fill but must not keep; nothing in the session may change.
+type Snapshotter interface {
+	Snapshot(r *record.Record)
 }
 
 // Dissector is one protocol.
@@ -126,6 +136,23 @@ type Context struct {
 	// session the expectation builds, and it gets no record of its own.
 	// Nil when the engine cannot follow related connections.
 	Expect func(Expectation)
+	// Events receives the session's activity events (login attempts,
+	// commands, files...) as they happen; nil when nobody listens. Use
+	// Publish, which checks.
+	Events func(*record.Event)
+}
+
+// Listening reports whether activity events are wanted: a dissector may
+// skip building them when not.
+func (c *Context) Listening() bool { return c != nil && c.Events != nil }
+
+// Publish sends an activity event that happened now (ev.Time is packet
+// time). The engine adds the session's context: addresses, protocol,
+// session id, sequence, and the user when ev has none.
+func (c *Context) Publish(ev *record.Event) {
+	if c != nil && c.Events != nil && ev != nil {
+		c.Events(ev)
+	}
 }
 
 // Options are run-wide choices passed to every session.

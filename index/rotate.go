@@ -87,7 +87,7 @@ func (r *Rotating) finish() error {
 }
 
 // Write implements Sink.
-func (r *Rotating) Write(rec *record.Record) error {
+func (r *Rotating) Write(rec record.Document) error {
 	if r.f != nil && (r.written >= r.MaxBytes || r.now().Sub(r.opened) >= r.MaxAge) {
 		if err := r.finish(); err != nil {
 			return err

@@ -7,15 +7,16 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/psmtap/psmtap/internal/record"
 )
 
-// Sink receives finished records.
+// Sink receives documents: session records and activity events.
 type Sink interface {
-	Write(r *record.Record) error
+	Write(d record.Document) error
 	Close() error
 }
 
@@ -28,10 +29,10 @@ type NDJSON struct {
 func NewNDJSON(w io.Writer) *NDJSON { return &NDJSON{w: bufio.NewWriterSize(w, 64<<10)} }
 
 // Write implements Sink.
-func (n *NDJSON) Write(r *record.Record) error {
-	b, err := r.MarshalJSON()
+func (n *NDJSON) Write(d record.Document) error {
+	b, err := d.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("encoding record %s: %w", r.ID, err)
+		return fmt.Errorf("encoding %s %s: %w", d.Dataset(), d.DocID(), err)
 	}
 	n.w.Write(b)
 	return n.w.WriteByte('\n')
@@ -54,12 +55,76 @@ func NewTable(w io.Writer) *Table { return &Table{w: bufio.NewWriter(w)} }
 
 const tableFormat = "%-23s %-8s %-21s %-21s %-12s %-10s %9s %9s %-11s %s\n"
 
-// Write implements Sink.
-func (t *Table) Write(r *record.Record) error {
+// Write implements Sink: a line per session; an activity event is an
+// indented line under the header, as it happened.
+func (t *Table) Write(d record.Document) error {
+	t.header0()
+	switch v := d.(type) {
+	case *record.Record:
+		return t.session(v)
+	case *record.Event:
+		fmt.Fprintf(t.w, "  %s %-8s %-21s %-21s %-12s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"),
+			orDash(v.Protocol), v.Client.String(), v.Server.String(), trunc(orDash(v.UserName), 12), eventText(v))
+	}
+	return nil
+}
+
+func (t *Table) header0() {
 	if !t.header {
 		t.header = true
 		fmt.Fprintf(t.w, tableFormat, "START (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "LOGIN", "DURATION", "BYTES", "STATE", "DETAILS")
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// eventText says what an activity event was, in a few words; text from the
+// network is escaped (a terminal must not obey it).
+func eventText(e *record.Event) string {
+	s := e.Action
+	switch {
+	case e.Login != nil:
+		s += " " + e.Outcome
+		if e.Login.Method != "" {
+			s += " " + e.Login.Method
+		}
+		if e.Login.Inferred {
+			s += " (inferred)"
+		}
+	case e.Command != nil:
+		s += " " + quote(e.Command.Line)
+		if e.Command.ReplyCode != 0 {
+			s += " -> " + strconv.Itoa(e.Command.ReplyCode)
+		}
+	case e.File != nil:
+		s += " " + strings.Join(e.Type, ",") + " " + quote(e.File.Path)
+		if e.File.Size >= 0 {
+			s += " " + strconv.FormatInt(e.File.Size, 10) + "B"
+		}
+		if e.File.Direction != "" {
+			s += " " + e.File.Direction
+		}
+	case e.Kind != "":
+		s += " " + e.Kind
+	}
+	if e.Reason != "" {
+		s += " (" + quote(e.Reason) + ")"
+	}
+	return s
+}
+
+// quote escapes control characters and non-UTF-8 bytes as Go does.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+func (t *Table) session(r *record.Record) error {
 	proto := r.Protocol
 	if proto == "" {
 		proto = "-"

@@ -152,7 +152,7 @@ func esOutput(c *cli.Context) (index.Sink, error) {
 		return nil, err
 	}
 	live := c.Command != nil && c.Command.Name == "live"
-	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), Spool: sp,
+	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")), Spool: sp,
 		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried}
 	if live {
 		opt.DrainEvery = 30 * time.Second
@@ -180,7 +180,7 @@ type esSink struct {
 	stop chan struct{}
 }
 
-func (s *esSink) Write(r *record.Record) error { return s.sh.Write(r) }
+func (s *esSink) Write(d record.Document) error { return s.sh.Write(d) }
 
 func (s *esSink) report(every time.Duration) {
 	t := time.NewTicker(every)

@@ -22,6 +22,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write rotated zstd-compressed NDJSON files into `DIR` instead of stdout"},
 		&cli.StringFlag{Name: "rotate-size", Value: "256MB", Usage: "with -w: start a new file after this much NDJSON (`SIZE`: KB, MB, GB)"},
 		&cli.DurationFlag{Name: "rotate-age", Value: time.Hour, Usage: "with -w: start a new file after this long"},
+		&cli.BoolFlag{Name: "events", Usage: "also write an activity event for every login attempt, command, file and other action, as it happens (event.dataset psmtap.activity)"},
 		&cli.BoolFlag{Name: "all", Usage: "also write a record for every TCP flow of no interest (to check detection)"},
 		&cli.StringSliceFlag{Name: "disable", Usage: "turn off a protocol (repeatable): " + strings.Join(dissectors.Names(), ", ")},
 		&cli.StringFlag{Name: "observer", Usage: "observer.hostname in records (default: this host's name)"},
@@ -108,6 +109,13 @@ func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Conf
 	cfg.Emit = func(r *record.Record) {
 		if err := sink.Write(r); err != nil && *writeErr == nil {
 			*writeErr = err
+		}
+	}
+	if c.Bool("events") {
+		cfg.EmitEvent = func(ev *record.Event) {
+			if err := sink.Write(ev); err != nil && *writeErr == nil {
+				*writeErr = err
+			}
 		}
 	}
 	return cfg, nil

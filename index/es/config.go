@@ -70,6 +70,14 @@ func DataStream(namespace string) string {
 	return "logs-psmtap.session-" + namespace
 }
 
+// ActivityDataStream is the data stream activity events go to.
+func ActivityDataStream(namespace string) string {
+	if namespace == "" {
+		namespace = "default"
+	}
+	return "logs-psmtap.activity-" + namespace
+}
+
 // CheckNamespace applies Elastic's data stream naming rules to a namespace.
 func CheckNamespace(ns string) error {
 	if ns == "" || len(ns) > 100 || strings.ToLower(ns) != ns || strings.ContainsAny(ns, `-\/*?"<>| ,#:`) {

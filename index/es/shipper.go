@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +39,8 @@ func (s Stats) String() string {
 // Options configure a Shipper.
 type Options struct {
 	Client        *elasticsearch.Client
-	Index         string       // data stream (DataStream(namespace))
+	Index         string       // data stream of session records (DataStream(namespace))
+	ActivityIndex string       // data stream of activity events (ActivityDataStream(namespace))
 	Spool         *spool.Spool // required: where unacknowledged records go
 	DeadLetter    string       // file for rejected documents (default <spool>/dead-letter.ndjson)
 	Logger        *slog.Logger
@@ -133,25 +133,27 @@ func New(ctx context.Context, opt Options) (*Shipper, error) {
 	return s, nil
 }
 
-// docFor builds the document for a record. The final record of a session is
-// created with _id = event.id; an interim record (event.type start or info,
-// from a long live session) gets _id = event.id + "." + type + "." + event.end
-// in nanoseconds, so each interim snapshot is kept once, next to the final one.
-func docFor(r *record.Record, index string) (spool.Doc, error) {
+// docFor builds the bulk document for a record or event: _id is its DocID
+// (record.Document), the data stream the one of its dataset.
+func docFor(r record.Document, index string) (spool.Doc, error) {
 	body, err := r.MarshalJSON()
 	if err != nil {
-		return spool.Doc{}, fmt.Errorf("encoding record %s: %w", r.ID, err)
+		return spool.Doc{}, fmt.Errorf("encoding %s %s: %w", r.Dataset(), r.DocID(), err)
 	}
-	id := r.ID
-	if r.EventType != "" && r.EventType != "end" {
-		id = r.ID + "." + r.EventType + "." + strconv.FormatInt(r.End.UnixNano(), 10)
-	}
-	return spool.Doc{Index: index, ID: id, Body: body}, nil
+	return spool.Doc{Index: index, ID: r.DocID(), Body: body}, nil
 }
 
-// Write implements index.Sink: the record is queued for the next bulk request.
-func (s *Shipper) Write(r *record.Record) error {
-	d, err := docFor(r, s.opt.Index)
+// indexFor is the data stream a document goes to.
+func (s *Shipper) indexFor(d record.Document) string {
+	if d.Dataset() == record.DatasetActivity && s.opt.ActivityIndex != "" {
+		return s.opt.ActivityIndex
+	}
+	return s.opt.Index
+}
+
+// Write implements index.Sink: the document is queued for the next bulk request.
+func (s *Shipper) Write(r record.Document) error {
+	d, err := docFor(r, s.indexFor(r))
 	if err != nil {
 		return err
 	}

@@ -48,8 +48,11 @@ type Config struct {
 	Interim int64
 	// Emit receives each finished record. It must not keep r after returning
 	// unless it copies it (records are not reused today, but may be).
-	Emit   func(r *record.Record)
-	Logger *slog.Logger
+	Emit func(r *record.Record)
+	// EmitEvent, when set, receives each activity event as a session
+	// publishes it (--events); nil turns them off and they cost nothing.
+	EmitEvent func(ev *record.Event)
+	Logger    *slog.Logger
 }
 
 // Stats are the engine's counters.
@@ -65,6 +68,7 @@ type Stats struct {
 	Sessions            uint64 // flows a dissector claimed
 	Records             uint64 // records emitted
 	Interims            uint64 // interim snapshot records of open sessions
+	Events              uint64 // activity events published
 	ProbeBudgetExceeded uint64 // flows given up because detection buffers were full
 	Panics              uint64 // parser panics recovered
 	Related             uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
@@ -549,6 +553,13 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	if c.udp {
 		ctx.Transport = "udp"
 	}
+	// The session id is known from the start (flow and first packet), so the
+	// events published while the session runs carry the id its record will.
+	c.rec.CommunityID = e.communityID(f, int(c.client))
+	c.rec.ID = sessionID(c.rec.CommunityID, f.First)
+	if e.cfg.EmitEvent != nil {
+		ctx.Events = e.publisher(ctx, c.rec)
+	}
 	func() {
 		defer e.recoverParser(c)
 		c.sess = d.NewSession(ctx)
@@ -676,7 +687,6 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 		cl = int(c.first)
 	}
 	sv := 1 - cl
-	k := &f.Key
 	r.Client, r.Server = e.addrPort(f, cl), e.addrPort(f, sv)
 	r.ClientBytes, r.ClientPkts = c.bytes[cl], c.pkts[cl]
 	r.ServerBytes, r.ServerPkts = c.bytes[sv], c.pkts[sv]
@@ -685,7 +695,7 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	if c.udp {
 		r.Transport = "udp"
 	}
-	r.CommunityID = communityid.Compute(0, k.Addr(cl), k.Addr(sv), k.Port(cl), k.Port(sv), k.Proto)
+	r.CommunityID = e.communityID(f, cl)
 	r.ID = sessionID(r.CommunityID, f.First)
 	r.Observer, r.Interface = e.cfg.Observer, e.cfg.Interface
 	r.MissedBytes = c.streams[0].Missed + c.streams[1].Missed
@@ -719,6 +729,43 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	}
 	if c.client < 0 && r.Protocol != "" {
 		r.AddAnomaly("roles.guessed")
+	}
+}
+
+// communityID is the flow's Community ID with endpoint cl as the client.
+func (e *Engine) communityID(f *flow.Flow[conn], cl int) string {
+	k := &f.Key
+	return communityid.Compute(0, k.Addr(cl), k.Addr(1-cl), k.Port(cl), k.Port(1-cl), k.Proto)
+}
+
+// publisher returns the function a session's activity events go through:
+// it adds the session's context and numbers the events in order. The user
+// of later events is the one the last login settled on (a successful one
+// wins over attempts), unless the event names its own.
+func (e *Engine) publisher(ctx *dissectors.Context, rec *record.Record) func(*record.Event) {
+	var seq int
+	var user string
+	var userLoggedIn bool
+	return func(ev *record.Event) {
+		seq++
+		ev.Sequence = seq
+		ev.SessionID = rec.ID
+		ev.ID = record.EventID(rec.ID, seq)
+		ev.Client, ev.Server = ctx.Client, ctx.Server
+		ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
+		ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
+		if ev.Action == record.ActionLogin && ev.UserName != "" {
+			if ev.Outcome == record.OutcomeSuccess {
+				user, userLoggedIn = ev.UserName, true
+			} else if !userLoggedIn {
+				user = ev.UserName
+			}
+		}
+		if ev.UserName == "" {
+			ev.UserName = user
+		}
+		e.stats.Events++
+		e.cfg.EmitEvent(ev)
 	}
 }
 
@@ -783,6 +830,12 @@ func (e *Engine) interims() {
 		c.interimAt = e.now
 		e.fill(f, &r, flow.EndShutdown)
 		r.State = "" // still open: how it ends is not known yet
+		if sn, ok := c.sess.(dissectors.Snapshotter); ok {
+			func() {
+				defer e.recoverParser(c)
+				sn.Snapshot(&r)
+			}()
+		}
 		e.stats.Interims++
 		e.cfg.Emit(&r)
 	}

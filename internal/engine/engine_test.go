@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -344,5 +345,130 @@ func TestInterimRecords(t *testing.T) {
 	}
 	if out[0].State != "" || out[2].State != record.StateClosed || out[0].End.After(out[1].End) {
 		t.Fatalf("states %q %q", out[0].State, out[2].State)
+	}
+}
+
+// talker is a test protocol that matches "HELO" and publishes events: a
+// line "LOGIN u ok|bad" is a login attempt, any other line a command. Its
+// snapshot says how many lines it saw.
+type talker struct{}
+
+func (talker) Name() string    { return "talker" }
+func (talker) Ports() []uint16 { return nil }
+func (talker) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
+	if strings.HasPrefix(string(in.Data[0]), "HELO") {
+		return dissectors.ProbeResult{Verdict: dissectors.Match, Client: 0}
+	}
+	return dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+}
+func (talker) NewSession(ctx *dissectors.Context) dissectors.Session { return &talkerSession{ctx: ctx} }
+
+type talkerSession struct {
+	ctx   *dissectors.Context
+	lines int
+}
+
+func (s *talkerSession) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		s.lines++
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "LOGIN" {
+			outcome := record.OutcomeFailure
+			if f[2] == "ok" {
+				outcome = record.OutcomeSuccess
+			}
+			s.ctx.Publish(record.LoginEvent(ts, f[1], outcome, "password", false))
+		} else if l != "HELO" {
+			s.ctx.Publish(record.CommandEvent(ts, l))
+		}
+	}
+	return dissectors.Continue
+}
+func (s *talkerSession) Gap(dissectors.Direction, int, int64) {}
+func (s *talkerSession) Close(r *record.Record)               { r.Commands = []string{"closed"} }
+func (s *talkerSession) Snapshot(r *record.Record)            { r.Commands = []string{strconv.Itoa(s.lines)} }
+
+// Events carry their session's context and id, in order, with the user of
+// the login that succeeded; the session record has the same psm.session_id.
+func TestActivityEvents(t *testing.T) {
+	var recs []*record.Record
+	var evs []*record.Event
+	e := New(Config{Dissectors: []dissectors.Dissector{talker{}}, Observer: "obs",
+		Emit: func(r *record.Record) { recs = append(recs, r) }, EmitEvent: func(ev *record.Event) { evs = append(evs, ev) }})
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "HELO\n")
+	a.send(true, 0, "LOGIN mallory bad\n")
+	a.send(true, 0, "ls\n")
+	a.send(true, 0, "LOGIN alice ok\n")
+	a.send(true, 0, "id\n")
+	a.send(true, 0, "LOGIN bob bad\n")
+	a.send(true, 0, "whoami\n")
+	a.close()
+	e.Flush()
+	if len(recs) != 1 || len(evs) != 6 {
+		t.Fatalf("%d records, %d events", len(recs), len(evs))
+	}
+	wantUsers := []string{"mallory", "mallory", "alice", "alice", "bob", "alice"}
+	for i, ev := range evs {
+		if ev.SessionID != recs[0].ID || ev.ID != recs[0].ID+"-"+strconv.Itoa(i+1) || ev.Sequence != i+1 {
+			t.Errorf("event %d: ids %q %q seq %d, session %q", i, ev.SessionID, ev.ID, ev.Sequence, recs[0].ID)
+		}
+		if ev.Client != recs[0].Client || ev.Server != recs[0].Server || ev.Protocol != "talker" ||
+			ev.CommunityID != recs[0].CommunityID || ev.Observer != "obs" || ev.Transport != "tcp" {
+			t.Errorf("event %d context: %+v", i, ev)
+		}
+		if ev.UserName != wantUsers[i] {
+			t.Errorf("event %d user %q, want %q", i, ev.UserName, wantUsers[i])
+		}
+		if ev.Time.Before(recs[0].Start) || ev.Time.After(recs[0].End) || i > 0 && ev.Time.Before(evs[i-1].Time) {
+			t.Errorf("event %d at %v outside its session or out of order", i, ev.Time)
+		}
+	}
+	if st := e.Stats(); st.Events != 6 {
+		t.Fatalf("stats count %d events", st.Events)
+	}
+	b, _ := evs[2].MarshalJSON()
+	for _, want := range []string{`"action":"login"`, `"outcome":"success"`, `"category":["authentication"]`,
+		`"dataset":"psmtap.activity"`, `"session_id":"` + recs[0].ID + `"`, `"user":{"name":"alice"}`, `"method":"password"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("login event JSON lacks %s: %s", want, b)
+		}
+	}
+}
+
+// Without a listener, sessions see no publisher and nothing is counted.
+func TestActivityEventsOff(t *testing.T) {
+	e, recs := newEngine(false, talker{})
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "HELO\nls\n")
+	a.close()
+	e.Flush()
+	if len(*recs) != 1 || e.Stats().Events != 0 {
+		t.Fatalf("%d records, %d events", len(*recs), e.Stats().Events)
+	}
+}
+
+// Interim records carry what the session learned so far (Snapshotter).
+func TestInterimSnapshot(t *testing.T) {
+	var out []*record.Record
+	e := New(Config{Dissectors: []dissectors.Dissector{talker{}}, Interim: 60e9, Emit: func(r *record.Record) { out = append(out, r) }})
+	a := newConv(e, 40000, 7000, 1e9)
+	a.handshake()
+	a.send(true, 0, "HELO\n")
+	for i := 0; i < 70; i++ {
+		a.ts += 1e9
+		a.send(true, 0, "x\n")
+	}
+	a.close()
+	e.Flush()
+	if len(out) != 2 || out[0].EventType != "start" || len(out[0].Commands) != 1 {
+		t.Fatalf("records %+v", out)
+	}
+	if n, _ := strconv.Atoi(out[0].Commands[0]); n < 50 || n > 71 {
+		t.Fatalf("snapshot saw %q lines", out[0].Commands[0])
+	}
+	if out[1].Commands[0] != "closed" {
+		t.Fatalf("final record %v", out[1].Commands)
 	}
 }

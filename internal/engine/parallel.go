@@ -62,6 +62,13 @@ func NewParallel(cfg Config, n int) *Parallel {
 			emit(r)
 		}
 	}
+	if emitEvent := cfg.EmitEvent; emitEvent != nil {
+		cfg.EmitEvent = func(ev *record.Event) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			emitEvent(ev)
+		}
+	}
 	for i := 0; i < n; i++ {
 		w := &worker{e: New(cfg), in: make(chan *batch, batchesEach), free: make(chan *batch, batchesEach), done: make(chan struct{})}
 		for j := 0; j < batchesEach; j++ {

@@ -7,10 +7,9 @@
 package record
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/netip"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -69,7 +68,34 @@ type Record struct {
 	// Objects holds protocol-specific objects written at the top level under
 	// their names (e.g. "ssh", "rdp", "tls"); values must marshal to JSON objects.
 	Objects map[string]any
+
+	// Deferred is work the output stage does before writing the record, off
+	// the packet path (compressing and saving a recording); it may add fields
+	// and anomalies. Complete runs it once.
+	Deferred func(r *Record)
 }
+
+// Complete runs the deferred work, once. Sinks call it before they encode.
+func (r *Record) Complete() {
+	if f := r.Deferred; f != nil {
+		r.Deferred = nil
+		f(r)
+	}
+}
+
+// DocID implements Document: the final record of a session has _id =
+// event.id; an interim snapshot (event.type start or info) gets event.id +
+// "." + type + "." + event.end in nanoseconds, so each is kept once, next to
+// the final one.
+func (r *Record) DocID() string {
+	if r.EventType != "" && r.EventType != "end" {
+		return r.ID + "." + r.EventType + "." + strconv.FormatInt(r.End.UnixNano(), 10)
+	}
+	return r.ID
+}
+
+// Dataset implements Document.
+func (r *Record) Dataset() string { return DatasetSession }
 
 // AddAnomaly records an anomaly once (psm.anomalies is a set, kept sorted).
 func (r *Record) AddAnomaly(name string) {
@@ -117,16 +143,19 @@ type network struct {
 }
 
 type observer struct {
-	Hostname string `json:"hostname,omitempty"`
-	Ingress  *struct {
-		Interface struct {
-			Name string `json:"name"`
-		} `json:"interface"`
-	} `json:"ingress,omitempty"`
+	Hostname string   `json:"hostname,omitempty"`
+	Ingress  *ingress `json:"ingress,omitempty"`
+}
+
+type ingress struct {
+	Interface struct {
+		Name string `json:"name"`
+	} `json:"interface"`
 }
 
 type psm struct {
-	State                string     `json:"state"`
+	SessionID            string     `json:"session_id"`
+	State                string     `json:"state,omitempty"`
 	MissedBytes          uint64     `json:"missed_bytes"`
 	Anomalies            []string   `json:"anomalies,omitempty"`
 	Login                *Login     `json:"login,omitempty"`
@@ -159,6 +188,7 @@ func ts(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // MarshalJSON writes the record as one ECS-shaped JSON object.
 func (r *Record) MarshalJSON() ([]byte, error) {
+	r.Complete()
 	typ := r.EventType
 	if typ == "" {
 		typ = "end"
@@ -167,55 +197,32 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Timestamp: ts(r.Start),
 		Event: event{
 			Kind: "event", Category: []string{"network", "session"}, Type: []string{typ},
-			Dataset: "psmtap.session", Start: ts(r.Start), End: ts(r.End),
+			Dataset: DatasetSession, Start: ts(r.Start), End: ts(r.End),
 			Duration: r.End.Sub(r.Start).Nanoseconds(), ID: r.ID,
 		},
 		Source:      endpoint{IP: r.Client.Addr().String(), Port: r.Client.Port(), Bytes: r.ClientBytes, Packets: r.ClientPkts},
 		Destination: endpoint{IP: r.Server.Addr().String(), Port: r.Server.Port(), Bytes: r.ServerBytes, Packets: r.ServerPkts},
 		Network: network{Transport: r.Transport, Protocol: r.Protocol, CommunityID: r.CommunityID,
 			Bytes: r.ClientBytes + r.ServerBytes, Packets: r.ClientPkts + r.ServerPkts},
-		PSM: psm{State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
+		PSM: psm{SessionID: r.ID, State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
 			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording},
 	}
-	if r.Observer != "" || r.Interface != "" {
-		d.Observer = &observer{Hostname: r.Observer}
-		if r.Interface != "" {
-			d.Observer.Ingress = &struct {
-				Interface struct {
-					Name string `json:"name"`
-				} `json:"interface"`
-			}{}
-			d.Observer.Ingress.Interface.Name = r.Interface
-		}
-	}
+	d.Observer = newObserver(r.Observer, r.Interface)
 	if r.UserName != "" {
 		d.User = &user{Name: r.UserName}
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&d); err != nil {
-		return nil, err
+	return marshalWithObjects(&d, r.Objects)
+}
+
+// newObserver builds observer.* (nil when neither is known).
+func newObserver(hostname, iface string) *observer {
+	if hostname == "" && iface == "" {
+		return nil
 	}
-	out := append([]byte(nil), bytes.TrimRight(b.Bytes(), "\n")...)
-	if len(r.Objects) == 0 {
-		return out, nil
+	o := &observer{Hostname: hostname}
+	if iface != "" {
+		o.Ingress = &ingress{}
+		o.Ingress.Interface.Name = iface
 	}
-	out = out[:len(out)-1] // reopen the object
-	names := make([]string, 0, len(r.Objects))
-	for n := range r.Objects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		b.Reset()
-		if err := enc.Encode(r.Objects[n]); err != nil {
-			return nil, err
-		}
-		out = append(out, ',', '"')
-		out = append(out, n...)
-		out = append(out, '"', ':')
-		out = append(out, bytes.TrimRight(b.Bytes(), "\n")...)
-	}
-	return append(out, '}'), nil
+	return o
 }
