@@ -18,7 +18,7 @@ func TestFieldsDocumented(t *testing.T) {
 	seen := map[string]bool{}
 	anomalies := map[string]bool{}
 	for _, c := range captures(t) {
-		for _, r := range records(t, run(t, "read", "--all", c).stdout) {
+		for _, r := range records(t, run(t, "read", "--all", "--events", c).stdout) {
 			leaves("", r, seen)
 			if as, ok := field(r, "psm.anomalies").([]any); ok {
 				for _, a := range as {
