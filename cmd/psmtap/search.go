@@ -18,26 +18,35 @@ import (
 func searchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "search",
-		Usage: "find sessions in Elasticsearch without Kibana",
-		Description: "Every criterion narrows the search; the newest sessions come first.\n" +
+		Usage: "find sessions, or with --events their activity events, in Elasticsearch without Kibana",
+		Description: "Every criterion narrows the search; the newest come first.\n" +
 			"--host matches the client or the server (an IP address or a CIDR), or else the\n" +
 			"sensor, RDP client or TLS server name. --command is full-text over what was typed.\n" +
-			"Times: RFC 3339, a date (2026-11-26), or a duration back from now (24h).\n\n" +
+			"Times: RFC 3339, a date (2026-11-26), or a duration back from now (24h).\n" +
+			"With --events it searches the activity events (" + setup.ActivityPattern + "): each login\n" +
+			"attempt, command, file... as it happened; --action and --outcome narrow them, and\n" +
+			"--session shows one session's whole story (its record's psm.session_id).\n\n" +
 			"Examples:\n" +
 			"   psmtap search --es-url https://es:9200 --user root --since 24h\n" +
 			"   psmtap search --protocol telnet,rlogin --command 'passwd' --format json\n" +
-			"   psmtap search --host 10.1.0.0/16 --from 2026-11-01 --to 2026-11-02",
+			"   psmtap search --host 10.1.0.0/16 --from 2026-11-01 --to 2026-11-02\n" +
+			"   psmtap search --events --command 'sudo shadow' --user alice\n" +
+			"   psmtap search --events --action login --outcome failure --since 1h",
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "user", Usage: "user.name"},
 			&cli.StringFlag{Name: "host", Usage: "client or server IP or CIDR, or a host name"},
 			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp (comma-separated)"},
 			&cli.StringFlag{Name: "from", Aliases: []string{"since"}, Usage: "sessions that started at or after `TIME`"},
 			&cli.StringFlag{Name: "to", Aliases: []string{"until"}, Usage: "sessions that started at or before `TIME`"},
-			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear)"},
+			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear); with --events, in the command"},
+			&cli.StringFlag{Name: "session", Usage: "the session with this psm.session_id"},
 			&cli.BoolFlag{Name: "interim", Usage: "also interim records of sessions still open (default: final records only)"},
-			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions"},
+			&cli.BoolFlag{Name: "events", Usage: "search activity events (" + setup.ActivityPattern + ") instead of session records"},
+			&cli.StringFlag{Name: "action", Usage: "with --events: login, command, file, session_kind, security (comma-separated)"},
+			&cli.StringFlag{Name: "outcome", Usage: "with --events: success, failure, unknown"},
+			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions or events"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (NDJSON, one record a line)"},
-			&cli.StringFlag{Name: "index", Value: setup.Pattern, Usage: "data streams to search"},
+			&cli.StringFlag{Name: "index", Value: setup.Pattern, Usage: "data streams to search (default with --events: " + setup.ActivityPattern + ")"},
 			&cli.StringFlag{Name: "log-level", Value: "warn"},
 		),
 		Action: runSearch,
@@ -59,8 +68,21 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // searchQuery builds the query DSL body from the flags.
 func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 	var filter, must []any
-	if !c.Bool("interim") {
+	events := c.Bool("events")
+	if !events && !c.Bool("interim") {
 		filter = append(filter, map[string]any{"term": map[string]any{"event.type": "end"}})
+	}
+	if !events && (c.String("action") != "" || c.String("outcome") != "") {
+		return nil, cli.Exit("--action and --outcome select activity events: add --events", 2)
+	}
+	if a := c.String("action"); a != "" {
+		filter = append(filter, map[string]any{"terms": map[string]any{"event.action": strings.Split(a, ",")}})
+	}
+	if o := c.String("outcome"); o != "" {
+		filter = append(filter, map[string]any{"terms": map[string]any{"event.outcome": strings.Split(o, ",")}})
+	}
+	if id := c.String("session"); id != "" {
+		filter = append(filter, map[string]any{"term": map[string]any{"psm.session_id": id}})
 	}
 	if u := c.String("user"); u != "" {
 		filter = append(filter, map[string]any{"term": map[string]any{"user.name": u}})
@@ -95,7 +117,13 @@ func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 		filter = append(filter, map[string]any{"range": map[string]any{"@timestamp": rng}})
 	}
 	if cmd := c.String("command"); cmd != "" {
-		must = append(must, map[string]any{"match": map[string]any{"psm.commands": map[string]any{"query": cmd, "operator": "and"}}})
+		// Sessions: psm.commands is text. Events: process.command_line is a
+		// wildcard field; its .text multi-field holds the words.
+		field := "psm.commands"
+		if events {
+			field = "process.command_line.text"
+		}
+		must = append(must, map[string]any{"match": map[string]any{field: map[string]any{"query": cmd, "operator": "and"}}})
 	}
 	b := map[string]any{"filter": filter}
 	if len(must) > 0 {
@@ -118,7 +146,11 @@ func runSearch(c *cli.Context) error {
 		return err
 	}
 	body, _ := json.Marshal(q)
-	res, err := cl.Search(cl.Search.WithContext(c.Context), cl.Search.WithIndex(c.String("index")),
+	index := c.String("index")
+	if c.Bool("events") && !c.IsSet("index") {
+		index = setup.ActivityPattern
+	}
+	res, err := cl.Search(cl.Search.WithContext(c.Context), cl.Search.WithIndex(index),
 		cl.Search.WithBody(bytes.NewReader(body)), cl.Search.WithIgnoreUnavailable(true))
 	if err != nil {
 		return cli.Exit("search: "+err.Error(), 1)
@@ -131,9 +163,7 @@ func runSearch(c *cli.Context) error {
 	var out struct {
 		Hits struct {
 			Total struct{ Value int }
-			Hits  []struct {
-				Source json.RawMessage `json:"_source"`
-			}
+			Hits  []hit
 		}
 	}
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
@@ -146,6 +176,10 @@ func runSearch(c *cli.Context) error {
 			w.Write(h.Source)
 			w.WriteByte('\n')
 		}
+		return nil
+	}
+	if c.Bool("events") {
+		eventTable(w, out.Hits.Hits, out.Hits.Total.Value)
 		return nil
 	}
 	const row = "%-23s %-7s %-39s %-39s %-12s %-7s %-11s %s\n"
@@ -183,6 +217,76 @@ func runSearch(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "%d of %d sessions\n", len(out.Hits.Hits), out.Hits.Total.Value)
 	return nil
+}
+
+type hit = struct {
+	Source json.RawMessage `json:"_source"`
+}
+
+// eventTable writes activity events one a line: when, where, who, what.
+func eventTable(w io.Writer, hits []hit, total int) {
+	const row = "%-23s %-7s %-39s %-39s %-12s %-12s %-7s %s\n"
+	fmt.Fprintf(w, row, "TIME (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "ACTION", "OUTCOME", "WHAT")
+	for _, h := range hits {
+		var d map[string]any
+		json.Unmarshal(h.Source, &d)
+		when := get(d, "@timestamp")
+		if t, err := time.Parse(time.RFC3339Nano, when); err == nil {
+			when = t.UTC().Format("2006-01-02 15:04:05.000")
+		}
+		fmt.Fprintf(w, row, when, dash(get(d, "network.protocol")),
+			netip.AddrPortFrom(addr(get(d, "source.ip")), port(get(d, "source.port"))).String(),
+			netip.AddrPortFrom(addr(get(d, "destination.ip")), port(get(d, "destination.port"))).String(),
+			dash(get(d, "user.name")), dash(get(d, "event.action")), dash(get(d, "event.outcome")), eventWhat(d))
+	}
+	fmt.Fprintf(w, "%d of %d events\n", len(hits), total)
+}
+
+// eventWhat is the action's own detail: the command, the file, the login
+// method, the session kind; then the reason when there is one.
+func eventWhat(d map[string]any) string {
+	var parts []string
+	add := func(s string) {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	switch get(d, "event.action") {
+	case "command":
+		add(get(d, "process.command_line"))
+		if rc := get(d, "psm.command.reply_code"); rc != "" {
+			add("-> " + rc)
+		}
+	case "file":
+		if ts, ok := lookup(d, "event.type").([]any); ok && len(ts) > 0 {
+			add(fmt.Sprint(ts[0])) // creation, access, deletion, change
+		}
+		add(get(d, "file.path"))
+		if t := get(d, "psm.file.target_path"); t != "" {
+			add("-> " + t)
+		}
+		if sz := get(d, "file.size"); sz != "" {
+			add(sz + " bytes")
+		}
+	case "login":
+		add(get(d, "psm.login.method"))
+		if get(d, "psm.login.inferred") == "true" {
+			add("(inferred)")
+		}
+		if get(d, "psm.cleartext_credentials") == "true" {
+			add("cleartext password")
+		}
+	case "session_kind":
+		add(get(d, "psm.kind"))
+	}
+	if r := get(d, "event.reason"); r != "" {
+		add("(" + r + ")")
+	}
+	s := []rune(strings.Join(parts, " "))
+	if len(s) > 100 {
+		s = append(s[:99], '…')
+	}
+	return dash(string(s))
 }
 
 func lookup(m map[string]any, path string) any {

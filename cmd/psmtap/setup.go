@@ -16,12 +16,16 @@ func setupCommand() *cli.Command {
 	d := setup.DefaultOptions()
 	return &cli.Command{
 		Name:  "setup",
-		Usage: "install the index templates, ILM policy and (with --kibana-url) the Kibana data view and dashboards",
+		Usage: "install the index templates, ILM policies and (with --kibana-url) the Kibana data views and dashboards",
 		Description: "Installs, in this order: the ILM policy " + setup.Policy + " (rollover, then deletion after\n" +
 			"--retention), the component templates " + setup.MappingsTemplate + " (an explicit mapping for\n" +
 			"every record field) and " + setup.SettingsTemplate + ", and the index template " + setup.IndexTemplate + "\n" +
-			"that makes " + setup.Pattern + " a data stream. Running it again updates them.\n" +
-			"With --kibana-url it imports the data view and the dashboards (Overview, SSH, RDP, Cleartext).\n\n" +
+			"that makes " + setup.Pattern + " a data stream; then the same for activity events (--events):\n" +
+			setup.ActivityPolicy + " (deletion after --activity-retention), " + setup.ActivityMappingsTemplate + ",\n" +
+			setup.ActivitySettingsTemplate + " and " + setup.ActivityIndexTemplate + " for " + setup.ActivityPattern + ".\n" +
+			"Running it again updates them.\n" +
+			"With --kibana-url it imports the data views and the dashboards (Overview, SSH, RDP, Cleartext,\n" +
+			"Commands over time).\n\n" +
 			"Examples:\n" +
 			"   psmtap setup --es-url https://es:9200 --es-ca-file ca.pem --kibana-url https://kibana:5601\n" +
 			"   psmtap setup --print            # the request bodies, without a cluster",
@@ -29,7 +33,8 @@ func setupCommand() *cli.Command {
 			&cli.StringFlag{Name: "kibana-url", EnvVars: []string{"PSMTAP_KIBANA_URL"}, Usage: "also import the data view and dashboards into Kibana at `URL`"},
 			&cli.StringFlag{Name: "rollover-age", Value: d.RolloverAge, Usage: "roll the data stream over after this long (Elasticsearch time units: 1d, 12h)"},
 			&cli.StringFlag{Name: "rollover-size", Value: d.RolloverSize, Usage: "or when a primary shard reaches this size (50gb)"},
-			&cli.StringFlag{Name: "retention", Value: d.Retention, Usage: "delete backing indices this long after rollover; empty keeps them forever"},
+			&cli.StringFlag{Name: "retention", Value: d.Retention, Usage: "delete backing indices of session records this long after rollover; empty keeps them forever"},
+			&cli.StringFlag{Name: "activity-retention", Value: d.ActivityRetention, Usage: "the same for activity events (logins, commands, files)"},
 			&cli.IntFlag{Name: "shards", Value: d.Shards, Usage: "primary shards per backing index"},
 			&cli.IntFlag{Name: "replicas", Value: d.Replicas, Usage: "replicas per shard (-1: the cluster default)"},
 			&cli.BoolFlag{Name: "print", Usage: "print what would be installed and exit"},
@@ -41,7 +46,7 @@ func setupCommand() *cli.Command {
 
 func runSetup(c *cli.Context) error {
 	o := setup.Options{RolloverAge: c.String("rollover-age"), RolloverSize: c.String("rollover-size"),
-		Retention: c.String("retention"), Shards: c.Int("shards"), Replicas: c.Int("replicas")}
+		Retention: c.String("retention"), ActivityRetention: c.String("activity-retention"), Shards: c.Int("shards"), Replicas: c.Int("replicas")}
 	w := c.App.Writer
 	if c.Bool("print") {
 		paths, bodies := setup.Bodies(o)
@@ -72,7 +77,8 @@ func runSetup(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit("setup: "+err.Error(), 1)
 		}
-		fmt.Fprintf(w, "Kibana: imported %d saved objects (data view %s, dashboards Overview, SSH, RDP, Cleartext)\n", res.SuccessCount, setup.Pattern)
+		fmt.Fprintf(w, "Kibana: imported %d saved objects (data views %s and %s, dashboards Overview, SSH, RDP, Cleartext, Commands over time)\n",
+			res.SuccessCount, setup.Pattern, setup.ActivityPattern)
 	}
 	return nil
 }

@@ -19,8 +19,9 @@ import (
 // Elasticsearch when PSMTAP_ES_URL is set (README, "Elasticsearch", says how
 // to start one in a container). Credentials: PSMTAP_ES_USERNAME and
 // PSMTAP_ES_PASSWORD, or PSMTAP_ES_API_KEY; PSMTAP_ES_CA_FILE for TLS.
-// It writes to its own namespace (logs-psmtap.session-it<time>) and deletes
-// that data stream at the end. The templates are installed by the setup
+// It writes to its own namespace (logs-psmtap.session-it<time> and
+// logs-psmtap.activity-it<time> for events) and deletes those data streams at
+// the end. The templates are installed by the setup
 // package's own integration test; here the built-in logs template applies
 // when they are absent.
 func TestIntegrationRealCluster(t *testing.T) {
@@ -36,11 +37,13 @@ func TestIntegrationRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := fmt.Sprintf("it%d", time.Now().UnixNano())
-	target := DataStream(ns)
+	target, activity := DataStream(ns), ActivityDataStream(ns)
 	t.Cleanup(func() {
-		req, _ := http.NewRequest(http.MethodDelete, "/_data_stream/"+target, nil)
-		if res, err := cl.Perform(req); err == nil {
-			res.Body.Close()
+		for _, ds := range []string{target, activity} {
+			req, _ := http.NewRequest(http.MethodDelete, "/_data_stream/"+ds, nil)
+			if res, err := cl.Perform(req); err == nil {
+				res.Body.Close()
+			}
 		}
 	})
 	ship := func(from, n int) Stats {
@@ -60,7 +63,7 @@ func TestIntegrationRealCluster(t *testing.T) {
 		}
 		return s.Stats()
 	}
-	count := func() string {
+	count := func(target string) string {
 		cl.Indices.Refresh(cl.Indices.Refresh.WithIndex(target))
 		res, err := cl.Count(cl.Count.WithIndex(target))
 		if err != nil {
@@ -76,7 +79,42 @@ func TestIntegrationRealCluster(t *testing.T) {
 	if st := ship(0, 2000); st.Duplicates != 2000 || st.Indexed != 0 {
 		t.Fatalf("second run of the same records: %v", st)
 	}
-	if c := count(); !strings.Contains(c, `"count":2000`) {
+	if c := count(target); !strings.Contains(c, `"count":2000`) {
 		t.Fatalf("count: %s", c)
+	}
+
+	// Activity events go to their own data stream, once each.
+	events := func() Stats {
+		sp, err := spool.Open(t.TempDir(), spool.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		s, err := New(context.Background(), Options{Client: cl, Index: target, ActivityIndex: activity, Spool: sp, Retried: retried,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			for n := 1; n <= 3; n++ {
+				s.Write(ev(i, n))
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return s.Stats()
+	}
+	if st := events(); st.Indexed != 300 || st.Waiting != 0 {
+		t.Fatalf("events: %v", st)
+	}
+	if st := events(); st.Duplicates != 300 {
+		t.Fatalf("events again: %v", st)
+	}
+	if c := count(activity); !strings.Contains(c, `"count":300`) {
+		t.Fatalf("activity count: %s", c)
+	}
+	if c := count(target); !strings.Contains(c, `"count":2000`) {
+		t.Fatalf("events reached the session stream: %s", c)
 	}
 }

@@ -346,3 +346,75 @@ func put(t *testing.T, url, body string) {
 		t.Fatalf("PUT %s: %s", url, res.Status)
 	}
 }
+
+// ev is the n-th activity event of session rec(i).
+func ev(i, n int) *record.Event {
+	r := rec(i)
+	e := record.CommandEvent(r.Start.Add(time.Duration(n)*time.Millisecond).UnixNano(), fmt.Sprintf("cmd %d", n))
+	e.SessionID, e.Sequence, e.ID = r.ID, n, record.EventID(r.ID, n)
+	e.Client, e.Server, e.Transport, e.Protocol, e.UserName = r.Client, r.Server, "tcp", "telnet", r.UserName
+	return e
+}
+
+// TestEventsGoToTheActivityStream: records and events written through one
+// shipper land in their own data streams, each once under its DocID, and a
+// second run of the same documents stores nothing twice.
+func TestEventsGoToTheActivityStream(t *testing.T) {
+	h := newHarness(t)
+	const act = "logs-psmtap.activity-default"
+	run := func() Stats {
+		s, sp := h.shipper(func(_ *Config, o *Options) { o.ActivityIndex = ActivityDataStream("default") })
+		defer sp.Close()
+		for i := 0; i < 50; i++ {
+			for n := 1; n <= 3; n++ {
+				if err := s.Write(ev(i, n)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Write(rec(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return s.Stats()
+	}
+	if st := run(); st.Indexed != 200 || st.DeadLettered != 0 {
+		t.Fatalf("stats %v", st)
+	}
+	h.exactlyOnce(50)
+	docs := h.srv.Docs(act)
+	if len(docs) != 150 {
+		t.Fatalf("%d documents in %s, want 150", len(docs), act)
+	}
+	for k, b := range docs {
+		var d struct {
+			Event struct{ ID, Dataset string }
+		}
+		json.Unmarshal(b, &d)
+		if !strings.HasPrefix(k, ".ds-"+act+"-") || !strings.HasSuffix(k, "/"+d.Event.ID) || d.Event.Dataset != record.DatasetActivity {
+			t.Fatalf("document %s (event.id %s, dataset %s)", k, d.Event.ID, d.Event.Dataset)
+		}
+	}
+	if st := run(); st.Duplicates != 200 || st.Indexed != 0 {
+		t.Fatalf("second run: %v", st)
+	}
+	if h.srv.Count(act) != 150 {
+		t.Fatalf("%d events after the second run", h.srv.Count(act))
+	}
+}
+
+// TestEventsWithoutActivityIndex: a shipper given no ActivityIndex (an
+// embedder that predates events) keeps everything in Index.
+func TestEventsWithoutActivityIndex(t *testing.T) {
+	h := newHarness(t)
+	s, sp := h.shipper(nil)
+	s.Write(ev(1, 1))
+	s.Write(rec(1))
+	s.Close()
+	sp.Close()
+	if h.srv.Count(ds) != 2 || h.srv.Count("logs-psmtap.activity-*") != 0 {
+		t.Fatalf("%d in %s, %d in activity", h.srv.Count(ds), ds, h.srv.Count("logs-psmtap.activity-*"))
+	}
+}

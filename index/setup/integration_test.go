@@ -2,16 +2,22 @@ package setup
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/psmtap/psmtap/index/es"
+	"github.com/psmtap/psmtap/index/spool"
 )
 
 // TestIntegrationRealCluster installs the policy and templates into the
 // cluster at PSMTAP_ES_URL (a test cluster: they are cluster-wide) and checks
-// that a new data stream gets the explicit mapping.
+// that new session and activity data streams get their explicit mappings.
 func TestIntegrationRealCluster(t *testing.T) {
 	url := os.Getenv("PSMTAP_ES_URL")
 	if url == "" {
@@ -25,7 +31,54 @@ func TestIntegrationRealCluster(t *testing.T) {
 	if _, err := Elasticsearch(context.Background(), cl, DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := cl.Indices.SimulateIndexTemplate("logs-psmtap.session-integration")
+	for _, c := range []struct{ name, want string }{
+		{"logs-psmtap.session-integration", `"psmtap-session"`},
+		{"logs-psmtap.activity-integration", `"psmtap-activity"`},
+	} {
+		got := simulate(t, cl, c.name)
+		for _, want := range []string{`"source"`, `"type":"ip"`, c.want} {
+			if !strings.Contains(got, want) {
+				t.Fatalf("simulated template of %s lacks %s: %s", c.name, want, got)
+			}
+		}
+		if strings.Contains(c.name, "activity") && !strings.Contains(got, `"wildcard"`) {
+			t.Fatalf("process.command_line is not a wildcard field: %s", got)
+		}
+	}
+	// One event of each action into a data stream of its own: the real
+	// cluster accepts every field with the template's types.
+	ns := fmt.Sprintf("it%d", time.Now().UnixNano())
+	target := es.ActivityDataStream(ns)
+	t.Cleanup(func() {
+		if res, err := cl.Indices.DeleteDataStream([]string{target}); err == nil {
+			res.Body.Close()
+		}
+	})
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	sh, err := es.New(context.Background(), es.Options{Client: cl, Index: es.DataStream(ns), ActivityIndex: target, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := activityEvents()
+	for _, e := range evs {
+		sh.Write(e)
+	}
+	if err := sh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := sh.Stats(); st.Indexed != int64(len(evs)) {
+		t.Fatalf("events into %s: %v (dead letters in %s)", target, st, sp.Dir())
+	}
+}
+
+// simulate returns the body of _index_template/_simulate_index for name.
+func simulate(t *testing.T, cl *elasticsearch.Client, name string) string {
+	t.Helper()
+	res, err := cl.Indices.SimulateIndexTemplate(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +86,9 @@ func TestIntegrationRealCluster(t *testing.T) {
 	if res.IsError() {
 		t.Fatal(res.String())
 	}
-	var buf strings.Builder
-	b := make([]byte, 1<<16)
-	for {
-		n, err := res.Body.Read(b)
-		buf.Write(b[:n])
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{`"source"`, `"type":"ip"`, `"psmtap-session"`} {
-		if !strings.Contains(buf.String(), want) {
-			t.Fatalf("simulated template lacks %s: %s", want, buf.String())
-		}
-	}
+	return string(b)
 }

@@ -18,7 +18,11 @@ var update = flag.Bool("update", false, "rewrite assets/kibana.ndjson from the s
 // it (`go test ./index/setup -run TestKibanaObjects -update`) and committed,
 // so a reviewer reads the objects Kibana will import.
 
-const dataView = "psmtap-sessions"
+// The data views: the session records and the activity events.
+const (
+	dataView         = "psmtap-sessions"
+	activityDataView = "psmtap-activity"
+)
 
 type agg struct {
 	typ, schema, field string
@@ -28,11 +32,13 @@ type agg struct {
 type vis struct {
 	id, title, kind, query string // kind: histogram, pie, table
 	aggs                   []agg
+	view                   string // the data view; "" is the sessions'
 }
 
 type search struct {
 	id, title, query string
 	columns          []string
+	view             string
 }
 
 type dashboard struct {
@@ -41,30 +47,38 @@ type dashboard struct {
 }
 
 var visSpec = []vis{
-	{"psmtap-sessions-by-protocol", "Sessions over time by protocol", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 10}}},
-	{"psmtap-top-users", "Top users", "table", "", []agg{{"terms", "bucket", "user.name", 20}}},
-	{"psmtap-top-pairs", "Top client to server pairs", "table", "", []agg{{"terms", "bucket", "source.ip", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "destination.port", 3}}},
-	{"psmtap-failed-logins", "Failed logins", "table", "psm.login.success:false", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "network.protocol", 3}}},
+	{"psmtap-sessions-by-protocol", "Sessions over time by protocol", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 10}}, ""},
+	{"psmtap-top-users", "Top users", "table", "", []agg{{"terms", "bucket", "user.name", 20}}, ""},
+	{"psmtap-top-pairs", "Top client to server pairs", "table", "", []agg{{"terms", "bucket", "source.ip", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "destination.port", 3}}, ""},
+	{"psmtap-failed-logins", "Failed logins", "table", "psm.login.success:false", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "network.protocol", 3}}, ""},
 
-	{"psmtap-ssh-client-software", "SSH client software", "pie", "network.protocol:ssh", []agg{{"terms", "segment", "ssh.client.software", 15}}},
-	{"psmtap-ssh-hassh", "SSH client fingerprints (HASSH)", "table", "network.protocol:ssh", []agg{{"terms", "bucket", "ssh.client.hassh", 20}, {"terms", "bucket", "ssh.client.software", 3}}},
-	{"psmtap-ssh-server-hassh", "SSH server fingerprints (HASSHServer)", "table", "network.protocol:ssh", []agg{{"terms", "bucket", "ssh.server.hassh", 20}, {"terms", "bucket", "ssh.server.software", 3}}},
-	{"psmtap-ssh-inferred-failures", "SSH failed logins (inferred from encrypted traffic)", "histogram", "network.protocol:ssh and psm.login.inferred:true and psm.login.success:false", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "destination.ip", 10}}},
-	{"psmtap-ssh-kinds", "SSH session kinds", "pie", "network.protocol:ssh", []agg{{"terms", "segment", "psm.kind", 10}}},
+	{"psmtap-ssh-client-software", "SSH client software", "pie", "network.protocol:ssh", []agg{{"terms", "segment", "ssh.client.software", 15}}, ""},
+	{"psmtap-ssh-hassh", "SSH client fingerprints (HASSH)", "table", "network.protocol:ssh", []agg{{"terms", "bucket", "ssh.client.hassh", 20}, {"terms", "bucket", "ssh.client.software", 3}}, ""},
+	{"psmtap-ssh-server-hassh", "SSH server fingerprints (HASSHServer)", "table", "network.protocol:ssh", []agg{{"terms", "bucket", "ssh.server.hassh", 20}, {"terms", "bucket", "ssh.server.software", 3}}, ""},
+	{"psmtap-ssh-inferred-failures", "SSH failed logins (inferred from encrypted traffic)", "histogram", "network.protocol:ssh and psm.login.inferred:true and psm.login.success:false", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "destination.ip", 10}}, ""},
+	{"psmtap-ssh-kinds", "SSH session kinds", "pie", "network.protocol:ssh", []agg{{"terms", "segment", "psm.kind", 10}}, ""},
 
-	{"psmtap-rdp-cookie-users", "RDP users (mstshash cookie)", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "rdp.cookie", 20}, {"terms", "bucket", "destination.ip", 5}}},
-	{"psmtap-rdp-security", "RDP security protocols", "pie", "network.protocol:rdp", []agg{{"terms", "segment", "rdp.selected_protocol", 10}, {"terms", "segment", "rdp.requested_protocols", 10}}},
-	{"psmtap-rdp-client-builds", "RDP client builds", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "rdp.client.build", 20}, {"terms", "bucket", "rdp.client.name", 5}}},
-	{"psmtap-rdp-tls", "RDP TLS fingerprints", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "tls.client.ja4", 20}, {"terms", "bucket", "tls.client.ja3", 3}, {"terms", "bucket", "tls.server.ja3s", 3}}},
+	{"psmtap-rdp-cookie-users", "RDP users (mstshash cookie)", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "rdp.cookie", 20}, {"terms", "bucket", "destination.ip", 5}}, ""},
+	{"psmtap-rdp-security", "RDP security protocols", "pie", "network.protocol:rdp", []agg{{"terms", "segment", "rdp.selected_protocol", 10}, {"terms", "segment", "rdp.requested_protocols", 10}}, ""},
+	{"psmtap-rdp-client-builds", "RDP client builds", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "rdp.client.build", 20}, {"terms", "bucket", "rdp.client.name", 5}}, ""},
+	{"psmtap-rdp-tls", "RDP TLS fingerprints", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "tls.client.ja4", 20}, {"terms", "bucket", "tls.client.ja3", 3}, {"terms", "bucket", "tls.server.ja3s", 3}}, ""},
 
-	{"psmtap-cleartext-commands", "Commands typed in cleartext", "table", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"terms", "bucket", "psm.commands.keyword", 50}, {"terms", "bucket", "network.protocol", 4}}},
-	{"psmtap-cleartext-credentials", "Cleartext credential exposure", "table", "psm.cleartext_credentials:true", []agg{{"terms", "bucket", "destination.ip", 20}, {"terms", "bucket", "network.protocol", 4}, {"terms", "bucket", "user.name", 10}}},
-	{"psmtap-cleartext-over-time", "Cleartext sessions over time", "histogram", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 4}}},
+	{"psmtap-cleartext-commands", "Commands typed in cleartext", "table", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"terms", "bucket", "psm.commands.keyword", 50}, {"terms", "bucket", "network.protocol", 4}}, ""},
+	{"psmtap-cleartext-credentials", "Cleartext credential exposure", "table", "psm.cleartext_credentials:true", []agg{{"terms", "bucket", "destination.ip", 20}, {"terms", "bucket", "network.protocol", 4}, {"terms", "bucket", "user.name", 10}}, ""},
+	{"psmtap-cleartext-over-time", "Cleartext sessions over time", "histogram", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 4}}, ""},
+
+	// Activity events (logs-psmtap.activity-*).
+	{"psmtap-commands-per-user", "Commands per user over time", "histogram", "event.action:command", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "user.name", 10}}, activityDataView},
+	{"psmtap-login-failures-over-time", "Login failures over time", "histogram", "event.action:login and event.outcome:failure", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 6}}, activityDataView},
+	{"psmtap-top-commands", "Most frequent commands", "table", "event.action:command", []agg{{"terms", "bucket", "process.command_line", 30}, {"terms", "bucket", "user.name", 5}}, activityDataView},
+	{"psmtap-login-failures-by-user", "Login failures by user and server", "table", "event.action:login and event.outcome:failure", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "psm.login.method", 3}}, activityDataView},
 }
 
 var searchSpec = []search{
 	{"psmtap-cleartext-sessions", "Cleartext sessions with what was typed", "network.protocol:(telnet or rlogin or rsh or ftp)",
-		[]string{"user.name", "source.ip", "destination.ip", "network.protocol", "psm.login.success", "psm.commands", "ftp.files"}},
+		[]string{"user.name", "source.ip", "destination.ip", "network.protocol", "psm.login.success", "psm.commands", "ftp.files"}, ""},
+	{"psmtap-latest-commands", "Latest commands", "event.action:command",
+		[]string{"user.name", "source.ip", "destination.ip", "destination.port", "network.protocol", "process.command_line", "psm.command.reply_code", "psm.session_id"}, activityDataView},
 }
 
 var dashSpec = []dashboard{
@@ -76,6 +90,8 @@ var dashSpec = []dashboard{
 		[]string{"psmtap-rdp-cookie-users", "psmtap-rdp-security", "psmtap-rdp-client-builds", "psmtap-rdp-tls"}},
 	{"psmtap-cleartext", "psmtap: Cleartext", "Telnet, rlogin, rsh and FTP: commands typed and cleartext credential exposure",
 		[]string{"psmtap-cleartext-over-time", "psmtap-cleartext-credentials", "psmtap-cleartext-commands", "psmtap-cleartext-sessions"}},
+	{"psmtap-commands", "psmtap: Commands over time", "Activity events: commands per user over time, login failures over time, the latest commands, the most frequent ones",
+		[]string{"psmtap-commands-per-user", "psmtap-login-failures-over-time", "psmtap-latest-commands", "psmtap-top-commands", "psmtap-login-failures-by-user"}},
 }
 
 func js(v any) string {
@@ -91,12 +107,19 @@ func searchSource(query string, withIndex bool) string {
 	return js(m)
 }
 
-var indexRef = []map[string]string{{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": dataView}}
+func indexRef(view string) []map[string]string {
+	if view == "" {
+		view = dataView
+	}
+	return []map[string]string{{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": view}}
+}
 
 func generate() []byte {
 	var objs []any
 	objs = append(objs, map[string]any{"type": "index-pattern", "id": dataView, "attributes": map[string]any{
 		"title": Pattern, "name": "psmtap sessions", "timeFieldName": "@timestamp"}, "references": []any{}})
+	objs = append(objs, map[string]any{"type": "index-pattern", "id": activityDataView, "attributes": map[string]any{
+		"title": ActivityPattern, "name": "psmtap activity", "timeFieldName": "@timestamp"}, "references": []any{}})
 	for _, v := range visSpec {
 		aggs := []any{map[string]any{"id": "1", "enabled": true, "type": "count", "schema": "metric", "params": map[string]any{}}}
 		for i, a := range v.aggs {
@@ -109,6 +132,10 @@ func generate() []byte {
 			aggs = append(aggs, map[string]any{"id": fmt.Sprint(i + 2), "enabled": true, "type": a.typ, "schema": a.schema, "params": p})
 		}
 		params := map[string]any{"type": v.kind, "addTooltip": true, "addLegend": true}
+		label := "Sessions"
+		if v.view == activityDataView {
+			label = "Events"
+		}
 		switch v.kind {
 		case "table":
 			params = map[string]any{"perPage": 20, "showPartialRows": false, "showMetricsAtAllLevels": false, "showTotal": false, "totalFunc": "sum", "percentageCol": ""}
@@ -116,21 +143,21 @@ func generate() []byte {
 			params["isDonut"], params["legendPosition"] = true, "right"
 		case "histogram":
 			params["legendPosition"] = "right"
-			params["seriesParams"] = []any{map[string]any{"show": true, "type": "histogram", "mode": "stacked", "data": map[string]any{"label": "Sessions", "id": "1"}, "valueAxis": "ValueAxis-1"}}
+			params["seriesParams"] = []any{map[string]any{"show": true, "type": "histogram", "mode": "stacked", "data": map[string]any{"label": label, "id": "1"}, "valueAxis": "ValueAxis-1"}}
 			params["categoryAxes"] = []any{map[string]any{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": true, "labels": map[string]any{"show": true}}}
-			params["valueAxes"] = []any{map[string]any{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": true, "scale": map[string]any{"type": "linear", "mode": "normal"}, "labels": map[string]any{"show": true}, "title": map[string]any{"text": "Sessions"}}}
+			params["valueAxes"] = []any{map[string]any{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": true, "scale": map[string]any{"type": "linear", "mode": "normal"}, "labels": map[string]any{"show": true}, "title": map[string]any{"text": label}}}
 		}
 		objs = append(objs, map[string]any{"type": "visualization", "id": v.id, "attributes": map[string]any{
 			"title": v.title, "description": "", "uiStateJSON": "{}", "version": 1,
 			"visState":              js(map[string]any{"title": v.title, "type": v.kind, "params": params, "aggs": aggs}),
 			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(v.query, true)},
-		}, "references": indexRef})
+		}, "references": indexRef(v.view)})
 	}
 	for _, s := range searchSpec {
 		objs = append(objs, map[string]any{"type": "search", "id": s.id, "attributes": map[string]any{
 			"title": s.title, "description": "", "columns": s.columns, "sort": [][]string{{"@timestamp", "desc"}},
 			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(s.query, true)},
-		}, "references": indexRef})
+		}, "references": indexRef(s.view)})
 	}
 	isSearch := map[string]bool{}
 	for _, s := range searchSpec {
@@ -139,6 +166,7 @@ func generate() []byte {
 	for _, d := range dashSpec {
 		var panels []any
 		var refs []any
+		x, y := 0, 0 // two visualizations a row on Kibana's 48-column grid; a saved search takes a row of its own
 		for i, id := range d.panels {
 			typ := "visualization"
 			if isSearch[id] {
@@ -148,10 +176,16 @@ func generate() []byte {
 			if typ == "search" {
 				w = 48
 			}
+			if x+w > 48 {
+				x, y = 0, y+h
+			}
 			ref := fmt.Sprintf("panel_%d", i)
 			panels = append(panels, map[string]any{"version": "8.8.0", "type": typ, "panelIndex": fmt.Sprint(i + 1),
-				"gridData":         map[string]any{"x": (i % 2) * 24, "y": (i / 2) * 15, "w": w, "h": h, "i": fmt.Sprint(i + 1)},
+				"gridData":         map[string]any{"x": x, "y": y, "w": w, "h": h, "i": fmt.Sprint(i + 1)},
 				"embeddableConfig": map[string]any{}, "panelRefName": ref})
+			if x += w; x >= 48 {
+				x, y = 0, y+h
+			}
 			refs = append(refs, map[string]any{"name": ref, "type": typ, "id": id})
 		}
 		objs = append(objs, map[string]any{"type": "dashboard", "id": d.id, "attributes": map[string]any{
@@ -181,32 +215,40 @@ func TestKibanaObjectsUpToDate(t *testing.T) {
 	}
 }
 
-// mapped returns field -> type as the template maps it, multi-fields included.
-func mapped() map[string]string {
+// mapped returns field -> type as a template maps fields, multi-fields included.
+func mapped(fields []Field) map[string]string {
 	out := map[string]string{}
-	for _, f := range Fields() {
+	for _, f := range fields {
 		out[f.Name] = f.Type
 		if f.Type == "text" {
 			out[f.Name+".keyword"] = "keyword"
+		}
+		if f.Text {
+			out[f.Name+".text"] = "match_only_text"
 		}
 	}
 	return out
 }
 
-func aggregatable(t string) bool { return t != "text" && t != "" }
+// viewFields: the mapping behind each data view id.
+var viewFields = map[string]func() []Field{dataView: Fields, activityDataView: ActivityFields}
+
+func aggregatable(t string) bool { return t != "text" && t != "match_only_text" && t != "" }
 
 var kqlField = regexp.MustCompile(`([A-Za-z@][\w.@]*)\s*:`)
 
 // TestKibanaFieldsInTemplate: every field a saved object aggregates on is in
-// the template with an aggregatable type; every field it filters on or shows
-// is in the template.
+// the template of its data view with an aggregatable type; every field it
+// filters on or shows is in that template.
 func TestKibanaFieldsInTemplate(t *testing.T) {
-	m := mapped()
 	used := 0
+	perView := map[string]int{}
+	titles := map[string]string{dataView: Pattern, activityDataView: ActivityPattern}
 	for _, line := range bytes.Split(bytes.TrimSpace(KibanaObjects), []byte("\n")) {
 		var o struct {
 			Type       string
 			ID         string
+			References []struct{ Type, ID string }
 			Attributes struct {
 				Title                 string
 				VisState              string
@@ -218,8 +260,27 @@ func TestKibanaFieldsInTemplate(t *testing.T) {
 		if err := json.Unmarshal(line, &o); err != nil {
 			t.Fatal(err)
 		}
+		if o.Type == "dashboard" {
+			continue
+		}
+		view := o.ID // an index-pattern is its own view
+		for _, r := range o.References {
+			if r.Type == "index-pattern" {
+				view = r.ID
+			}
+		}
+		if o.Type == "index-pattern" && o.Attributes.Title != titles[view] {
+			t.Errorf("data view %s has the title %q, want %q", o.ID, o.Attributes.Title, titles[view])
+		}
+		fieldsOf, ok := viewFields[view]
+		if !ok {
+			t.Errorf("%s %s: unknown data view %q", o.Type, o.ID, view)
+			continue
+		}
+		m := mapped(fieldsOf())
 		check := func(field string, agg bool) {
 			used++
+			perView[view]++
 			typ, ok := m[field]
 			if !ok {
 				t.Errorf("%s %s uses %s: not in the template", o.Type, o.ID, field)
@@ -259,16 +320,17 @@ func TestKibanaFieldsInTemplate(t *testing.T) {
 			}
 		}
 	}
-	if used < 40 {
-		t.Fatalf("only %d field uses found: did the parsing break?", used)
+	if used < 40 || perView[activityDataView] < 10 {
+		t.Fatalf("only %d field uses found (%v): did the parsing break?", used, perView)
 	}
 }
 
-// TestEveryDocumentedFieldMapped: every field of docs/fields.md and of
-// SCHEMA.md has a mapping of the documented type.
+// TestEveryDocumentedFieldMapped: every session record field of
+// docs/fields.md and of SCHEMA.md has a mapping of the documented type in
+// assets/fields.txt, and every field of the "Activity events" section one in
+// the activity template (assets/activity_fields.txt).
 func TestEveryDocumentedFieldMapped(t *testing.T) {
-	m := mapped()
-	want := map[string]string{}
+	session, activity := map[string]string{}, map[string]string{}
 	for _, doc := range []string{"../../docs/fields.md", "../../../shared/SCHEMA.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -278,10 +340,23 @@ func TestEveryDocumentedFieldMapped(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		for name, typ := range documentedFields(string(b)) {
-			want[name] = typ
+		s, a := documentedFields(string(b))
+		for name, typ := range s {
+			session[name] = typ
+		}
+		for name, typ := range a {
+			activity[name] = typ
 		}
 	}
+	checkMapped(t, session, mapped(Fields()), "assets/fields.txt")
+	checkMapped(t, activity, mapped(ActivityFields()), "assets/activity_fields.txt")
+	if len(session) < 80 || len(activity) < 25 {
+		t.Fatalf("only %d session and %d activity fields documented: did the parsing break?", len(session), len(activity))
+	}
+}
+
+func checkMapped(t *testing.T, want, m map[string]string, file string) {
+	t.Helper()
 	var names []string
 	for n := range want {
 		names = append(names, n)
@@ -290,27 +365,68 @@ func TestEveryDocumentedFieldMapped(t *testing.T) {
 	for _, n := range names {
 		typ, ok := m[n]
 		if !ok {
-			t.Errorf("%s (%s) has no mapping in assets/fields.txt", n, want[n])
+			t.Errorf("%s (%s) has no mapping in %s", n, want[n], file)
 			continue
 		}
 		if !typeFits(want[n], typ) {
-			t.Errorf("%s documented as %s, mapped as %s", n, want[n], typ)
+			t.Errorf("%s documented as %s, mapped as %s in %s", n, want[n], typ, file)
 		}
-	}
-	if len(want) < 80 {
-		t.Fatalf("only %d documented fields found", len(want))
 	}
 }
 
+// TestActivityMappingAgreesWithSessions: a field both templates map has the
+// same type in both (a data view over logs-psmtap.* then has no conflicts),
+// the protocol objects of the "objects" line are mapped on events, and no
+// field is listed twice.
+func TestActivityMappingAgreesWithSessions(t *testing.T) {
+	sess := mapped(Fields())
+	seen := map[string]bool{}
+	protocols := 0
+	for _, f := range ActivityFields() {
+		if seen[f.Name] {
+			t.Errorf("%s mapped twice for activity events", f.Name)
+		}
+		seen[f.Name] = true
+		if typ, ok := sess[f.Name]; ok && typ != f.Type {
+			t.Errorf("%s: %s on session records, %s on activity events", f.Name, typ, f.Type)
+		}
+		if strings.HasPrefix(f.Name, "rdp.") || strings.HasPrefix(f.Name, "telnet.") {
+			protocols++
+		}
+	}
+	for _, f := range Fields() {
+		if seen[f.Name] && f.Long != fieldLong(ActivityFields(), f.Name) {
+			t.Errorf("%s: ignore_above differs between the templates", f.Name)
+		}
+	}
+	if protocols < 20 {
+		t.Fatalf("only %d rdp.* and telnet.* fields mapped on events: the objects line is not applied", protocols)
+	}
+	if got := mapped(ActivityFields())["process.command_line.text"]; got != "match_only_text" {
+		t.Fatalf("process.command_line has no .text multi-field: %q", got)
+	}
+}
+
+func fieldLong(fs []Field, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Long
+		}
+	}
+	return false
+}
+
 // typeFits compares a documented type ("keyword[]", "text+keyword[]",
-// "keyword/long", "ip, long") with the mapped one.
+// "keyword/long", "ip, long") with the mapped one. wildcard is of the keyword
+// family (Elasticsearch's word): a keyword in the docs may be mapped so.
 func typeFits(doc, mapped string) bool {
 	doc = strings.TrimSuffix(doc, "[]")
 	if strings.HasPrefix(doc, "text") {
 		return mapped == "text"
 	}
 	for _, alt := range strings.FieldsFunc(doc, func(r rune) bool { return r == '/' || r == ',' || r == ' ' }) {
-		if strings.TrimSuffix(alt, "[]") == mapped {
+		alt = strings.TrimSuffix(alt, "[]")
+		if alt == mapped || (alt == "keyword" && mapped == "wildcard") {
 			return true
 		}
 	}
@@ -320,13 +436,19 @@ func typeFits(doc, mapped string) bool {
 var backticked = regexp.MustCompile("`([^`]+)`")
 
 // documentedFields reads the field tables (first column names, second
-// column type) up to the anomalies section. A cell may name several fields
-// ("`source.ip`, `source.port`") with as many types ("ip, long").
-func documentedFields(doc string) map[string]string {
-	out := map[string]string{}
+// column type) up to the anomalies section: those before "## Activity
+// events" are session record fields, those after it activity event fields. A
+// cell may name several fields ("`source.ip`, `source.port`") with as many
+// types ("ip, long").
+func documentedFields(doc string) (session, activity map[string]string) {
+	session, activity = map[string]string{}, map[string]string{}
+	out := session
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "## Anomalies") {
 			break
+		}
+		if strings.HasPrefix(line, "## Activity events") {
+			out = activity
 		}
 		if !strings.HasPrefix(line, "| `") {
 			continue
@@ -350,5 +472,5 @@ func documentedFields(doc string) map[string]string {
 			out[name] = t
 		}
 	}
-	return out
+	return session, activity
 }

@@ -1,8 +1,10 @@
 // Package setup installs what psmtap's data needs in Elasticsearch and
-// Kibana: a component template with an explicit mapping for every record field
-// (assets/fields.txt), a component template with the settings, an index
-// template that makes logs-psmtap.session-* a data stream, an ILM policy
-// (rollover and retention), and in Kibana the data view and dashboards
+// Kibana. For each of the two data streams, logs-psmtap.session-* (session
+// records) and logs-psmtap.activity-* (activity events): a component
+// template with an explicit mapping for every field (assets/fields.txt,
+// assets/activity_fields.txt), a component template with the settings, an
+// index template that makes the pattern a data stream, and an ILM policy
+// (rollover and retention). In Kibana: the data views and dashboards
 // (assets/kibana.ndjson) through the saved-objects import API.
 package setup
 
@@ -30,13 +32,28 @@ const (
 	IndexTemplate    = "psmtap-session"
 	Policy           = "psmtap-session"
 	Pattern          = "logs-psmtap.session-*"
+
+	ActivityMappingsTemplate = "psmtap-activity-mappings"
+	ActivitySettingsTemplate = "psmtap-activity-settings"
+	ActivityIndexTemplate    = "psmtap-activity"
+	// ActivityPolicy is a policy of its own: the events of a session are many
+	// small documents that an operator may want to keep for another time than
+	// the session records (the commands are the evidence); one policy per data
+	// stream lets --activity-retention differ without touching the sessions.
+	ActivityPolicy  = "psmtap-activity"
+	ActivityPattern = "logs-psmtap.activity-*"
+
 	// Priority above the built-in logs-*-* template (100), and above 500 as
 	// Elastic's documentation asks of templates overlapping built-in ones.
+	// The two patterns do not overlap each other, so they share it.
 	Priority = 501
 )
 
 //go:embed assets/fields.txt
 var fieldsTxt string
+
+//go:embed assets/activity_fields.txt
+var activityFieldsTxt string
 
 //go:embed assets/kibana.ndjson
 var KibanaObjects []byte
@@ -44,50 +61,104 @@ var KibanaObjects []byte
 // Field is one mapped field.
 type Field struct {
 	Name string
-	Type string // keyword, long, ip, date, boolean, text
+	Type string // keyword, wildcard, long, ip, date, boolean, text
 	Long bool   // keyword values may exceed 1024 characters
+	// Text: a .text multi-field (match_only_text) for full-text search, as
+	// ECS gives process.command_line.
+	Text bool
 }
 
-// Fields lists the mapped fields, in file order.
+// Fields lists the mapped fields of session records, in file order.
 func Fields() []Field {
+	fs, _ := parseFields(fieldsTxt)
+	return fs
+}
+
+// ActivityFields lists the mapped fields of activity events: those of
+// assets/activity_fields.txt, then the session fields of each protocol object
+// its "objects" line names (events carry the same objects, e.g. rdp.* on a
+// security event, and must map them with the same types).
+func ActivityFields() []Field {
+	fs, objects := parseFields(activityFieldsTxt)
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.Name] = true
+	}
+	for _, f := range Fields() {
+		obj, _, _ := strings.Cut(f.Name, ".")
+		if objects[obj] && !have[f.Name] {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+// parseFields reads a fields file: "name type [option...]" lines, and
+// "objects name..." lines (activity_fields.txt only).
+func parseFields(txt string) ([]Field, map[string]bool) {
 	var out []Field
-	sc := bufio.NewScanner(strings.NewReader(fieldsTxt))
+	objects := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(txt))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Fields(line)
+		if f[0] == "objects" {
+			for _, o := range f[1:] {
+				objects[o] = true
+			}
+			continue
+		}
 		fd := Field{Name: f[0], Type: f[1]}
 		for _, o := range f[2:] {
-			if o == "long" {
+			switch o {
+			case "long":
 				fd.Long = true
+			case "text":
+				fd.Text = true
 			}
 		}
 		out = append(out, fd)
 	}
-	return out
+	return out, objects
 }
 
 func fieldMapping(f Field) map[string]any {
+	var m map[string]any
 	switch f.Type {
 	case "text":
-		return map[string]any{"type": "text", "fields": map[string]any{"keyword": map[string]any{"type": "keyword", "ignore_above": 1024}}}
+		m = map[string]any{"type": "text", "fields": map[string]any{"keyword": map[string]any{"type": "keyword", "ignore_above": 1024}}}
 	case "keyword":
 		if f.Long {
-			return map[string]any{"type": "keyword", "ignore_above": 8191}
+			m = map[string]any{"type": "keyword", "ignore_above": 8191}
+		} else {
+			m = map[string]any{"type": "keyword", "ignore_above": 1024}
 		}
-		return map[string]any{"type": "keyword", "ignore_above": 1024}
+	default:
+		// wildcard has no ignore_above here: it indexes n-grams, not one
+		// term, so a long command line stays searchable in full.
+		m = map[string]any{"type": f.Type}
 	}
-	return map[string]any{"type": f.Type}
+	if f.Text {
+		m["fields"] = map[string]any{"text": map[string]any{"type": "match_only_text"}}
+	}
+	return m
 }
 
-// Mappings builds the nested "mappings" object. dynamic is false: a field
-// psmtap does not know yet stays in _source without changing the mapping (no
-// guessed types to conflict with the real ones later).
-func Mappings() map[string]any {
+// Mappings builds the nested "mappings" object of session records. dynamic
+// is false: a field psmtap does not know yet stays in _source without
+// changing the mapping (no guessed types to conflict with the real ones
+// later).
+func Mappings() map[string]any { return mappingsOf(Fields()) }
+
+// ActivityMappings is the same for activity events (dynamic false too).
+func ActivityMappings() map[string]any { return mappingsOf(ActivityFields()) }
+
+func mappingsOf(fields []Field) map[string]any {
 	root := map[string]any{}
-	for _, f := range Fields() {
+	for _, f := range fields {
 		parts := strings.Split(f.Name, ".")
 		cur := root
 		for _, p := range parts[:len(parts)-1] {
@@ -108,39 +179,50 @@ type Options struct {
 	RolloverAge  string // hot-phase rollover max_age, e.g. "1d"
 	RolloverSize string // max_primary_shard_size, e.g. "50gb"
 	Retention    string // delete phase min_age (after rollover), e.g. "90d"; "" keeps data forever
-	Shards       int
-	Replicas     int // -1: leave the cluster default
+	// ActivityRetention is Retention for the activity events' data stream.
+	ActivityRetention string
+	Shards            int
+	Replicas          int // -1: leave the cluster default
 }
 
-// DefaultOptions: daily-ish rollover, 90 days kept.
+// DefaultOptions: daily-ish rollover, 90 days kept (sessions and events).
 func DefaultOptions() Options {
-	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", Shards: 1, Replicas: -1}
+	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", Shards: 1, Replicas: -1}
 }
 
-// Bodies returns the request bodies setup sends, by API path.
+// Bodies returns the request bodies setup sends, by API path, in the order
+// they must go: each policy and component template before the index template
+// that names it.
 func Bodies(o Options) (paths []string, bodies map[string]any) {
-	meta := map[string]any{"managed_by": "psmtap", "description": "psmtap session records (SCHEMA.md)"}
-	hot := map[string]any{"rollover": map[string]any{"max_age": o.RolloverAge, "max_primary_shard_size": o.RolloverSize}}
-	phases := map[string]any{"hot": map[string]any{"min_age": "0ms", "actions": hot}}
-	if o.Retention != "" {
-		phases["delete"] = map[string]any{"min_age": o.Retention, "actions": map[string]any{"delete": map[string]any{}}}
+	bodies = map[string]any{}
+	add := func(policy, retention, mappingsT, settingsT, indexT, pattern, desc string, mappings map[string]any) {
+		meta := map[string]any{"managed_by": "psmtap", "description": desc}
+		// Rollover on primary shard size, not document count: many small
+		// events make a small shard, and the size is what search cost and
+		// recovery follow; max_age keeps deletion a day at a time.
+		hot := map[string]any{"rollover": map[string]any{"max_age": o.RolloverAge, "max_primary_shard_size": o.RolloverSize}}
+		phases := map[string]any{"hot": map[string]any{"min_age": "0ms", "actions": hot}}
+		if retention != "" {
+			phases["delete"] = map[string]any{"min_age": retention, "actions": map[string]any{"delete": map[string]any{}}}
+		}
+		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards}
+		if o.Replicas >= 0 {
+			settings["index.number_of_replicas"] = o.Replicas
+		}
+		bodies["/_ilm/policy/"+policy] = map[string]any{"policy": map[string]any{"phases": phases, "_meta": meta}}
+		bodies["/_component_template/"+mappingsT] = map[string]any{"template": map[string]any{"mappings": mappings}, "_meta": meta}
+		bodies["/_component_template/"+settingsT] = map[string]any{"template": map[string]any{"settings": settings}, "_meta": meta}
+		bodies["/_index_template/"+indexT] = map[string]any{
+			"index_patterns": []string{pattern}, "data_stream": map[string]any{}, "priority": Priority,
+			"composed_of": []string{mappingsT, settingsT}, "_meta": meta,
+		}
+		paths = append(paths, "/_ilm/policy/"+policy, "/_component_template/"+mappingsT,
+			"/_component_template/"+settingsT, "/_index_template/"+indexT)
 	}
-	settings := map[string]any{"index.lifecycle.name": Policy, "index.number_of_shards": o.Shards}
-	if o.Replicas >= 0 {
-		settings["index.number_of_replicas"] = o.Replicas
-	}
-	bodies = map[string]any{
-		"/_ilm/policy/" + Policy:                   map[string]any{"policy": map[string]any{"phases": phases, "_meta": meta}},
-		"/_component_template/" + MappingsTemplate: map[string]any{"template": map[string]any{"mappings": Mappings()}, "_meta": meta},
-		"/_component_template/" + SettingsTemplate: map[string]any{"template": map[string]any{"settings": settings}, "_meta": meta},
-		"/_index_template/" + IndexTemplate: map[string]any{
-			"index_patterns": []string{Pattern}, "data_stream": map[string]any{}, "priority": Priority,
-			"composed_of": []string{MappingsTemplate, SettingsTemplate}, "_meta": meta,
-		},
-	}
-	// Order matters: the policy and component templates before the index template.
-	paths = []string{"/_ilm/policy/" + Policy, "/_component_template/" + MappingsTemplate,
-		"/_component_template/" + SettingsTemplate, "/_index_template/" + IndexTemplate}
+	add(Policy, o.Retention, MappingsTemplate, SettingsTemplate, IndexTemplate, Pattern,
+		"psmtap session records (docs/fields.md)", Mappings())
+	add(ActivityPolicy, o.ActivityRetention, ActivityMappingsTemplate, ActivitySettingsTemplate, ActivityIndexTemplate, ActivityPattern,
+		"psmtap activity events (docs/fields.md, Activity events)", ActivityMappings())
 	return paths, bodies
 }
 

@@ -27,7 +27,7 @@ func TestInstallAndMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := Elasticsearch(context.Background(), cl, DefaultOptions())
-	if err != nil || len(done) != 4 {
+	if err != nil || len(done) != 8 {
 		t.Fatalf("%v %v", done, err)
 	}
 	// Twice is fine (an update).
@@ -42,6 +42,18 @@ func TestInstallAndMapping(t *testing.T) {
 	}
 	if got["psm.commands.keyword"] != "keyword" || got["psm.output_text.keyword"] != "keyword" {
 		t.Errorf("text fields without a keyword sub-field: %v %v", got["psm.commands.keyword"], got["psm.output_text.keyword"])
+	}
+	if got["process.command_line"] != "" {
+		t.Errorf("an activity field in the sessions' mapping: the templates are mixed up")
+	}
+	act := srv.Mapping(es.ActivityDataStream("default"))
+	for _, f := range ActivityFields() {
+		if act[f.Name] != f.Type {
+			t.Errorf("%s: %q in the activity data stream's mapping, want %s", f.Name, act[f.Name], f.Type)
+		}
+	}
+	if act["process.command_line.text"] != "match_only_text" || act["psm.commands"] != "" {
+		t.Errorf("activity mapping: command_line.text %q, psm.commands %q", act["process.command_line.text"], act["psm.commands"])
 	}
 	// A bad retention is refused by the cluster and reported.
 	o := DefaultOptions()
@@ -62,7 +74,8 @@ func TestKibanaImport(t *testing.T) {
 	if res.SuccessCount != strings.Count(string(KibanaObjects), "\n") {
 		t.Fatalf("imported %d objects", res.SuccessCount)
 	}
-	for _, id := range []string{"dashboard/psmtap-overview", "dashboard/psmtap-ssh", "dashboard/psmtap-rdp", "dashboard/psmtap-cleartext", "index-pattern/psmtap-sessions"} {
+	for _, id := range []string{"dashboard/psmtap-overview", "dashboard/psmtap-ssh", "dashboard/psmtap-rdp", "dashboard/psmtap-cleartext", "index-pattern/psmtap-sessions",
+		"index-pattern/psmtap-activity", "dashboard/psmtap-commands", "search/psmtap-latest-commands", "visualization/psmtap-commands-per-user"} {
 		if k.Objects[id] == nil {
 			t.Errorf("%s not imported", id)
 		}

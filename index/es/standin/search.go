@@ -15,7 +15,8 @@ import (
 // search implements _search for the query DSL subset psmtap search sends:
 // bool (filter, must, should with minimum_should_match, must_not), term,
 // terms, range (gt/gte/lt/lte on dates and numbers), match (operator and/or,
-// text fields analysed by lower-casing and splitting on non-letters/digits),
+// text and match_only_text fields analysed by lower-casing and splitting on
+// non-letters/digits; other types compared whole, as a term query),
 // match_phrase, exists, match_all; "sort" on one field; "size" (default 10,
 // as documented) and "from". A query type outside that subset is refused
 // with 400 parsing_exception, as Elasticsearch refuses unknown queries.
@@ -129,15 +130,36 @@ func firstString(vs []any) string {
 	return ""
 }
 
-// values returns a field's values; "x.keyword" of a text field reads "x".
+// values returns a field's values. Only mapped fields are indexed: a field
+// that a "dynamic": false mapping left out is in _source but no query finds
+// it, as in Elasticsearch. A multi-field ("x.keyword" of a text field,
+// "process.command_line.text" of a wildcard one) indexes its parent's value.
 func values(doc map[string][]any, field string, m *mapping) []any {
+	typ, ok := m.fields[field]
+	if !ok || typ == "object" || typ == "nested" {
+		return nil
+	}
 	if v, ok := doc[field]; ok {
 		return v
 	}
-	if base, ok := strings.CutSuffix(field, ".keyword"); ok {
-		return doc[base]
+	if i := strings.LastIndexByte(field, '.'); i > 0 {
+		if pt, ok := m.fields[field[:i]]; ok && pt != "object" && pt != "nested" {
+			return doc[field[:i]]
+		}
 	}
 	return nil
+}
+
+// analysed says whether a match query analyses the field's values into
+// words. On keyword-family, numeric, ip, date and boolean fields it does not:
+// the query text must equal the whole value, as Elasticsearch's match query
+// on a keyword field is a term query.
+func analysed(typ string) bool {
+	switch typ {
+	case "text", "match_only_text", "":
+		return true
+	}
+	return false
 }
 
 func one(q map[string]any) (string, any, error) {
@@ -223,6 +245,14 @@ func matchQuery(q map[string]any, doc map[string][]any, m *mapping) (bool, error
 				}
 			}
 			qt := tokens(query)
+			if ft := m.fields[field]; !analysed(ft) {
+				for _, have := range values(doc, field, m) {
+					if termEquals(ft, have, query) {
+						return true, nil
+					}
+				}
+				return false, nil
+			}
 			for _, have := range values(doc, field, m) {
 				ht := tokens(fmt.Sprint(have))
 				if typ == "match_phrase" {

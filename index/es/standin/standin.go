@@ -26,8 +26,11 @@
 //     mappings) is present as in a default cluster.
 //   - Mappings: explicit types are checked on every document (ip, long and
 //     the other integer types, double/float, date, boolean, keyword, text,
-//     multi-fields such as .keyword); "dynamic": false leaves unmapped fields
-//     unindexed, true maps them by their first value, "strict" rejects them.
+//     multi-fields such as .keyword or .text, read from the parent's value
+//     in queries); "dynamic": false leaves unmapped fields unindexed, true
+//     maps them by their first value, "strict" rejects them. Several index
+//     templates side by side (psmtap's sessions and activity events): a
+//     write goes to the highest-priority one whose pattern matches.
 //   - _component_template, _index_template (composed_of must name existing
 //     component templates; overlapping patterns at equal priority are
 //     refused), _ilm/policy (phases hot/warm/cold/frozen/delete, and the

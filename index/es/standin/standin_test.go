@@ -1,0 +1,101 @@
+package standin
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Behaviour of the stand-in that psmtap's tests rely on, each as the
+// Elasticsearch reference documents it.
+
+func do(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return res.StatusCode, m
+}
+
+func hits(t *testing.T, url, index, query string) int {
+	t.Helper()
+	st, m := do(t, http.MethodPost, url+"/"+index+"/_search", `{"query":`+query+`}`)
+	if st != 200 {
+		t.Fatalf("search %s: %d %v", query, st, m)
+	}
+	return int(m["hits"].(map[string]any)["total"].(map[string]any)["value"].(float64))
+}
+
+func TestTwoTemplatesAndTheirQueries(t *testing.T) {
+	s := New()
+	url, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	put := func(path, body string) {
+		if st, m := do(t, http.MethodPut, url+path, body); st != 200 {
+			t.Fatalf("PUT %s: %d %v", path, st, m)
+		}
+	}
+	put("/_component_template/sess", `{"template":{"mappings":{"dynamic":false,"properties":{"user":{"properties":{"name":{"type":"keyword"}}},"psm":{"properties":{"commands":{"type":"text","fields":{"keyword":{"type":"keyword"}}}}}}}}}`)
+	put("/_component_template/act", `{"template":{"mappings":{"dynamic":false,"properties":{"user":{"properties":{"name":{"type":"keyword"}}},"process":{"properties":{"command_line":{"type":"wildcard","fields":{"text":{"type":"match_only_text"}}}}}}}}}`)
+	put("/_index_template/sess", `{"index_patterns":["logs-psmtap.session-*"],"data_stream":{},"priority":501,"composed_of":["sess"]}`)
+	// A second template at the same priority: the patterns do not overlap.
+	put("/_index_template/act", `{"index_patterns":["logs-psmtap.activity-*"],"data_stream":{},"priority":501,"composed_of":["act"]}`)
+	// One that overlaps at the same priority is refused.
+	if st, _ := do(t, http.MethodPut, url+"/_index_template/clash", `{"index_patterns":["logs-psmtap.*"],"data_stream":{},"priority":501}`); st != 400 {
+		t.Fatalf("overlapping template at equal priority: %d", st)
+	}
+	bulk := `{"create":{"_index":"logs-psmtap.session-default","_id":"s1"}}
+{"@timestamp":"2026-11-26T00:00:00Z","user":{"name":"alice"},"psm":{"commands":["sudo cat /etc/shadow"]},"unmapped":"x"}
+{"create":{"_index":"logs-psmtap.activity-default","_id":"s1-1"}}
+{"@timestamp":"2026-11-26T00:00:01Z","user":{"name":"alice"},"process":{"command_line":"sudo cat /etc/shadow"},"unmapped":"x"}
+`
+	req, _ := http.NewRequest(http.MethodPost, url+"/_bulk", strings.NewReader(bulk))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if s.Count("logs-psmtap.session-default") != 1 || s.Count("logs-psmtap.activity-default") != 1 {
+		t.Fatal("documents not routed by data stream name")
+	}
+	if m := s.Mapping("logs-psmtap.activity-default"); m["process.command_line.text"] != "match_only_text" || m["psm.commands"] != "" {
+		t.Fatalf("activity mapping: %v", m)
+	}
+	act, sess := "logs-psmtap.activity-default", "logs-psmtap.session-default"
+	for _, c := range []struct {
+		index, query string
+		want         int
+	}{
+		// match on text-family fields: words, any case.
+		{act, `{"match":{"process.command_line.text":{"query":"SHADOW sudo","operator":"and"}}}`, 1},
+		{sess, `{"match":{"psm.commands":"shadow"}}`, 1},
+		// match on a keyword-family field compares the whole value.
+		{act, `{"match":{"process.command_line":"shadow"}}`, 0},
+		{act, `{"match":{"process.command_line":"sudo cat /etc/shadow"}}`, 1},
+		{sess, `{"match":{"user.name":"ALICE"}}`, 0},
+		{sess, `{"term":{"psm.commands.keyword":"sudo cat /etc/shadow"}}`, 1},
+		// dynamic false: in _source, not indexed, found by no query.
+		{sess, `{"term":{"unmapped":"x"}}`, 0},
+		{act, `{"exists":{"field":"unmapped"}}`, 0},
+		// each stream has only its own fields.
+		{sess, `{"exists":{"field":"process.command_line"}}`, 0},
+		{"logs-psmtap.*", `{"term":{"user.name":"alice"}}`, 2},
+	} {
+		if got := hits(t, url, c.index, c.query); got != c.want {
+			t.Errorf("%s %s: %d hits, want %d", c.index, c.query, got, c.want)
+		}
+	}
+}
