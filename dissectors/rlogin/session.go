@@ -1,6 +1,7 @@
 package rlogin
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/psmtap/psmtap/dissectors"
@@ -50,6 +51,8 @@ type session struct {
 	windows  int
 	errText  []byte
 	noWindow bool
+	ts       int64 // the last packet's time
+	refusal  bool  // the refusal's login event is still to publish
 }
 
 func newSession(ctx *dissectors.Context) *session {
@@ -60,10 +63,25 @@ func newSession(ctx *dissectors.Context) *session {
 			s.term.Rec = &asciicast.Writer{}
 		}
 	}
+	// The handshake is the first attempt: a shell with no prompt answered
+	// is the host trust (.rhosts, hosts.equiv) letting the user in.
+	s.term.Login.Trusted = true
+	if ctx.Listening() {
+		s.term.Events = s.publish
+	}
 	return s
 }
 
+// publish sends an event, login events with the handshake's users.
+func (s *session) publish(ev *record.Event) {
+	if ev.Action == record.ActionLogin && s.hs != nil {
+		ev.Objects = map[string]any{"rlogin": &Fields{ClientUser: s.hs.ClientUser, ServerUser: s.hs.ServerUser}}
+	}
+	s.ctx.Publish(ev)
+}
+
 func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
+	s.ts = ts
 	if s.term.Rec != nil {
 		s.term.Rec.Start(ts)
 	}
@@ -90,6 +108,7 @@ func (s *session) client(data []byte, ts int64) {
 			return
 		}
 		s.hs = &h
+		s.term.Login.User = h.ServerUser
 		s.f.ClientUser, s.f.ServerUser, s.f.TerminalType = h.ClientUser, h.ServerUser, h.TerminalType
 		s.f.TerminalSpeed, _ = strconv.Atoi(h.Speed)
 		data = s.buf[h.Len:]
@@ -157,6 +176,7 @@ func (s *session) server(data []byte, ts int64) {
 			data = data[1:]
 		} else {
 			s.srv = srvRefused
+			s.refusal = s.ctx.Listening()
 			if data[0] == 1 {
 				data = data[1:]
 			}
@@ -165,6 +185,10 @@ func (s *session) server(data []byte, ts int64) {
 	if s.srv == srvRefused {
 		if len(s.errText) < 256 {
 			s.errText = append(s.errText, data[:min(len(data), 256-len(s.errText))]...)
+		}
+		// The refusal is one failed attempt; its message ends with a newline.
+		if s.refusal && (bytes.IndexByte(s.errText, '\n') >= 0 || len(s.errText) >= 256) {
+			s.publishRefusal()
 		}
 		return
 	}
@@ -184,32 +208,60 @@ func (s *session) Gap(dir dissectors.Direction, n int, ts int64) {
 	}
 }
 
+// publishRefusal publishes the refused handshake as a failed attempt.
+func (s *session) publishRefusal() {
+	s.refusal = false
+	if s.hs == nil {
+		return // no handshake, no attempt in the record either
+	}
+	s.publish(term.LoginEvent(s.ts, term.Attempt{N: 1, User: s.hs.ServerUser, Outcome: record.OutcomeFailure,
+		Method: term.MethodTrustedHost, Reason: term.Reason(s.errText)}))
+}
+
 func (s *session) Close(r *record.Record) {
 	if s.hs == nil {
 		r.AddAnomaly("rlogin.no_handshake")
 		return
 	}
-	r.UserName = s.hs.ServerUser
-	switch s.srv {
-	case srvRefused:
-		no := false
-		r.Login = &record.Login{Attempts: 1, Success: &no}
-		s.f.Error = trimText(s.errText)
-	case srvData:
+	if s.refusal {
+		s.publishRefusal()
+	}
+	if s.srv == srvData {
 		s.term.Fill(r)
-		// Trusted login (.rhosts, hosts.equiv): no password asked, the
-		// handshake was the one attempt and the shell prompt its success.
-		if r.Login == nil && s.term.Login.LoggedIn {
-			yes := true
-			r.Login = &record.Login{Attempts: 1, Success: &yes}
-		}
 		if s.term.Rec != nil {
 			s.term.Rec.Term = s.f.TerminalType
 			s.term.SaveRecording(r, s.ctx.Options.RecordingsDir, "rlogin")
 		}
 	}
+	s.fill(r)
+}
+
+// Snapshot implements dissectors.Snapshotter: what the session learned so
+// far, without changing it.
+func (s *session) Snapshot(r *record.Record) {
+	if s.hs == nil {
+		return
+	}
+	if s.srv == srvData {
+		s.term.Snapshot(r)
+	}
+	s.fill(r)
+}
+
+// fill writes the handshake's facts and a refusal into r.
+func (s *session) fill(r *record.Record) {
+	f := s.f
+	if f.Window != nil {
+		w := *f.Window
+		f.Window = &w
+	}
+	if s.srv == srvRefused {
+		no := false
+		r.Login = &record.Login{Attempts: 1, Success: &no}
+		f.Error = trimText(s.errText)
+	}
 	r.UserName = s.hs.ServerUser
-	r.Set("rlogin", &s.f)
+	r.Set("rlogin", &f)
 }
 
 func trimText(b []byte) string {

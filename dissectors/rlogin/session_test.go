@@ -6,6 +6,7 @@ import (
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/term/termtest"
 )
 
 func TestParseWindow(t *testing.T) {
@@ -87,13 +88,16 @@ func TestSessionPasswordAndRefused(t *testing.T) {
 	}
 }
 
-// FuzzSession: handshake, control messages and keys in any order and split.
+// FuzzSession: handshake, control messages and keys in any order and split;
+// the events agree with the record.
 func FuzzSession(f *testing.F) {
 	f.Add([]byte("\x00\x00alice\x00alice\x00xterm/38400\x00\x01\x00\x80\x00\xff\xffss\x00\x18\x00\x50\x00\x00\x00\x00id\r")) // rlogin.pcap's opening
 	f.Add([]byte("\x00\x00a\x00b\x00t/1\x00\xff\xff\xff\xffss"))                                                             // a magic prefix cut short
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// byte 0x01 switches to the server, 0x02 to the client
 		c := &dissectors.Context{Record: &record.Record{}, Options: &dissectors.Options{}}
+		var evs []*record.Event
+		c.Events = func(ev *record.Event) { evs = append(evs, ev) }
 		s := newSession(c)
 		dir, start := dissectors.FromClient, 0
 		for i, b := range in {
@@ -103,7 +107,12 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 		s.Feed(dir, in[start:], 0)
+		var snap record.Record
+		s.Snapshot(&snap)
 		s.Close(c.Record)
+		if err := termtest.Consistent(c.Record, evs); err != nil {
+			t.Fatal(err)
+		}
 		if len(s.pend) > WindowLen {
 			t.Fatalf("pending %d", len(s.pend))
 		}

@@ -1,6 +1,7 @@
 package rsh
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
 
@@ -44,11 +45,14 @@ type session struct {
 	stderr   int64
 	stderrC  bool
 	expected bool
+	ts       int64
+	loginPub uint8 // login event: 0 not yet, 1 waiting for the refusal's message, 2 published
 }
 
 func newSession(ctx *dissectors.Context) *session { return &session{ctx: ctx} }
 
 func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
+	s.ts = ts
 	if dir == dissectors.FromClient {
 		if s.req != nil || s.bad {
 			return dissectors.Continue // stdin of the command: counted, not kept
@@ -66,6 +70,12 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 		if complete {
 			s.req = &q
 			s.buf = nil
+			if s.ctx.Listening() {
+				ev := record.CommandEvent(ts, q.Command)
+				ev.UserName = q.ServerUser // no login event yet to take it from
+				s.ctx.Publish(ev)
+				s.login(false)
+			}
 		} else if !ok || len(s.buf) > maxCommand+4*maxUser {
 			s.bad, s.buf = true, nil
 			return dissectors.Done
@@ -88,7 +98,30 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 	case srvData:
 		s.out.Write(data)
 	}
+	if s.ctx.Listening() {
+		s.login(false)
+	}
 	return dissectors.Continue
+}
+
+// login publishes the one login event of the session once the request and
+// the server's answer are both in: success on byte 0; on a refusal, once its
+// message line is complete (or at the end).
+func (s *session) login(end bool) {
+	if s.loginPub == 2 || s.req == nil || s.srv == srvWaitAck {
+		return
+	}
+	a := term.Attempt{N: 1, User: s.req.ServerUser, Outcome: record.OutcomeSuccess, Method: term.MethodTrustedHost}
+	if s.srv == srvRefused {
+		if !end && bytes.IndexByte(s.errText, '\n') < 0 && len(s.errText) < 256 {
+			return
+		}
+		a.Outcome, a.Reason = record.OutcomeFailure, term.Reason(s.errText)
+	}
+	s.loginPub = 2
+	ev := term.LoginEvent(s.ts, a)
+	ev.Objects = map[string]any{"rsh": &Fields{ClientUser: s.req.ClientUser, ServerUser: s.req.ServerUser}}
+	s.ctx.Publish(ev)
 }
 
 // expectStderr announces the back-connection: the server connects from a
@@ -143,6 +176,24 @@ func (s *session) Close(r *record.Record) {
 		r.AddAnomaly("rsh.no_request")
 		return
 	}
+	if s.ctx.Listening() {
+		s.login(true)
+	}
+	s.fill(r)
+	if t := s.out.Text(); t != "" {
+		r.OutputText = t
+	}
+}
+
+// Snapshot implements dissectors.Snapshotter: the request and the answer so
+// far, without changing the session.
+func (s *session) Snapshot(r *record.Record) {
+	if s.req != nil {
+		s.fill(r)
+	}
+}
+
+func (s *session) fill(r *record.Record) {
 	f := &Fields{ClientUser: s.req.ClientUser, ServerUser: s.req.ServerUser, Command: s.req.Command, StderrBytes: s.stderr}
 	f.StderrPort, _ = strconv.Atoi(s.req.StderrPort)
 	r.UserName = s.req.ServerUser
@@ -156,9 +207,6 @@ func (s *session) Close(r *record.Record) {
 		no := false
 		r.Login = &record.Login{Attempts: 1, Success: &no}
 		f.Error = trimText(s.errText)
-	}
-	if t := s.out.Text(); t != "" {
-		r.OutputText = t
 	}
 	if s.out.Truncated {
 		r.AddAnomaly("term.output_truncated")

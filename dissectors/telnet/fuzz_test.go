@@ -5,6 +5,7 @@ import (
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/term/termtest"
 )
 
 // FuzzDecoder: the NVT decoder never panics, reports data no longer than its
@@ -39,13 +40,16 @@ func (h *countHandler) Sub(o byte, p []byte) {
 func (h *countHandler) Command(byte) {}
 
 // FuzzSession: a whole session (the first byte of each chunk picks the
-// direction) never panics and keeps its caps.
+// direction) never panics, keeps its caps, and publishes the events its
+// record counts.
 func FuzzSession(f *testing.F) {
 	f.Add([]byte("\x01\xff\xfb\x01login: \x00alice\r\x01Password: \x00pw\r\x01$ \x00id\r")) // a login, split by direction bytes
 	f.Add([]byte("\x00\x1b[A\x7f\x15\x17\x03\r\x00\r\n"))                                   // editing keys
 	f.Add([]byte("\x01\x1b]0;title\x07\x1b[2J\x1b[H\x1b[1;32mgreen\x1b[K"))                 // escapes on screen
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := &dissectors.Context{Record: &record.Record{}, Options: &dissectors.Options{}}
+		var evs []*record.Event
+		c.Events = func(ev *record.Event) { evs = append(evs, ev) }
 		s := newSession(c)
 		dir := dissectors.FromClient
 		start := 0
@@ -56,7 +60,12 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 		s.Feed(dir, in[start:], int64(len(in)))
+		var snap record.Record
+		s.Snapshot(&snap)
 		s.Close(c.Record)
+		if err := termtest.Consistent(c.Record, evs); err != nil {
+			t.Fatal(err)
+		}
 		for _, cmd := range c.Record.Commands {
 			if len(cmd) > 4*4096 {
 				t.Fatalf("command of %d bytes", len(cmd))

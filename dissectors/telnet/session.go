@@ -1,8 +1,10 @@
 package telnet
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/asciicast"
@@ -68,6 +70,9 @@ func newSession(ctx *dissectors.Context) *session {
 		if ctx.Options.RecordingsDir != "" {
 			s.term.Rec = &asciicast.Writer{}
 		}
+	}
+	if ctx.Listening() {
+		s.term.Events = ctx.Publish
 	}
 	return s
 }
@@ -156,6 +161,12 @@ func (h *sideHandler) Sub(opt byte, p []byte) {
 		// ENCRYPT START (RFC 2946 section 2: IS 0, SUPPORT 1, REPLY 2,
 		// START 3): from here that side's stream is ciphertext.
 		if len(p) > 0 && p[0] == 3 {
+			if !s.f.Encryption && s.ctx.Listening() {
+				s.ctx.Publish(&record.Event{Time: time.Unix(0, s.ts), Action: record.ActionSecurity,
+					Category: []string{"network"}, Type: []string{"info"},
+					Reason:  "telnet encryption started; content no longer visible",
+					Objects: map[string]any{"telnet": &Fields{Encryption: true, Authentication: s.f.Authentication}}})
+			}
 			s.f.Encryption = true
 			s.stop = true
 		}
@@ -176,29 +187,55 @@ func (s *session) Close(r *record.Record) {
 			r.AddAnomaly("telnet.bad_command")
 		}
 	}
-	for o := 0; o < 256; o++ {
-		if s.opts.enabled(0, byte(o)) || s.opts.enabled(1, byte(o)) {
-			s.f.Options = append(s.f.Options, OptionName(byte(o)))
-		}
-	}
-	sort.Strings(s.f.Options)
-	if s.f.Resizes <= 1 {
-		s.f.Resizes = 0
-	} else {
-		s.f.Resizes-- // the first NAWS is the initial size, not a resize
-	}
+	f := s.fields()
 	s.term.Fill(r)
 	if s.stop {
 		r.AddAnomaly("telnet.encrypted")
 	}
 	if s.term.Rec != nil {
-		s.term.Rec.Term = strings.ToLower(s.f.TerminalType)
-		if w := s.f.Window; w != nil && s.term.Rec.Width == 0 {
+		s.term.Rec.Term = strings.ToLower(f.TerminalType)
+		if w := f.Window; w != nil && s.term.Rec.Width == 0 {
 			s.term.Rec.Width, s.term.Rec.Height = w.Cols, w.Rows
 		}
 		s.term.SaveRecording(r, s.ctx.Options.RecordingsDir, "telnet")
 	}
-	if !s.f.empty() {
-		r.Set("telnet", &s.f)
+	if !f.empty() {
+		r.Set("telnet", f)
 	}
+}
+
+// Snapshot implements dissectors.Snapshotter: user, login, commands so far
+// and the telnet object, without changing the session.
+func (s *session) Snapshot(r *record.Record) {
+	s.term.Snapshot(r)
+	if s.stop {
+		r.AddAnomaly("telnet.encrypted")
+	}
+	if f := s.fields(); !f.empty() {
+		r.Set("telnet", f)
+	}
+}
+
+// fields is the telnet object as it stands: the options in effect now and
+// the resizes after the first size. A copy: the session keeps its own.
+func (s *session) fields() *Fields {
+	f := s.f
+	f.Options = nil
+	for o := 0; o < 256; o++ {
+		if s.opts.enabled(0, byte(o)) || s.opts.enabled(1, byte(o)) {
+			f.Options = append(f.Options, OptionName(byte(o)))
+		}
+	}
+	sort.Strings(f.Options)
+	if f.Resizes <= 1 {
+		f.Resizes = 0
+	} else {
+		f.Resizes-- // the first NAWS is the initial size, not a resize
+	}
+	if f.Window != nil {
+		w := *f.Window
+		f.Window = &w
+	}
+	f.Environ = slices.Clone(f.Environ)
+	return &f
 }

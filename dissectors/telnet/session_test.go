@@ -3,6 +3,7 @@ package telnet
 import (
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/psmtap/psmtap/dissectors"
@@ -89,19 +90,53 @@ func TestSessionLineMode(t *testing.T) {
 	}
 }
 
-// ENCRYPT START: decoding stops, the record says so.
+// ENCRYPT START: decoding stops, the record says so, and a security event
+// says when. A login typed before it and never answered is published at
+// the end, with outcome unknown.
 func TestSessionEncryptStops(t *testing.T) {
 	c := ctx()
+	var evs []*record.Event
+	c.Events = func(ev *record.Event) { evs = append(evs, ev) }
 	s := newSession(c)
-	s.Feed(S, []byte("\xff\xfb\x26"), 1)
-	s.Feed(C, []byte("\xff\xfd\x26"), 2)
-	if st := s.Feed(S, []byte("\xff\xfa\x26\x03\x01\xff\xf0\x8a\x99garbage"), 3); st != dissectors.Done {
+	s.Feed(S, []byte("\xff\xfb\x26login: "), 1)
+	s.Feed(C, []byte("\xff\xfd\x26bob\r\x00"), 2)
+	s.Feed(S, []byte("bob\r\nPassword: "), 3)
+	s.Feed(C, []byte("pw\r\x00"), 4)
+	if st := s.Feed(S, []byte("\xff\xfa\x26\x03\x01\xff\xf0\x8a\x99garbage"), 5); st != dissectors.Done {
 		t.Fatal("not done after ENCRYPT START")
 	}
 	s.Close(c.Record)
 	f := c.Record.Objects["telnet"].(*Fields)
-	if !f.Encryption || c.Record.OutputText != "" || !reflect.DeepEqual(c.Record.Anomalies, []string{"telnet.encrypted"}) {
+	if !f.Encryption || strings.Contains(c.Record.OutputText, "garbage") || !reflect.DeepEqual(c.Record.Anomalies, []string{"telnet.encrypted"}) {
 		t.Fatalf("%+v %q %v", f, c.Record.OutputText, c.Record.Anomalies)
+	}
+	if len(evs) != 2 || evs[0].Action != record.ActionSecurity || evs[0].Time.UnixNano() != 5 ||
+		evs[0].Reason != "telnet encryption started; content no longer visible" || !evs[0].Objects["telnet"].(*Fields).Encryption {
+		t.Fatalf("events %+v", evs)
+	}
+	if l := evs[1]; l.Action != record.ActionLogin || l.Outcome != record.OutcomeUnknown || l.UserName != "bob" || l.Login.Attempt != 1 ||
+		c.Record.Login.Attempts != 1 || c.Record.Login.Success != nil {
+		t.Fatalf("login event %+v, record %+v", l, c.Record.Login)
+	}
+	b, _ := evs[0].MarshalJSON()
+	if !strings.Contains(string(b), `"action":"security"`) || !strings.Contains(string(b), `"telnet":{"encryption":true}`) {
+		t.Fatalf("%s", b)
+	}
+}
+
+// Without a listener nothing is built; with one, the record is the same.
+func TestSessionEventsDoNotChangeRecord(t *testing.T) {
+	plain := runChunks(t, charMode, 0)
+	c := ctx()
+	var evs []*record.Event
+	c.Events = func(ev *record.Event) { evs = append(evs, ev) }
+	s := newSession(c)
+	for i, ch := range charMode {
+		s.Feed(ch.dir, []byte(ch.data), int64(i)*1e6)
+	}
+	s.Close(c.Record)
+	if !reflect.DeepEqual(plain, c.Record) || len(evs) != 3 {
+		t.Fatalf("%+v\n%+v\n%d events", plain, c.Record, len(evs))
 	}
 }
 

@@ -2,6 +2,10 @@ package term
 
 import (
 	"bytes"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/psmtap/psmtap/internal/record"
 )
 
 // PromptKind classifies the text on the screen line where the user starts
@@ -97,6 +101,23 @@ const (
 	lsGotPassword
 )
 
+// Login methods (psm.login.method on login events).
+const (
+	MethodPassword    = "password"
+	MethodNone        = "none"         // a user name only, and the server let the user in
+	MethodTrustedHost = "trusted_host" // rlogin/rsh: .rhosts or hosts.equiv, nothing asked
+)
+
+// Attempt is one login attempt, reported once its outcome is known.
+type Attempt struct {
+	N        int    // 1, 2, ...: its place in Login.Attempts
+	User     string // the name given for it ("" when none was asked)
+	Outcome  string // record.OutcomeSuccess, OutcomeFailure or OutcomeUnknown
+	Method   string // MethodPassword, MethodNone, MethodTrustedHost; "" when not known
+	Password bool   // a password was typed (it is masked everywhere)
+	Reason   string // the server's failure line (Reason), if it printed one
+}
+
 // Login follows prompts and answers to outcomes. Every answered password,
 // and every user name answered without a password that the server then
 // rejects or accepts, is one attempt.
@@ -106,20 +127,32 @@ type Login struct {
 	Success     int8 // 0 unknown, 1 yes, -1 no
 	Credentials bool // a password was typed
 	LoggedIn    bool // a shell (or device) prompt was reached
-	state       uint8
-	pending     string
+	// Trusted: a shell reached before any prompt was answered is one
+	// successful attempt by host trust (rlogin's .rhosts login).
+	Trusted bool
+	// Report, when set, receives each attempt as soon as its outcome is
+	// known, in the order they are counted in Attempts.
+	Report   func(Attempt)
+	state    uint8
+	pending  string
+	reported int // attempts given to Report
 }
 
 // OnUser: a login name was typed at a user prompt.
 func (l *Login) OnUser(name string) {
 	if l.state != lsIdle {
-		l.fail() // asked for a name again: the last attempt failed
+		l.fail(nil) // asked for a name again: the last attempt failed
 	}
 	l.pending, l.state = name, lsGotUser
 }
 
 // OnPassword: a password was typed at a password prompt.
 func (l *Login) OnPassword() {
+	if l.state == lsGotPassword {
+		// Asked for a password again with no outcome in between (Cisco's
+		// line password prompt repeats on a wrong one): the earlier was refused.
+		l.report(record.OutcomeFailure, MethodPassword, nil)
+	}
 	l.Attempts++
 	l.Credentials = true
 	if l.pending != "" {
@@ -131,9 +164,13 @@ func (l *Login) OnPassword() {
 // Pending reports an attempt waiting for its outcome.
 func (l *Login) Pending() bool { return l.state != lsIdle }
 
-func (l *Login) fail() {
-	if l.state == lsGotUser {
+func (l *Login) fail(reason []byte) {
+	switch l.state {
+	case lsGotUser:
 		l.Attempts++
+		l.report(record.OutcomeFailure, "", reason)
+	case lsGotPassword:
+		l.report(record.OutcomeFailure, MethodPassword, reason)
 	}
 	if l.state != lsIdle {
 		l.Success = -1
@@ -141,22 +178,83 @@ func (l *Login) fail() {
 	l.state = lsIdle
 }
 
-// OnFailure: the server rejected the pending attempt.
-func (l *Login) OnFailure() {
+// OnFailure: the server rejected the pending attempt; reason is the line
+// that said so (nil when none did).
+func (l *Login) OnFailure(reason []byte) {
 	if l.state != lsIdle {
-		l.fail()
+		l.fail(reason)
 	}
 }
 
 // OnShell: a shell or device prompt (or a line only a logged-in user sees).
 func (l *Login) OnShell() {
-	if l.state != lsIdle {
-		if l.state == lsGotUser {
-			l.Attempts++
-			l.User = l.pending
-		}
+	switch {
+	case l.state == lsGotUser:
+		l.Attempts++
+		l.User = l.pending
 		l.Success = 1
-		l.state = lsIdle
+		l.report(record.OutcomeSuccess, MethodNone, nil)
+	case l.state == lsGotPassword:
+		l.Success = 1
+		l.report(record.OutcomeSuccess, MethodPassword, nil)
+	case l.Trusted && !l.LoggedIn && l.Attempts == 0:
+		l.Attempts++
+		l.Success = 1
+		l.report(record.OutcomeSuccess, MethodTrustedHost, nil)
 	}
+	l.state = lsIdle
 	l.LoggedIn = true
+}
+
+// ReportPending reports the attempts counted but not yet settled, with
+// outcome unknown: the session ended before the server answered.
+func (l *Login) ReportPending() {
+	for l.reported < l.Attempts {
+		l.report(record.OutcomeUnknown, MethodPassword, nil)
+	}
+}
+
+// report gives the attempt counted last to Report. Only a password attempt
+// can still be unsettled, so the user-name-only methods need no care here.
+func (l *Login) report(outcome, method string, reason []byte) {
+	if l.Report == nil {
+		l.reported = l.Attempts
+		return
+	}
+	if l.reported >= l.Attempts {
+		return
+	}
+	l.reported++
+	a := Attempt{N: l.reported, User: l.User, Outcome: outcome, Method: method, Reason: Reason(reason)}
+	if method == "" || method == MethodNone {
+		a.User = l.pending
+	}
+	a.Password = method == MethodPassword
+	l.Report(a)
+}
+
+// MaxReason bounds the reason text of an event (event.reason).
+const MaxReason = 200
+
+// Reason makes a server line fit for event.reason: blanks trimmed, only
+// printable characters, at most MaxReason bytes (cut at a character).
+func Reason(line []byte) string {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return ""
+	}
+	out := make([]byte, 0, min(len(line), MaxReason))
+	for len(line) > 0 {
+		r, n := utf8.DecodeRune(line)
+		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) {
+			line = line[n:]
+			continue
+		}
+		if len(out)+n > MaxReason {
+			break
+		}
+		out = append(out, line[:n]...)
+		line = line[n:]
+	}
+	return string(bytes.TrimSpace(out))
 }

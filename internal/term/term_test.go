@@ -1,6 +1,7 @@
 package term
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -158,20 +159,46 @@ func TestLogin(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var tm Terminal
-			for i, s := range c.steps {
-				if s.server {
-					tm.Server([]byte(s.data), int64(i))
-				} else {
-					tm.Client([]byte(s.data), int64(i))
+			for _, listen := range []bool{false, true} {
+				var tm Terminal
+				var evs []*record.Event
+				if listen {
+					tm.Events = func(ev *record.Event) { evs = append(evs, ev) }
 				}
-			}
-			var r record.Record
-			tm.Fill(&r)
-			l := tm.Login
-			if r.UserName != c.user || l.Success != c.success || l.Attempts != c.attempts || !reflect.DeepEqual(tm.Commands, c.commands) {
-				t.Fatalf("user %q success %d attempts %d commands %q; want %q %d %d %q",
-					r.UserName, l.Success, l.Attempts, tm.Commands, c.user, c.success, c.attempts, c.commands)
+				for i, s := range c.steps {
+					if s.server {
+						tm.Server([]byte(s.data), int64(i))
+					} else {
+						tm.Client([]byte(s.data), int64(i))
+					}
+				}
+				var r record.Record
+				tm.Fill(&r)
+				l := tm.Login
+				if r.UserName != c.user || l.Success != c.success || l.Attempts != c.attempts || !reflect.DeepEqual(tm.Commands, c.commands) {
+					t.Fatalf("user %q success %d attempts %d commands %q; want %q %d %d %q",
+						r.UserName, l.Success, l.Attempts, tm.Commands, c.user, c.success, c.attempts, c.commands)
+				}
+				// One login event per attempt, one command event per command, in order.
+				var logins int
+				var cmds []string
+				for _, ev := range evs {
+					switch ev.Action {
+					case record.ActionLogin:
+						logins++
+						if ev.Login.Attempt != logins {
+							t.Fatalf("login event %d numbered %d", logins, ev.Login.Attempt)
+						}
+					case record.ActionCommand:
+						cmds = append(cmds, ev.Command.Line)
+					}
+				}
+				if listen && (logins != c.attempts || !reflect.DeepEqual(cmds, c.commands)) {
+					t.Fatalf("events: %d logins, commands %q", logins, cmds)
+				}
+				if !listen && evs != nil {
+					t.Fatal("events without a listener")
+				}
 			}
 		})
 	}
@@ -209,5 +236,145 @@ func TestEchoMismatch(t *testing.T) {
 	tm.Fill(&r)
 	if !reflect.DeepEqual(r.Anomalies, []string{"term.echo_mismatch"}) || tm.EchoChecked != 1 {
 		t.Fatalf("%v %d", r.Anomalies, tm.EchoChecked)
+	}
+}
+
+// loginEvents runs a conversation and returns its login events as
+// "n user outcome method reason" lines, with the step index of each.
+func loginEvents(t *testing.T, tm *Terminal, steps []step) (out []string, at []int64) {
+	t.Helper()
+	tm.Events = func(ev *record.Event) {
+		if ev.Action != record.ActionLogin {
+			return
+		}
+		out = append(out, fmt.Sprintf("%d %s %s %s %v %q", ev.Login.Attempt, ev.UserName, ev.Outcome, ev.Login.Method, ev.CleartextCredentials, ev.Reason))
+		at = append(at, ev.Time.UnixNano())
+	}
+	for i, s := range steps {
+		if s.server {
+			tm.Server([]byte(s.data), int64(i))
+		} else {
+			tm.Client([]byte(s.data), int64(i))
+		}
+	}
+	var r record.Record
+	tm.Fill(&r)
+	return out, at
+}
+
+func TestLoginEvents(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted bool
+		steps   []step
+		want    []string
+		at      []int64 // the step that settled each
+	}{
+		{"failure with its line, then success at Last login", false, []step{
+			srv("psm-srv login: "), cli("alice\r"), srv("alice\r\nPassword: "), cli("wonderland\r"),
+			srv("\r\nLogin incorrect\r\npsm-srv login: "), cli("alice\r"), srv("alice\r\nPassword: "), cli("Wonderland1\r"),
+			srv("\r\nLast login: Thu Nov 26\r\nalice@psm-srv:~$ "), cli("id\r"),
+		}, []string{`1 alice failure password true "Login incorrect"`, `2 alice success password true ""`}, []int64{4, 8}},
+		{"the reason is bounded and printable", false, []step{
+			srv("login: "), cli("bob\r"), srv("Password: "), cli("x\r"),
+			srv("\r\n\x1b[31m% Authentication failed\x07 " + strings.Repeat("é", 150) + "\r\n"),
+		}, []string{`1 bob failure password true "% Authentication failed ` + strings.Repeat("é", 88) + `"`}, []int64{4}},
+		{"a name only, let in: method none", false, []step{
+			srv("login: "), cli("guest\r"), srv("guest\r\nguest$ "), cli("ls\r"),
+		}, []string{`1 guest success none false ""`}, []int64{3}},
+		{"a name only, asked again: failure with no method", false, []step{
+			srv("login: "), cli("nobody\r"), srv("\r\nlogin: "), cli("alice\r"), srv("Password: "), cli("pw\r"), srv("\r\n$ "), cli("id\r"),
+		}, []string{`1 nobody failure  false ""`, `2 alice success password true ""`}, []int64{3, 7}},
+		{"password asked again: the first was refused", false, []step{
+			srv("Password: "), cli("a\r"), srv("\r\nPassword: "), cli("b\r"), srv("\r\nR1>"), cli("show run\r"),
+		}, []string{`1  failure password true ""`, `2  success password true ""`}, []int64{3, 5}},
+		{"unanswered at the end: unknown", false, []step{
+			srv("login: "), cli("alice\r"), srv("Password: "), cli("pw\r"), srv("\r\n"),
+		}, []string{`1 alice unknown password true ""`}, []int64{4}},
+		{"settled at the end by the last prompt", false, []step{
+			srv("login: "), cli("alice\r"), srv("Password: "), cli("pw\r"), srv("\r\nalice@h:~$ "),
+		}, []string{`1 alice success password true ""`}, []int64{4}},
+		{"trusted: at Last login", true, []step{
+			srv("Linux h\r\nLast login: Thu\r\nalice@h:~$ "), cli("pwd\r"),
+		}, []string{`1 alice success trusted_host false ""`}, []int64{0}},
+		{"trusted: at the prompt", true, []step{srv("alice@h:~$ "), cli("pwd\r")}, []string{`1 alice success trusted_host false ""`}, []int64{1}},
+		{"trust refused, password asked", true, []step{
+			srv("Password: "), cli("pw\r"), srv("\r\nLogin incorrect\r\nlogin: "),
+		}, []string{`1 alice failure password true "Login incorrect"`}, []int64{2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tm := &Terminal{}
+			if c.trusted {
+				tm.Login.Trusted, tm.Login.User = true, "alice"
+			}
+			got, at := loginEvents(t, tm, c.steps)
+			if !reflect.DeepEqual(got, c.want) || !reflect.DeepEqual(at, c.at) {
+				t.Fatalf("events\n%q at %v\nwant\n%q at %v", got, at, c.want, c.at)
+			}
+			if len(got) != tm.Login.Attempts {
+				t.Fatalf("%d events, %d attempts", len(got), tm.Login.Attempts)
+			}
+		})
+	}
+}
+
+// A snapshot changes nothing: a pending login stays pending, and the final
+// record and events are those of a session never snapshotted.
+func TestSnapshotChangesNothing(t *testing.T) {
+	steps := []step{
+		srv("login: "), cli("alice\r"), srv("Password: "), cli("pw\r"), srv("\r\nLast login: x\r\n$ "), cli("id\r"), srv("uid\r\n$ "),
+		cli("ls\r"), srv("\r\n$ "), cli("exit\r"), srv("logout\r\n"),
+	}
+	run := func(snapAt map[int]bool) (record.Record, []string, []record.Record) {
+		var tm Terminal
+		var evs []string
+		var snaps []record.Record
+		tm.Events = func(ev *record.Event) { evs = append(evs, ev.Action+" "+ev.Outcome) }
+		for i, s := range steps {
+			if snapAt[i] {
+				var r record.Record
+				tm.Snapshot(&r)
+				snaps = append(snaps, r)
+			}
+			if s.server {
+				tm.Server([]byte(s.data), int64(i))
+			} else {
+				tm.Client([]byte(s.data), int64(i))
+			}
+		}
+		var r record.Record
+		tm.Fill(&r)
+		return r, evs, snaps
+	}
+	plain, plainEvs, _ := run(nil)
+	final, evs, snaps := run(map[int]bool{4: true, 9: true})
+	if !reflect.DeepEqual(plain, final) || !reflect.DeepEqual(plainEvs, evs) {
+		t.Fatalf("snapshots changed the session:\n%+v\n%+v\n%q\n%q", plain, final, plainEvs, evs)
+	}
+	// at step 4 the password is typed and unanswered: one attempt, no outcome yet
+	if s := snaps[0]; s.UserName != "alice" || s.Login == nil || s.Login.Attempts != 1 || s.Login.Success != nil || s.Commands != nil || s.OutputText != "" {
+		t.Fatalf("snapshot 1: %+v %+v", s, s.Login)
+	}
+	if s := snaps[1]; !reflect.DeepEqual(s.Commands, []string{"id", "ls"}) || !*s.Login.Success || s.Kind != "interactive" {
+		t.Fatalf("snapshot 2: %+v", s)
+	}
+	snaps[1].Commands[0] = "changed"
+	if final.Commands[0] != "id" {
+		t.Fatal("a snapshot shares the session's commands")
+	}
+}
+
+func TestReason(t *testing.T) {
+	for in, want := range map[string]string{
+		"\tLogin incorrect\r\n":        "Login incorrect",
+		"bad\x01 line\xff\x7f":         "bad line",
+		"":                             "",
+		strings.Repeat("ab", 150):      strings.Repeat("ab", 100),
+		strings.Repeat("x", 199) + "é": strings.Repeat("x", 199),
+	} {
+		if got := Reason([]byte(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
 	}
 }

@@ -25,12 +25,17 @@ type Terminal struct {
 	Reveal   bool
 	// EchoChecked counts commands compared with the server's echo.
 	EchoChecked int
+	// Events, when set, receives a login event per attempt and a command
+	// event per command as they happen (dissectors.Context.Publish); nil
+	// when nobody listens, and then no event is built.
+	Events func(*record.Event)
 
 	prompt     []byte
 	kind       PromptKind
 	scratch    []byte
 	anomalies  uint8
 	screenHook bool
+	ts         int64 // time of the packet being decoded (the last one at Close)
 }
 
 // anomaly bits
@@ -44,12 +49,16 @@ func (t *Terminal) hook() {
 	if !t.screenHook {
 		t.screenHook = true
 		t.Screen.OnLine = t.serverLine
+		if t.Events != nil && t.Login.Report == nil {
+			t.Login.Report = t.loginEvent
+		}
 	}
 }
 
 // Server feeds the server's output (protocol framing already removed).
 func (t *Terminal) Server(data []byte, ts int64) {
 	t.hook()
+	t.ts = ts
 	if t.Rec != nil {
 		t.Rec.Output(ts, data)
 	}
@@ -58,11 +67,16 @@ func (t *Terminal) Server(data []byte, ts int64) {
 
 func (t *Terminal) serverLine(line []byte) {
 	if !t.Login.Pending() {
+		// A trusted login's "Last login:" says the shell is there before
+		// its prompt does.
+		if t.Login.Trusted && !t.Login.LoggedIn && IsSuccessLine(line) {
+			t.Login.OnShell()
+		}
 		return
 	}
 	switch {
 	case IsFailureLine(line):
-		t.Login.OnFailure()
+		t.Login.OnFailure(line)
 	case IsSuccessLine(line):
 		t.Login.OnShell()
 	}
@@ -71,6 +85,7 @@ func (t *Terminal) serverLine(line []byte) {
 // Client feeds the client's keystrokes (protocol framing already removed).
 func (t *Terminal) Client(data []byte, ts int64) {
 	t.hook()
+	t.ts = ts
 	t.scratch = t.scratch[:0]
 	for _, c := range data {
 		if !t.Edit.Started && c != '\r' && c != '\n' && c != 0 {
@@ -117,7 +132,7 @@ func (t *Terminal) promptOutcome() {
 		t.Login.OnShell()
 	case PromptUser:
 		if t.Login.state == lsGotPassword {
-			t.Login.OnFailure() // asked to log in again without a message
+			t.Login.OnFailure(nil) // asked to log in again without a message
 		}
 	}
 }
@@ -168,18 +183,56 @@ func (t *Terminal) enter() {
 		return
 	}
 	t.Commands = append(t.Commands, string(cmd))
+	if t.Events != nil {
+		t.Events(record.CommandEvent(t.ts, t.Commands[len(t.Commands)-1]))
+	}
 }
 
-// Fill writes what the terminal learned into r.
+// loginEvent publishes a settled attempt at the time of the packet that settled it.
+func (t *Terminal) loginEvent(a Attempt) { t.Events(LoginEvent(t.ts, a)) }
+
+// LoginEvent builds the login event of an attempt.
+func LoginEvent(ts int64, a Attempt) *record.Event {
+	ev := record.LoginEvent(ts, a.User, a.Outcome, a.Method, false)
+	ev.Login.Attempt = a.N
+	ev.CleartextCredentials = a.Password
+	ev.Reason = a.Reason
+	return ev
+}
+
+// Fill writes what the terminal learned into r when the session ends. A
+// login still pending is settled by the last prompt, or else reported with
+// outcome unknown.
 func (t *Terminal) Fill(r *record.Record) {
-	// A login still pending when the session ended: the last prompt decides.
+	t.hook()
 	if t.Login.Pending() {
 		if k := ClassifyPrompt(t.Screen.CurrentLine()); k == PromptShell {
 			t.Login.OnShell()
 		} else if k == PromptUser && t.Login.state == lsGotPassword {
-			t.Login.OnFailure()
+			t.Login.OnFailure(nil)
 		}
 	}
+	t.Login.ReportPending()
+	t.fill(r)
+	if len(t.Commands) > 0 {
+		r.Commands = t.Commands
+	}
+	if txt := t.Screen.Text(); txt != "" {
+		r.OutputText = txt
+	}
+}
+
+// Snapshot writes what the terminal learned so far into r (an interim
+// record) and changes nothing: a pending login stays pending, and r gets
+// its own copy of the commands. The screen text is left for the final record.
+func (t *Terminal) Snapshot(r *record.Record) {
+	t.fill(r)
+	if len(t.Commands) > 0 {
+		r.Commands = append([]string(nil), t.Commands...)
+	}
+}
+
+func (t *Terminal) fill(r *record.Record) {
 	l := &t.Login
 	if l.Attempts > 0 || l.Success != 0 {
 		r.Login = &record.Login{Attempts: l.Attempts}
@@ -195,14 +248,8 @@ func (t *Terminal) Fill(r *record.Record) {
 	if l.User != "" && r.UserName == "" {
 		r.UserName = l.User
 	}
-	if len(t.Commands) > 0 {
-		r.Commands = t.Commands
-	}
 	if l.LoggedIn || len(t.Commands) > 0 {
 		r.Kind = "interactive"
-	}
-	if txt := t.Screen.Text(); txt != "" {
-		r.OutputText = txt
 	}
 	if t.Screen.Truncated {
 		r.AddAnomaly("term.output_truncated")
