@@ -245,10 +245,10 @@ func parseRule(file string, doc *Node, opt *Options) (*Rule, error) {
 		return nil, err
 	}
 	if len(opt.Products) > 0 && !contains(opt.Products, r.Logsource.Product) {
-		return nil, p.errf(ls, "logsource.product %q: this tool reads %s", r.Logsource.Product, strings.Join(opt.Products, ", "))
+		return nil, p.errf(keyOf(ls, "product"), "logsource.product %q: this tool reads %s", r.Logsource.Product, strings.Join(opt.Products, ", "))
 	}
 	if len(opt.Categories) > 0 && !contains(opt.Categories, r.Logsource.Category) {
-		return nil, p.errf(ls, "logsource.category %q is not one of %s", r.Logsource.Category, strings.Join(opt.Categories, ", "))
+		return nil, p.errf(keyOf(ls, "category"), "logsource.category %q is not one of %s", r.Logsource.Category, strings.Join(opt.Categories, ", "))
 	}
 	det := doc.Get("detection")
 	if det == nil || det.Kind != MapNode {

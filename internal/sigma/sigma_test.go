@@ -269,7 +269,7 @@ func TestRuleErrors(t *testing.T) {
 		{head + "detection:\n  sel:\n    a: x\n  condition: sel and other\n", 8, "does not define"},
 		{head + "detection:\n  sel:\n    a: x\n  condition: sel | count() > 5\n", 8, "correlation"},
 		{head + "detection:\n  sel:\n    a: x\n", 5, "no condition"},
-		{"title: t\nlogsource:\n  product: psmtap\n  category: dns\ndetection:\n  sel:\n    a: x\n  condition: sel\n", 3, "category"},
+		{"title: t\nlogsource:\n  product: psmtap\n  category: dns\ndetection:\n  sel:\n    a: x\n  condition: sel\n", 4, "category"},
 		{"title: t\nlogsource:\n  product: windows\ndetection:\n  sel:\n    a: x\n  condition: sel\n", 3, "product"},
 		{head + "detection:\n  sel:\n    a|cidr: 10.0.0.0/33\n  condition: sel\n", 7, "CIDR"},
 		{head + "detection:\n  sel:\n    a|all: x\n  condition: sel\n", 7, "two or more"},
