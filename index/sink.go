@@ -125,6 +125,7 @@ func quote(s string) string {
 }
 
 func (t *Table) session(r *record.Record) error {
+	r.Complete() // deferred work (a recording to save) may add fields
 	proto := r.Protocol
 	if proto == "" {
 		proto = "-"

@@ -75,6 +75,15 @@ type Record struct {
 	Deferred func(r *Record)
 }
 
+// Defer adds work for the output stage, after any already deferred.
+func (r *Record) Defer(f func(r *Record)) {
+	if prev := r.Deferred; prev != nil {
+		r.Deferred = func(r *Record) { prev(r); f(r) }
+		return
+	}
+	r.Deferred = f
+}
+
 // Complete runs the deferred work, once. Sinks call it before they encode.
 func (r *Record) Complete() {
 	if f := r.Deferred; f != nil {

@@ -265,7 +265,10 @@ func (t *Terminal) fill(r *record.Record) {
 	}
 }
 
-// SaveRecording writes the recording (if any) under dir and notes it in r.
+// SaveRecording arranges for the recording (if any) to be written under
+// dir and noted in r. Compressing and writing are deferred to the output
+// stage (record.Record.Deferred): a slow disk must not hold up the packet
+// path. The recording's bytes are taken now; the session may go.
 func (t *Terminal) SaveRecording(r *record.Record, dir, proto string) {
 	if t.Rec == nil || dir == "" || t.Rec.Empty() {
 		return
@@ -274,10 +277,13 @@ func (t *Terminal) SaveRecording(r *record.Record, dir, proto string) {
 		r.AddAnomaly("recording.truncated")
 	}
 	name := proto + "-" + r.Start.UTC().Format("20060102T150405Z") + "-" + r.ID
-	saved, err := asciicast.Save(dir, name, t.Rec.Bytes(r.Start.Unix()))
-	if err != nil {
-		r.AddAnomaly("recording.write_failed")
-		return
-	}
-	r.Recording = &record.Recording{Format: saved.Format, Path: saved.Path, SHA256: saved.SHA256, Bytes: saved.Bytes}
+	cast := t.Rec.Bytes(r.Start.Unix())
+	r.Defer(func(r *record.Record) {
+		saved, err := asciicast.Save(dir, name, cast)
+		if err != nil {
+			r.AddAnomaly("recording.write_failed")
+			return
+		}
+		r.Recording = &record.Recording{Format: saved.Format, Path: saved.Path, SHA256: saved.SHA256, Bytes: saved.Bytes}
+	})
 }
