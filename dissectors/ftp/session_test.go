@@ -3,8 +3,10 @@ package ftp
 import (
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
@@ -168,5 +170,115 @@ func TestSessionHostile(t *testing.T) {
 	r, _ := run(t, []chunk{{S, "220 hi\r\n"}, {C, "NOOP " + strings.Repeat("A", 3*MaxLine) + "\r\n"}, {S, "200 ok\r\n200 again\r\n"}, {C, "\x00\x01\x02\r\n"}}, 0, false)
 	if !reflect.DeepEqual(r.Anomalies, []string{"ftp.bad_line", "ftp.line_too_long", "ftp.unexpected_reply"}) {
 		t.Fatalf("%v", r.Anomalies)
+	}
+}
+
+// runEvents is run with events wanted; it returns them too.
+func runEvents(t *testing.T, chunks []chunk) (*record.Record, []*record.Event) {
+	t.Helper()
+	var evs []*record.Event
+	c := &dissectors.Context{Record: &record.Record{}, Options: &dissectors.Options{},
+		Events: func(ev *record.Event) { evs = append(evs, ev) }}
+	s := newSession(c)
+	for i, ch := range chunks {
+		s.Feed(ch.dir, []byte(ch.data), int64(i+1))
+	}
+	c.Record.End = time.Unix(0, 99)
+	s.Close(c.Record)
+	return c.Record, evs
+}
+
+func TestEventsNoDataConnection(t *testing.T) {
+	// No data connection captured: sizes from the 150 reply, then from SIZE;
+	// a rename; a login without password; a command never answered.
+	r, evs := runEvents(t, []chunk{{S, "220 hi\r\n"},
+		{C, "USER anonymous\r\n"}, {S, "230 Welcome\x1b[2J\r\n"},
+		{C, "RETR a.bin\r\n"}, {S, "150 Opening BINARY mode data connection for a.bin (1234 bytes).\r\n226 ok\r\n"},
+		{C, "SIZE b.bin\r\n"}, {S, "213 99\r\n"},
+		{C, "RETR b.bin\r\n"}, {S, "150 go\r\n226 ok\r\n"},
+		{C, "RETR c.bin\r\n"}, {S, "150 go\r\n226 ok\r\n"},
+		{C, "RNFR old\r\n"}, {S, "350 next\r\n"}, {C, "RNTO new\r\n"}, {S, "250 renamed\r\n"},
+		{C, "RNTO orphan\r\n"}, {S, "503 RNFR first\r\n"},
+		{C, "STAT\r\n"}})
+	var got []string
+	for _, ev := range evs {
+		s := ev.Action
+		switch ev.Action {
+		case record.ActionLogin:
+			s += " " + ev.Outcome + " " + ev.UserName + " " + ev.Login.Method
+		case record.ActionCommand:
+			s += " " + ev.Command.Line + " " + strconv.Itoa(ev.Command.ReplyCode) + " " + ev.Command.Reply
+		case record.ActionFile:
+			s += " " + ev.Type[0] + " " + ev.File.Path + ">" + ev.File.NewPath + " " + strconv.FormatInt(ev.File.Size, 10)
+		}
+		got = append(got, s+" @"+strconv.FormatInt(ev.Time.UnixNano(), 10))
+	}
+	want := []string{
+		"login success anonymous none @3",
+		"command USER anonymous 230 Welcome [2J @3", // the escape byte is blanked
+		"command RETR a.bin 226 ok @5",
+		"file access a.bin> 1234 @5",
+		"command SIZE b.bin 213 99 @7",
+		"command RETR b.bin 226 ok @9",
+		"file access b.bin> 99 @9",
+		"command RETR c.bin 226 ok @11",
+		"file access c.bin> -1 @11",
+		"command RNFR old 350 next @13",
+		"command RNTO new 250 renamed @15",
+		"file change old>new -1 @15",
+		"command RNTO orphan 503 RNFR first @17",
+		"command STAT 0  @99", // no reply before the end
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events:\n%s", strings.Join(got, "\n"))
+	}
+	if f := r.Objects["ftp"].(*Fields); !reflect.DeepEqual(f.Files, []string{"a.bin", "b.bin", "c.bin", "old"}) {
+		t.Fatalf("files %q", f.Files)
+	}
+	if evs[0].CleartextCredentials {
+		t.Fatal("no password was sent")
+	}
+}
+
+func TestEventsTLS(t *testing.T) {
+	_, evs := runEvents(t, []chunk{{S, "220 hi\r\n"}, {C, "AUTH TLS\r\n"}, {S, "234 Proceed with negotiation.\r\n"}, {C, "\x16\x03\x01\x02\x00\x01\x00"}})
+	if len(evs) != 2 || evs[0].Action != record.ActionCommand || evs[1].Action != record.ActionSecurity ||
+		evs[1].Outcome != record.OutcomeSuccess || !strings.HasPrefix(evs[1].Reason, "AUTH TLS accepted") {
+		t.Fatalf("%+v", evs)
+	}
+}
+
+// TestEventsOff: no listener, no events built (and nothing breaks).
+func TestEventsOff(t *testing.T) {
+	r, _ := run(t, good, 0, false)
+	if len(r.Commands) != 9 {
+		t.Fatal(r.Commands)
+	}
+}
+
+// TestSnapshot: a snapshot says what is known so far and changes nothing:
+// the record at Close is the same as without snapshots.
+func TestSnapshot(t *testing.T) {
+	c := &dissectors.Context{Record: &record.Record{}, Options: &dissectors.Options{}}
+	s := newSession(c)
+	var snaps []*record.Record
+	for i, ch := range good {
+		s.Feed(ch.dir, []byte(ch.data), int64(i))
+		r := &record.Record{}
+		s.Snapshot(r)
+		snaps = append(snaps, r)
+	}
+	s.Close(c.Record)
+	want, _ := run(t, good, 0, false)
+	if !reflect.DeepEqual(mustJSON(t, c.Record), mustJSON(t, want)) {
+		t.Fatalf("snapshots changed the record:\n%s\n%s", mustJSON(t, c.Record), mustJSON(t, want))
+	}
+	mid := snaps[6] // after the login and FEAT
+	if mid.UserName != "alice" || mid.Login == nil || !*mid.Login.Success || len(mid.Commands) != 3 ||
+		!reflect.DeepEqual(mid.Objects["ftp"].(*Fields).Replies, []string{"331", "230", "211"}) {
+		t.Fatalf("snapshot %s", mustJSON(t, mid))
+	}
+	if last := snaps[len(snaps)-1]; !reflect.DeepEqual(mustJSON(t, last), mustJSON(t, want)) {
+		t.Fatalf("last snapshot differs from the record:\n%s", mustJSON(t, last))
 	}
 }

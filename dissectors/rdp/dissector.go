@@ -139,7 +139,9 @@ func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session {
 	if ctx.Transport == "udp" {
 		return &udpSession{}
 	}
-	return newSession(ctx.Record)
+	s := newSession(ctx.Record)
+	s.ctx = ctx
+	return s
 }
 
 // UDP implements dissectors.DatagramDissector: RDP over UDP (MS-RDPEUDP).

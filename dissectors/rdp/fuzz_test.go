@@ -66,6 +66,8 @@ func FuzzSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, c, s []byte, cut uint16) {
 		r := &record.Record{}
 		ss := newSession(r)
+		events := 0
+		ss.ctx = &dissectors.Context{Events: func(*record.Event) { events++ }}
 		k := int(cut) % (len(c) + 1)
 		ss.Feed(dissectors.FromClient, c[:k], 0)
 		ss.Feed(dissectors.FromServer, s, 0)
@@ -73,7 +75,11 @@ func FuzzSession(f *testing.F) {
 		if len(ss.buf[0]) > maxTPKT || len(ss.buf[1]) > maxTPKT {
 			t.Fatal("buffer over cap")
 		}
+		ss.Snapshot(&record.Record{})
 		ss.Close(r)
+		if events > 1 {
+			t.Fatalf("%d security events", events)
+		}
 		u := &udpSession{}
 		u.Feed(dissectors.FromClient, c, 0)
 		u.Feed(dissectors.FromServer, s, 0)

@@ -163,13 +163,25 @@ func (f *Fields) Summary() string {
 }
 
 // Close implements dissectors.Session.
-func (s *session) Close(r *record.Record) {
-	f := &s.f
+func (s *session) Close(r *record.Record) { s.fill(r) }
+
+// Snapshot implements dissectors.Snapshotter: what the negotiation and the
+// data blocks said so far.
+func (s *session) Snapshot(r *record.Record) { s.fill(r) }
+
+// fill writes the record from a copy of the fields: the session is left as
+// it is (Snapshot calls it while the session goes on).
+func (s *session) fill(r *record.Record) {
+	f := s.f
 	if f.Result == "" && s.cc {
 		f.Result = "success"
 	}
 	if f.Cookie != "" {
 		r.UserName = f.Cookie
+	}
+	if f.Certificate != nil {
+		c := *f.Certificate
+		f.Certificate = &c
 	}
 	if len(s.certs) > 0 && f.Certificate != nil {
 		// The chain ends with the server's own certificate (MS-RDPELE 2.2.1.4.2).
@@ -182,7 +194,7 @@ func (s *session) Close(r *record.Record) {
 			r.AddAnomaly("rdp.bad_server_certificate")
 		}
 	}
-	r.Set("rdp", f)
+	r.Set("rdp", &f)
 	if s.tls != nil {
 		for _, a := range s.tls.Anomalies() {
 			r.AddAnomaly(a)

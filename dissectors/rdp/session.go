@@ -1,6 +1,10 @@
 package rdp
 
 import (
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/dissectors/tls"
 	"github.com/psmtap/psmtap/internal/record"
@@ -27,12 +31,15 @@ type session struct {
 	cc    bool // a Connection Confirm was seen
 	tls   *tls.Stream
 	certs [][]byte // Standard RDP Security X.509 chain (copied)
+	ctx   *dissectors.Context
+	now   int64 // packet time of the bytes being parsed
 }
 
 func newSession(r *record.Record) *session { return &session{rec: r} }
 
 // Feed implements dissectors.Session.
 func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
+	s.now = ts
 	for len(data) > 0 {
 		switch s.phase[dir] {
 		case phaseTLS:
@@ -178,6 +185,40 @@ func (s *session) confirm(p []byte) {
 	default:
 		s.f.SelectedProtocol = "rdp" // no negotiation: Standard RDP Security (2.2.1.2)
 	}
+	if s.ctx.Listening() {
+		s.ctx.Publish(s.securityEvent())
+	}
+}
+
+// securityEvent says how the negotiation settled: the security protocol the
+// server selected (Standard RDP Security: RC4 and a server key the client
+// cannot verify, no NLA), or why it failed.
+func (s *session) securityEvent() *record.Event {
+	f := &s.f
+	obj := map[string]any{}
+	if len(f.RequestedProtocols) > 0 {
+		obj["requested_protocols"] = f.RequestedProtocols
+	}
+	ev := &record.Event{Time: time.Unix(0, s.now), Action: record.ActionSecurity, Category: []string{"network"},
+		Type: []string{"info"}, Outcome: record.OutcomeSuccess, Objects: map[string]any{"rdp": obj}}
+	if f.SelectedProtocol == "" {
+		ev.Outcome = record.OutcomeFailure
+		ev.Reason = "RDP security negotiation failed: " + f.Result
+		obj["result"] = f.Result
+		return ev
+	}
+	obj["selected_protocol"] = f.SelectedProtocol
+	std := f.SelectedProtocol == "rdp"
+	obj["standard_security"] = std
+	switch {
+	case std && len(f.RequestedProtocols) > 0 && !slices.Equal(f.RequestedProtocols, []string{"rdp"}):
+		ev.Reason = "Standard RDP Security selected, though the client offered " + strings.Join(f.RequestedProtocols, ", ")
+	case std:
+		ev.Reason = "Standard RDP Security selected"
+	default:
+		ev.Reason = "security protocol " + f.SelectedProtocol + " selected"
+	}
+	return ev
 }
 
 func (s *session) connectInitial(d []byte) {

@@ -143,6 +143,25 @@ func (a *authInference) classify(n int) respClass {
 
 // result gives (success known, success, attempts).
 func (a *authInference) result() (known, success bool, attempts int) {
+	list, known, success := a.attempts(nil, false)
+	return known, success, len(list)
+}
+
+// attempt is one login attempt as result counts it.
+type attempt struct {
+	success bool
+	ts      int64 // when its answer came; 0 when no one record says
+}
+
+// attempts appends to buf the attempts result counts, in order, and says
+// whether the outcome is known. live: the session goes on, so leave out what
+// a later record could still change (an answered first request that may yet
+// turn out to be a "none" probe) and what only the end can tell (a lone
+// quick "none" and the client gave up; a working session that proves a
+// login; requests beyond maxExchanges). What live returns is always the
+// start of what the end will: the events published live stay true.
+func (a *authInference) attempts(buf []attempt, live bool) (list []attempt, known, success bool) {
+	list = buf
 	ex := a.ex
 	// OpenSSH and most clients first try "none" to learn the methods: a
 	// request without credentials, smaller than the next one, answered at
@@ -151,71 +170,93 @@ func (a *authInference) result() (known, success bool, attempts int) {
 	// request's size, not the answer's.
 	// Some clients send it twice (libssh's sample client does): leading
 	// requests of the same size, answered at once, count as probes too.
-	if j := leadingProbes(ex); j > 0 {
+	j, decided := probes(ex)
+	switch {
+	case live && !decided:
+		return list, false, false
+	case j > 0:
 		ex = ex[j:]
-	} else if len(ex) == 1 && ex[0].resp == respFailure && ex[0].respTS-ex[0].reqTS < 20e6 && a.after[0].chunks == 0 {
+	case len(ex) == 1 && ex[0].resp == respFailure && ex[0].respTS-ex[0].reqTS < 20e6 && a.after[0].chunks == 0:
 		ex = ex[:0] // a lone quick "none" and the client gave up
 	}
 	for _, e := range ex {
 		switch e.resp {
 		case respFailure:
-			attempts++
+			list = append(list, attempt{ts: e.respTS})
 		case respSuccess:
-			attempts++
-			return true, true, attempts
+			list = append(list, attempt{success: true, ts: e.respTS})
+			return list, true, true
 		}
 	}
-	attempts += a.extra
 	// No SUCCESS seen by size: a working session after the last FAILURE still
 	// proves a login (the client kept talking and the server kept answering
-	// with more than an authentication exchange would carry).
-	if a.stage == 2 {
-		lastFail, fails := -1, 0
+	// with more than an authentication exchange would carry). Only the end
+	// says so: a FAILURE may still come.
+	if a.stage == 2 && !live {
+		lastFail := -1
 		for i, e := range a.ex {
 			if e.resp == respFailure {
-				lastFail, fails = i, fails+1
+				lastFail = i
 			}
 		}
 		var chunks, bytes int
+		var ts int64
 		for _, e := range a.ex[lastFail+1:] {
 			chunks += e.srvChunks
 			bytes += e.srvBytes
+			if ts == 0 {
+				ts = e.respTS
+			}
 		}
 		if chunks >= 4 && bytes >= 2048 {
-			for _, e := range a.ex[:leadingProbes(a.ex)] {
-				if e.resp == respFailure {
-					fails-- // "none" probes are not attempts
-				}
-			}
-			return true, true, fails + 1
+			return append(list, attempt{success: true, ts: ts}), true, true
+		}
+	}
+	if !live {
+		for range a.extra {
+			list = append(list, attempt{})
 		}
 	}
 	if a.lostTrack || a.stage < 2 {
-		return false, false, attempts
+		return list, false, false
 	}
-	if attempts > 0 {
-		return true, false, attempts
-	}
-	return false, false, 0
+	return list, len(list) > 0, false
+}
+
+// unanswered reports whether the last request, not the first, got no final
+// answer: a login attempt whose outcome the capture does not show.
+func (a *authInference) unanswered() bool {
+	n := len(a.ex)
+	return a.stage == 2 && !a.lostTrack && a.extra == 0 && n >= 2 && a.ex[n-1].resp != respFailure && a.ex[n-1].resp != respSuccess
 }
 
 // quickAnswer is how fast a server refuses the "none" method; a refused
 // password takes longer (PAM's fail delay, OpenSSH's own minimum delay).
 const quickAnswer = 50e6
 
-// leadingProbes returns how many leading exchanges are "none" probes: the
-// first request, and any that repeat its size while answered at once, when a
-// larger request follows.
-func leadingProbes(ex []exchange) int {
-	if len(ex) < 2 || ex[0].resp == respSuccess {
-		return 0
+// probes returns how many leading exchanges are "none" probes: the first
+// request, and any that repeat its size while answered at once, when a
+// larger request follows. decided is false while every request so far could
+// still be a probe (a later, larger request would make them so), or while
+// the request that decides has no answer yet (more of it may come: request
+// sums a request's pieces until the server answers).
+func probes(ex []exchange) (n int, decided bool) {
+	if len(ex) == 0 {
+		return 0, false
+	}
+	if ex[0].resp == respSuccess {
+		return 0, true
 	}
 	j := 1
 	for j < len(ex) && ex[j].reqSize == ex[0].reqSize && ex[j].resp != respSuccess && ex[j].respTS-ex[j].reqTS < quickAnswer {
 		j++
 	}
-	if j < len(ex) && ex[0].reqSize < ex[j].reqSize {
-		return j
+	if j == len(ex) {
+		return 0, false
 	}
-	return 0
+	decided = ex[j].srvChunks > 0
+	if ex[0].reqSize < ex[j].reqSize {
+		return j, decided
+	}
+	return 0, decided
 }

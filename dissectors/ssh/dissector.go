@@ -79,5 +79,9 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 
 // NewSession implements dissectors.Dissector.
 func (Dissector) NewSession(ctx *dissectors.Context) dissectors.Session {
-	return newSession(ctx.Record)
+	s := newSession(ctx.Record)
+	if ctx.Listening() {
+		s.ev = &events{ctx: ctx, watch: true}
+	}
+	return s
 }

@@ -83,6 +83,7 @@ func FuzzSessionStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, cut uint16) {
 		r := &record.Record{}
 		s := newSession(r)
+		listen(s)
 		s.Feed(dissectors.FromClient, []byte("SSH-2.0-a\r\n"), 1)
 		s.Feed(dissectors.FromServer, []byte("SSH-1.99-b\r\n"), 1)
 		c := int(cut) % (len(b) + 1)
@@ -90,7 +91,36 @@ func FuzzSessionStream(f *testing.F) {
 		s.Feed(dissectors.FromServer, b, 3)
 		s.Feed(dissectors.FromClient, b[c:], 4)
 		s.Gap(dissectors.FromClient, 10, 5)
+		s.Snapshot(&record.Record{})
 		s.Feed(dissectors.FromClient, b, 6)
 		s.Close(r)
+	})
+}
+
+// FuzzAuthEvents: whatever the sizes and times of the encrypted records, the
+// login events that are not "unknown" are the attempts the record counts.
+func FuzzAuthEvents(f *testing.F) {
+	f.Add([]byte{1, 44, 0, 60, 1, 52, 0, 92, 1, 52, 0, 92, 1, 28, 0, 44, 1, 255}) // none, a failure, a success
+	f.Add([]byte{1, 44, 0, 92, 1, 52, 0, 92, 1, 52})                              // same-size requests, the end open
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &record.Record{State: record.StateClosed}
+		s := newSession(r)
+		evs := listen(s)
+		handshake(t, s)
+		ts := int64(10)
+		for i := 0; i+1 < len(b); i += 2 {
+			ts += int64(b[i]>>1) * 10e6
+			s.Feed(dissectors.Direction(b[i]&1), make([]byte, int(b[i+1])*8), ts)
+		}
+		s.Close(r)
+		n := 0
+		for _, ev := range *evs {
+			if ev.Action == record.ActionLogin && ev.Outcome != record.OutcomeUnknown {
+				n++
+			}
+		}
+		if want := 0; r.Login != nil && n != r.Login.Attempts || r.Login == nil && n != want {
+			t.Fatalf("%d login events, record %+v", n, r.Login)
+		}
 	})
 }

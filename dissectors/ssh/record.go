@@ -47,8 +47,21 @@ func (f *Fields) Summary() string {
 	return s
 }
 
-// Close implements dissectors.Session: everything learned goes into r.
+// Close implements dissectors.Session: everything learned goes into r, and
+// the events only the end can tell go out.
 func (s *session) Close(r *record.Record) {
+	s.fill(r, false)
+	if s.ev != nil {
+		s.closeEvents(r)
+	}
+}
+
+// Snapshot implements dissectors.Snapshotter: what is known so far. fill
+// reads the session and writes only r.
+func (s *session) Snapshot(r *record.Record) { s.fill(r, true) }
+
+// fill writes the record; open: the session goes on (a snapshot).
+func (s *session) fill(r *record.Record, open bool) {
 	f := &Fields{}
 	client, server := dissectors.FromClient, dissectors.FromServer
 	for _, dir := range []dissectors.Direction{client, server} {
@@ -103,18 +116,19 @@ func (s *session) Close(r *record.Record) {
 	if s.d[client].banner == nil || s.d[server].banner == nil {
 		r.AddAnomaly("ssh.one_side_only")
 	}
-	s.closeLogin(r)
+	s.closeLogin(r, open)
 }
 
 // closeLogin writes the inferred login outcome and the session kind.
-func (s *session) closeLogin(r *record.Record) {
+func (s *session) closeLogin(r *record.Record, open bool) {
 	if !s.d[0].newKeys || !s.d[1].newKeys {
 		return // no encrypted phase seen (SSH-1, cut short, one side only)
 	}
 	known, ok, attempts := s.auth.result()
-	if known && !ok && (r.State == record.StateCaptureEnd || r.State == record.StatePartial) {
+	if known && !ok && (r.State == record.StateCaptureEnd || r.State == record.StatePartial || open) {
 		// Failures were seen, but the capture stopped before the client gave
-		// up or tried again: the outcome is open.
+		// up or tried again (or, in a snapshot, the session goes on): the
+		// outcome is open.
 		known = false
 	}
 	if known || attempts > 0 {

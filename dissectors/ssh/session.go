@@ -38,6 +38,7 @@ type session struct {
 	reversed bool // the key exchange reply came from the TCP client
 	auth     authInference
 	shape    shape
+	ev       *events // nil when nobody listens: the encrypted path then does no more than before
 }
 
 func newSession(r *record.Record) *session { return &session{rec: r} }
@@ -48,14 +49,17 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 	for len(data) > 0 {
 		switch d.phase {
 		case phaseBanner:
-			data = s.banner(dir, data)
+			data = s.banner(dir, data, ts)
 		case phaseClear:
 			data = s.clear(dir, data, ts)
 		case phaseSSH1:
 			data = s.ssh1(dir, data)
 		case phaseEncrypted:
 			s.auth.chunk(dir, len(data), ts)
-			s.shape.chunk(dir, len(data), ts, s.auth.done())
+			notable := s.shape.chunk(dir, len(data), ts, s.auth.done())
+			if s.ev != nil && s.ev.watch {
+				s.progress(notable, ts)
+			}
 			data = nil
 		default:
 			s.shape.chunk(dir, len(data), ts, false)
@@ -77,7 +81,7 @@ func (d *direction) take(data []byte, limit int) []byte {
 	return data[n:]
 }
 
-func (s *session) banner(dir dissectors.Direction, data []byte) []byte {
+func (s *session) banner(dir dissectors.Direction, data []byte, ts int64) []byte {
 	d := &s.d[dir]
 	before := len(d.buf)
 	rest := d.take(data, lineCap)
@@ -98,6 +102,9 @@ func (s *session) banner(dir dissectors.Direction, data []byte) []byte {
 		d.buf = d.buf[:0]
 		d.phase = phaseClear
 		other := &s.d[1-dir]
+		if s.ev != nil && other.banner != nil && min(b.Version(), other.banner.Version()) == 1 {
+			s.ssh1Event(ts)
+		}
 		switch {
 		case b.Version() == 1:
 			d.phase = phaseSSH1
@@ -142,7 +149,7 @@ func (s *session) clear(dir dissectors.Direction, data []byte, ts int64) []byte 
 			break
 		}
 		src = src[n:]
-		s.message(dir, p)
+		s.message(dir, p, ts)
 		if d.newKeys {
 			// Everything after NEWKEYS is encrypted, even in this same segment.
 			d.phase = phaseEncrypted
@@ -157,6 +164,9 @@ func (s *session) clear(dir dissectors.Direction, data []byte, ts int64) []byte 
 			if len(rest) > 0 {
 				s.auth.chunk(dir, len(rest), ts)
 				s.shape.chunk(dir, len(rest), ts, false)
+				if s.ev != nil && s.ev.watch {
+					s.progress(false, ts)
+				}
 			}
 			return data
 		}
@@ -177,7 +187,7 @@ func (s *session) clear(dir dissectors.Direction, data []byte, ts int64) []byte 
 }
 
 // message handles one cleartext message.
-func (s *session) message(dir dissectors.Direction, p []byte) {
+func (s *session) message(dir dissectors.Direction, p []byte, ts int64) {
 	if len(p) == 0 {
 		return
 	}
@@ -198,6 +208,9 @@ func (s *session) message(dir dissectors.Direction, p []byte) {
 		d.kexinit = &k
 		if c, sv := s.d[0].kexinit, s.d[1].kexinit; c != nil && sv != nil {
 			s.kexAlg = Negotiate(c.Lists[listKex], sv.Lists[listKex])
+			if s.ev != nil {
+				s.weakAlgorithms(ts)
+			}
 		}
 	case msgNewKeys:
 		d.newKeys = true

@@ -26,7 +26,9 @@ type shape struct {
 	firstPost int64
 }
 
-func (s *shape) chunk(dir dissectors.Direction, n int, ts int64, afterAuth bool) {
+// chunk counts one record; it reports whether the record could change the
+// kind mid-session (bulk, or the first after a silence: see early).
+func (s *shape) chunk(dir dissectors.Direction, n int, ts int64, afterAuth bool) bool {
 	initiated := s.last != 0 && ts-s.last >= silence
 	add := func(c *shapeCounts) {
 		c.chunks++
@@ -53,6 +55,35 @@ func (s *shape) chunk(dir dissectors.Direction, n int, ts int64, afterAuth bool)
 		s.first = ts
 	}
 	s.last = ts
+	return afterAuth && (initiated || n >= bigRecord)
+}
+
+// early is the kind as soon as the traffic after the login is clear enough
+// to say it while the session runs, or "": reverse and tunnel when kind says
+// so (they need several exchanges after silences), file transfer when kind
+// says so and the client has not yet started anything after a silence (the
+// first download through a tunnel looks like a file transfer until the
+// client starts a second one). Interactive and exec are only told at the
+// end.
+func (s *shape) early() string {
+	switch k := s.kind(true); k {
+	case KindReverse, KindTunnel:
+		return k
+	case KindFileTransfer:
+		if s.post[dissectors.FromClient].initiations == 0 {
+			return k
+		}
+	}
+	return ""
+}
+
+// bulk is the side that carried the most bytes after the login, and how many.
+func (s *shape) bulk() (dissectors.Direction, int64) {
+	cl, sv := s.post[dissectors.FromClient].bytes, s.post[dissectors.FromServer].bytes
+	if cl > sv {
+		return dissectors.FromClient, int64(cl)
+	}
+	return dissectors.FromServer, int64(sv)
 }
 
 // Session kinds.
