@@ -102,7 +102,10 @@ func eventText(e *record.Event) string {
 			s += " -> " + strconv.Itoa(e.Command.ReplyCode)
 		}
 	case e.File != nil:
-		s += " " + strings.Join(e.Type, ",") + " " + quote(e.File.Path)
+		s += " " + strings.Join(e.Type, ",")
+		if e.File.Path != "" {
+			s += " " + quote(e.File.Path)
+		}
 		if e.File.Size >= 0 {
 			s += " " + strconv.FormatInt(e.File.Size, 10) + "B"
 		}
