@@ -71,7 +71,7 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 			s.req = &q
 			s.buf = nil
 			if s.ctx.Listening() {
-				ev := record.CommandEvent(ts, q.Command)
+				ev := record.ShellCommandEvent(ts, q.Command)
 				ev.UserName = q.ServerUser // no login event yet to take it from
 				s.ctx.Publish(ev)
 				s.login(false)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/psmtap/psmtap/internal/shell"
 )
 
 // Datasets (event.dataset), also the middle of the Elasticsearch data stream
@@ -96,6 +98,11 @@ type EventCommand struct {
 	Line      string // process.command_line
 	ReplyCode int    // psm.command.reply_code (FTP); 0 when none
 	Reply     string // psm.command.reply: the reply text, first line, bounded
+
+	// A shell command line read as the shell splits it (ShellCommandEvent):
+	Args       []string // process.args: words and operators, quotes removed
+	Programs   []string // process.name is the first; psm.command.programs all of them
+	Normalized string   // psm.command.normalized: the words joined, paths cleaned
 }
 
 // File event directions (psm.file.direction).
@@ -127,6 +134,18 @@ func LoginEvent(ts int64, user, outcome, method string, inferred bool) *Event {
 func CommandEvent(ts int64, line string) *Event {
 	return &Event{Time: time.Unix(0, ts), Action: ActionCommand,
 		Category: []string{"process"}, Type: []string{"start"}, Command: &EventCommand{Line: line}}
+}
+
+// ShellCommandEvent builds the event of a command line typed at a shell
+// (Telnet, rlogin, rsh): with the words a shell would see, so that quoting
+// and spelling tricks do not hide what ran.
+func ShellCommandEvent(ts int64, line string) *Event {
+	ev := CommandEvent(ts, line)
+	words := shell.Words(line)
+	ev.Command.Args = words
+	ev.Command.Programs = shell.Programs(words)
+	ev.Command.Normalized = shell.Normalize(words)
+	return ev
 }
 
 // FileEvent builds a file event. typ is the ECS event.type: creation
@@ -186,7 +205,10 @@ type eventNetwork struct {
 }
 
 type process struct {
-	CommandLine string `json:"command_line"`
+	CommandLine string   `json:"command_line"`
+	Name        string   `json:"name,omitempty"`
+	Args        []string `json:"args,omitempty"`
+	ArgsCount   int      `json:"args_count,omitempty"`
 }
 
 type file struct {
@@ -196,8 +218,10 @@ type file struct {
 }
 
 type eventCommand struct {
-	ReplyCode int    `json:"reply_code,omitempty"`
-	Reply     string `json:"reply,omitempty"`
+	ReplyCode  int      `json:"reply_code,omitempty"`
+	Reply      string   `json:"reply,omitempty"`
+	Normalized string   `json:"normalized,omitempty"`
+	Programs   []string `json:"programs,omitempty"`
 }
 
 type eventFile struct {
@@ -244,9 +268,12 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		d.User = &user{Name: e.UserName}
 	}
 	if c := e.Command; c != nil {
-		d.Process = &process{CommandLine: c.Line}
-		if c.ReplyCode != 0 || c.Reply != "" {
-			d.PSM.Command = &eventCommand{ReplyCode: c.ReplyCode, Reply: c.Reply}
+		d.Process = &process{CommandLine: c.Line, Args: c.Args, ArgsCount: len(c.Args)}
+		if len(c.Programs) > 0 {
+			d.Process.Name = c.Programs[0]
+		}
+		if c.ReplyCode != 0 || c.Reply != "" || c.Normalized != "" || len(c.Programs) > 0 {
+			d.PSM.Command = &eventCommand{ReplyCode: c.ReplyCode, Reply: c.Reply, Normalized: c.Normalized, Programs: c.Programs}
 		}
 	}
 	if f := e.File; f != nil {

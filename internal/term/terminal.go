@@ -184,7 +184,7 @@ func (t *Terminal) enter() {
 	}
 	t.Commands = append(t.Commands, string(cmd))
 	if t.Events != nil {
-		t.Events(record.CommandEvent(t.ts, t.Commands[len(t.Commands)-1]))
+		t.Events(record.ShellCommandEvent(t.ts, t.Commands[len(t.Commands)-1]))
 	}
 }
 
