@@ -155,7 +155,7 @@ func esOutput(c *cli.Context) (index.Sink, error) {
 	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")), Spool: sp,
 		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried}
 	if live {
-		opt.DrainEvery = 30 * time.Second
+		opt.DrainEvery = c.Duration("spool-drain-every")
 	}
 	log.Info("shipping to Elasticsearch", "target", opt.Index, "cluster", cfg.String(), "spool", sp.Dir())
 	sh, err := es.New(context.Background(), opt)
@@ -181,6 +181,10 @@ type esSink struct {
 }
 
 func (s *esSink) Write(d record.Document) error { return s.sh.Write(d) }
+
+// Spool takes what the output queue of live has no room for (the cluster is
+// slow): straight to disk, delivered by the periodic drain.
+func (s *esSink) Spool(ds []record.Document) error { return s.sh.Spool(ds) }
 
 func (s *esSink) report(every time.Duration) {
 	t := time.NewTicker(every)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/psmtap/psmtap/capture/live"
 	"github.com/psmtap/psmtap/index"
-	"github.com/psmtap/psmtap/internal/record"
 )
 
 func liveCommand() *cli.Command {
@@ -28,6 +27,7 @@ func liveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "promisc", Usage: "put the interface in promiscuous mode"},
 			&cli.IntFlag{Name: "buffer-mb", Value: 64, Usage: "kernel capture buffer in MiB"},
 			&cli.DurationFlag{Name: "stats-every", Value: time.Minute, Usage: "log counters this often"},
+			&cli.DurationFlag{Name: "spool-drain-every", Value: 30 * time.Second, Usage: "with --output es: send what waits in the spool this often"},
 		),
 		Action: runLive,
 	}
@@ -42,26 +42,18 @@ func runLive(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer src.Close()
-	sink, err := output(c)
+	out, err := queuedOutput(c, true)
 	if err != nil {
 		return err
 	}
-	var writeErr error
-	cfg, err := engineConfig(c, sink, &writeErr)
+	cfg, err := engineConfig(c, out)
 	if err != nil {
+		out.Close()
 		return err
 	}
 	cfg.Interface = src.Name()
 	if !c.IsSet("interim") {
 		cfg.Interim = (5 * time.Minute).Nanoseconds() // a sensor shows long sessions while they last
-	}
-	flusher, _ := sink.(interface{ Flush() error })
-	emit := cfg.Emit
-	cfg.Emit = func(r *record.Record) {
-		emit(r)
-		if flusher != nil {
-			flusher.Flush() // live records are read as they come
-		}
 	}
 	log := cfg.Logger
 	eng := newEngine(c, cfg)
@@ -71,8 +63,8 @@ func runLive(c *cli.Context) error {
 	report := func() {
 		st := eng.Stats()
 		ps, _ := src.Stats()
-		log.Info("counters", "received", ps.Received, "kernel_dropped", ps.Dropped, "interface_dropped", ps.IfDropped,
-			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records)
+		log.Info("counters", append([]any{"received", ps.Received, "kernel_dropped", ps.Dropped, "interface_dropped", ps.IfDropped,
+			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records}, out.Stats().LogAttrs()...)...)
 	}
 	var runErr error
 	for c.Context.Err() == nil {
@@ -92,10 +84,8 @@ func runLive(c *cli.Context) error {
 		}
 	}
 	eng.Flush()
+	writeErr := out.Close() // waits until every document is written or spooled
 	report()
-	if err := sink.Close(); err != nil && writeErr == nil {
-		writeErr = err
-	}
 	if runErr != nil {
 		return cli.Exit(runErr.Error(), 1)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/index"
+	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 )
@@ -32,6 +33,8 @@ func commonFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
 		&cli.IntFlag{Name: "workers", Value: 1, Usage: "engines in parallel, one core each, flows spread by IP address pair (record order then varies from run to run)"},
+		&cli.IntFlag{Name: "queue-docs", Value: queue.DefaultMaxDocs, Usage: "documents waiting for the output at most (read waits for room; live sends the rest to the spool with --output es, else drops them, counted)"},
+		&cli.StringFlag{Name: "queue-bytes", Value: "64MB", Usage: "bytes (estimated) waiting for the output at most (`SIZE`)"},
 		&cli.DurationFlag{Name: "interim", Usage: "also write a snapshot record (event.type start, then info) of every session open this long, and again each interval (live default 5m; 0 = off)"},
 	}, esShipFlags()...) // --output es and its flags: esflags.go
 }
@@ -80,8 +83,35 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// engineConfig builds the engine settings from the flags.
-func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Config, error) {
+// queuedOutput opens the sink the flags ask for behind the output queue, so
+// that the sink runs on a goroutine of its own, never on the one reading
+// packets. read waits when the queue is full (a file can wait; nothing is
+// lost); live never waits: what does not fit goes to the Elasticsearch
+// spool with --output es, or is dropped and counted with files and stdout
+// (the disk that is too slow for them is the one a spool would be on).
+func queuedOutput(c *cli.Context, live bool) (*queue.Queue, error) {
+	sink, err := output(c)
+	if err != nil {
+		return nil, err
+	}
+	maxBytes, err := parseSize(c.String("queue-bytes"))
+	if err != nil {
+		sink.Close()
+		return nil, cli.Exit(fmt.Sprintf("--queue-bytes: %v", err), 2)
+	}
+	opt := queue.Options{MaxDocs: c.Int("queue-docs"), MaxBytes: maxBytes, Block: !live, FlushIdle: live,
+		Logger: newLogger(c.String("log-level"))}
+	if sp, ok := sink.(interface {
+		Spool([]record.Document) error
+	}); ok && live {
+		opt.Spill = sp.Spool
+	}
+	return queue.New(sink, opt), nil
+}
+
+// engineConfig builds the engine settings from the flags; documents go to
+// sink (the output queue: Write only enqueues).
+func engineConfig(c *cli.Context, sink index.Sink) (engine.Config, error) {
 	known := map[string]bool{}
 	for _, n := range dissectors.Names() {
 		known[n] = true
@@ -106,17 +136,10 @@ func engineConfig(c *cli.Context, sink index.Sink, writeErr *error) (engine.Conf
 		cfg.Observer, _ = os.Hostname()
 	}
 	cfg.Flow = defaultFlowConfig(c)
-	cfg.Emit = func(r *record.Record) {
-		if err := sink.Write(r); err != nil && *writeErr == nil {
-			*writeErr = err
-		}
-	}
+	// The queue reports write errors at Close.
+	cfg.Emit = func(r *record.Record) { sink.Write(r) }
 	if c.Bool("events") {
-		cfg.EmitEvent = func(ev *record.Event) {
-			if err := sink.Write(ev); err != nil && *writeErr == nil {
-				*writeErr = err
-			}
-		}
+		cfg.EmitEvent = func(ev *record.Event) { sink.Write(ev) }
 	}
 	return cfg, nil
 }

@@ -55,13 +55,13 @@ func runRead(c *cli.Context) error {
 	if len(files) == 0 {
 		return cli.Exit("read: no capture files (*.pcap, *.pcapng, optionally .gz/.zst) found there", 1)
 	}
-	sink, err := output(c)
+	out, err := queuedOutput(c, false)
 	if err != nil {
 		return err
 	}
-	var writeErr error
-	cfg, err := engineConfig(c, sink, &writeErr)
+	cfg, err := engineConfig(c, out)
 	if err != nil {
+		out.Close()
 		return err
 	}
 	log := cfg.Logger
@@ -94,14 +94,13 @@ func runRead(c *cli.Context) error {
 		}
 	}
 	eng.Flush()
+	writeErr := out.Close() // waits until every document is written
 	prog.done(eng.Stats())
-	if err := sink.Close(); err != nil && writeErr == nil {
-		writeErr = err
-	}
 	if writeErr != nil {
 		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
 	}
 	log.Debug("done", "summary", summary(eng.Stats()))
+	log.Debug("output", out.Stats().LogAttrs()...)
 	if failed == len(files) {
 		return cli.Exit("", 1)
 	}

@@ -252,7 +252,29 @@ func (s *Shipper) flushToSpool() {
 	s.spoolDocs(docs)
 }
 
-func (s *Shipper) spoolDocs(docs []spool.Doc) {
+// Spool writes documents straight to the spool, as one block, without
+// trying the cluster: the output queue sends here what it has no room for
+// while the cluster is slow (the periodic drain delivers them later). It
+// returns an error when they are lost (the spool full or unwritable), after
+// saying so.
+func (s *Shipper) Spool(ds []record.Document) error {
+	docs := make([]spool.Doc, 0, len(ds))
+	for _, r := range ds {
+		d, err := docFor(r, s.indexFor(r))
+		if err != nil {
+			s.log.Error("cannot encode a document for the spool; it is lost", "err", err)
+			s.dropped.Add(1)
+			continue
+		}
+		docs = append(docs, d)
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return s.spoolDocs(docs)
+}
+
+func (s *Shipper) spoolDocs(docs []spool.Doc) error {
 	sp := s.opt.Spool
 	err := sp.Append(docs)
 	switch {
@@ -270,6 +292,7 @@ func (s *Shipper) spoolDocs(docs []spool.Doc) {
 		s.dropped.Add(int64(len(docs)))
 		s.log.Error("SPOOL WRITE FAILED: RECORDS ARE BEING LOST", "err", err, "lost_now", len(docs))
 	}
+	return err
 }
 
 // deadLetter appends a refused document with the reason to the dead-letter

@@ -418,3 +418,35 @@ func TestEventsWithoutActivityIndex(t *testing.T) {
 		t.Fatalf("%d in %s, %d in activity", h.srv.Count(ds), ds, h.srv.Count("logs-psmtap.activity-*"))
 	}
 }
+
+// Spool (the output queue's overflow) puts documents on disk without asking
+// the cluster; the periodic drain delivers them, each once, next to those
+// written normally.
+func TestSpoolDirectThenDrained(t *testing.T) {
+	h := newHarness(t)
+	s, sp := h.shipper(func(_ *Config, o *Options) { o.DrainEvery = 50 * time.Millisecond })
+	write(t, s, 0, 10)
+	var docs []record.Document
+	for i := 10; i < 30; i++ {
+		docs = append(docs, rec(i))
+	}
+	if err := s.Spool(docs); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Spooled != 20 {
+		t.Fatalf("spooled %d, want 20", st.Spooled)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for sp.Pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := sp.Pending(); n > 0 {
+		t.Fatalf("%d documents still in the spool after the drain interval", n)
+	}
+	s.Close()
+	sp.Close()
+	h.exactlyOnce(30)
+	if st := s.Stats(); st.FromSpool != 20 {
+		t.Fatalf("stats %v", st)
+	}
+}

@@ -46,11 +46,13 @@ type Config struct {
 	// and again each Interim after that (packet time, ns). For live sensors:
 	// a shell open for hours is visible while it lasts.
 	Interim int64
-	// Emit receives each finished record. It must not keep r after returning
-	// unless it copies it (records are not reused today, but may be).
+	// Emit receives each finished record. It may keep r: the engine never
+	// touches a record after Emit (interim records are copies), so the
+	// output queue writes it later on another goroutine.
 	Emit func(r *record.Record)
 	// EmitEvent, when set, receives each activity event as a session
 	// publishes it (--events); nil turns them off and they cost nothing.
+	// It may keep ev, as Emit may keep a record.
 	EmitEvent func(ev *record.Event)
 	Logger    *slog.Logger
 }
