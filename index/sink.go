@@ -65,6 +65,8 @@ func (t *Table) Write(d record.Document) error {
 	case *record.Event:
 		fmt.Fprintf(t.w, "  %s %-8s %-21s %-21s %-12s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"),
 			orDash(v.Protocol), v.Client.String(), v.Server.String(), trunc(orDash(v.UserName), 12), eventText(v))
+	case *record.Alert:
+		fmt.Fprintf(t.w, "! %s ALERT %-8s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"), v.RuleLevel, quote(v.Message))
 	}
 	return nil
 }

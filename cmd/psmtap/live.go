@@ -9,6 +9,8 @@ import (
 
 	"github.com/psmtap/psmtap/capture/live"
 	"github.com/psmtap/psmtap/index"
+	"github.com/psmtap/psmtap/index/queue"
+	"github.com/psmtap/psmtap/internal/rules"
 )
 
 func liveCommand() *cli.Command {
@@ -33,6 +35,15 @@ func liveCommand() *cli.Command {
 	}
 }
 
+// counters are the output queue's and the rules' counters for a log line.
+func counters(out *queue.Queue, set *rules.Set) []any {
+	attrs := out.Stats().LogAttrs()
+	if set != nil {
+		attrs = append(attrs, set.Counters().LogAttrs()...)
+	}
+	return attrs
+}
+
 func runLive(c *cli.Context) error {
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
@@ -42,7 +53,7 @@ func runLive(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer src.Close()
-	out, err := queuedOutput(c, true)
+	out, ruleSet, err := queuedOutput(c, true)
 	if err != nil {
 		return err
 	}
@@ -64,7 +75,7 @@ func runLive(c *cli.Context) error {
 		st := eng.Stats()
 		ps, _ := src.Stats()
 		log.Info("counters", append([]any{"received", ps.Received, "kernel_dropped", ps.Dropped, "interface_dropped", ps.IfDropped,
-			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records}, out.Stats().LogAttrs()...)...)
+			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records}, counters(out, ruleSet)...)...)
 	}
 	var runErr error
 	for c.Context.Err() == nil {

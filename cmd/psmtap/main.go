@@ -58,6 +58,7 @@ func newApp() *cli.App {
 			spoolCommand(),
 			setupCommand(),
 			searchCommand(),
+			rulesCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -14,6 +14,7 @@ import (
 	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/rules"
 )
 
 // commonFlags are shared by read and live.
@@ -24,6 +25,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "rotate-size", Value: "256MB", Usage: "with -w: start a new file after this much NDJSON (`SIZE`: KB, MB, GB)"},
 		&cli.DurationFlag{Name: "rotate-age", Value: time.Hour, Usage: "with -w: start a new file after this long"},
 		&cli.BoolFlag{Name: "events", Usage: "also write an activity event for every login attempt, command, file and other action, as it happens (event.dataset psmtap.activity)"},
+		&cli.StringSliceFlag{Name: "rules", Usage: "run the Sigma rules in `PATH` (a .yml file or a directory; repeatable; \"builtin\" = the rules shipped with psmtap) on activity events and session records, and write an alert for each hit"},
 		&cli.BoolFlag{Name: "all", Usage: "also write a record for every TCP flow of no interest (to check detection)"},
 		&cli.StringSliceFlag{Name: "disable", Usage: "turn off a protocol (repeatable): " + strings.Join(dissectors.Names(), ", ")},
 		&cli.StringFlag{Name: "observer", Usage: "observer.hostname in records (default: this host's name)"},
@@ -89,24 +91,40 @@ func parseSize(s string) (int64, error) {
 // lost); live never waits: what does not fit goes to the Elasticsearch
 // spool with --output es, or is dropped and counted with files and stdout
 // (the disk that is too slow for them is the one a spool would be on).
-func queuedOutput(c *cli.Context, live bool) (*queue.Queue, error) {
+func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
+	// Rules first: a bad rule file stops the start, before anything is opened.
+	var set *rules.Set
+	if paths := c.StringSlice("rules"); len(paths) > 0 {
+		var err error
+		if set, err = rules.Load(paths); err != nil {
+			return nil, nil, cli.Exit("psmtap: "+err.Error(), 2)
+		}
+	}
 	sink, err := output(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	maxBytes, err := parseSize(c.String("queue-bytes"))
 	if err != nil {
 		sink.Close()
-		return nil, cli.Exit(fmt.Sprintf("--queue-bytes: %v", err), 2)
+		return nil, nil, cli.Exit(fmt.Sprintf("--queue-bytes: %v", err), 2)
 	}
-	opt := queue.Options{MaxDocs: c.Int("queue-docs"), MaxBytes: maxBytes, Block: !live, FlushIdle: live,
-		Logger: newLogger(c.String("log-level"))}
-	if sp, ok := sink.(interface {
-		Spool([]record.Document) error
-	}); ok && live {
+	log := newLogger(c.String("log-level"))
+	opt := queue.Options{MaxDocs: c.Int("queue-docs"), MaxBytes: maxBytes, Block: !live, FlushIdle: live, Logger: log}
+	sp, spools := sink.(rules.Spooler)
+	if set != nil {
+		// Rules run behind the queue, on the output goroutine (and on the
+		// spill path, so an overloaded sensor still alerts).
+		rs := &rules.Sink{Set: set, Next: sink, Events: c.Bool("events"), Logger: log}
+		sink = rs
+		if spools {
+			sp = rs
+		}
+	}
+	if spools && live {
 		opt.Spill = sp.Spool
 	}
-	return queue.New(sink, opt), nil
+	return queue.New(sink, opt), set, nil
 }
 
 // engineConfig builds the engine settings from the flags; documents go to
@@ -138,7 +156,8 @@ func engineConfig(c *cli.Context, sink index.Sink) (engine.Config, error) {
 	cfg.Flow = defaultFlowConfig(c)
 	// The queue reports write errors at Close.
 	cfg.Emit = func(r *record.Record) { sink.Write(r) }
-	if c.Bool("events") {
+	if c.Bool("events") || len(c.StringSlice("rules")) > 0 {
+		// Rules look at events even when they are not written (--events).
 		cfg.EmitEvent = func(ev *record.Event) { sink.Write(ev) }
 	}
 	return cfg, nil

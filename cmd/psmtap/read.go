@@ -55,7 +55,7 @@ func runRead(c *cli.Context) error {
 	if len(files) == 0 {
 		return cli.Exit("read: no capture files (*.pcap, *.pcapng, optionally .gz/.zst) found there", 1)
 	}
-	out, err := queuedOutput(c, false)
+	out, ruleSet, err := queuedOutput(c, false)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,9 @@ func runRead(c *cli.Context) error {
 	}
 	log.Debug("done", "summary", summary(eng.Stats()))
 	log.Debug("output", out.Stats().LogAttrs()...)
+	if ruleSet != nil {
+		log.Info("rules", append([]any{"loaded", len(ruleSet.Rules())}, ruleSet.Counters().LogAttrs()...)...)
+	}
 	if failed == len(files) {
 		return cli.Exit("", 1)
 	}

@@ -253,6 +253,18 @@ func scalars(n *sigma.Node) ([]string, error) {
 	return nil, fmt.Errorf("not a value")
 }
 
+// Counters returns the rule engine's counters (safe from any goroutine).
+func (s *Set) Counters() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Stats
+}
+
+// LogAttrs are the counters for a log line.
+func (st Stats) LogAttrs() []any {
+	return []any{"rules_evaluated", st.Evaluated, "alerts", st.Alerts, "alerts_suppressed", st.Suppressed}
+}
+
 // Rules returns the loaded rules, in load order.
 func (s *Set) Rules() []*Rule { return s.rules }
 
@@ -291,6 +303,9 @@ func (s *Set) Evaluate(d record.Document) ([]*record.Alert, error) {
 	var ctx map[string]any
 	var out []*record.Alert
 	for _, h := range hits {
+		if s.engine.Quiet(h.Rule) {
+			continue // it only feeds correlations
+		}
 		r := s.byRule[h.Rule]
 		if s.suppressed(r, h, ev) {
 			s.Stats.Suppressed++

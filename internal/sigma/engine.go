@@ -13,6 +13,7 @@ type Engine struct {
 	corrs      []*corrState
 	// listeners: the correlations fed by a rule's hits, by the rule.
 	listeners map[*Rule][]*corrState
+	quiet     map[*Rule]bool
 }
 
 // Hit is a rule that matched.
@@ -38,7 +39,7 @@ const maxValues = 10000
 // NewEngine links correlation rules to the rules they name (by id or
 // name) and checks there are no loops.
 func NewEngine(rules []*Rule) (*Engine, error) {
-	e := &Engine{listeners: map[*Rule][]*corrState{}}
+	e := &Engine{listeners: map[*Rule][]*corrState{}, quiet: map[*Rule]bool{}}
 	byRef := map[string]*Rule{}
 	for _, r := range rules {
 		for _, k := range []string{r.ID, r.Name} {
@@ -79,6 +80,25 @@ func NewEngine(rules []*Rule) (*Engine, error) {
 		}
 		e.corrs = append(e.corrs, cs)
 	}
+	// A rule named by correlations is quiet unless one of them asks for
+	// generate: true.
+	generate := map[*Rule]bool{}
+	for _, cs := range e.corrs {
+		for _, b := range cs.bases {
+			if b.IsCorrelation() {
+				continue
+			}
+			if _, seen := e.quiet[b]; !seen {
+				e.quiet[b] = true
+			}
+			if cs.rule.Correlation.Generate {
+				generate[b] = true
+			}
+		}
+	}
+	for r := range generate {
+		delete(e.quiet, r)
+	}
 	// Loops: a correlation fed, through others, by itself. Depth-first
 	// with colours: linear in rules and links.
 	state := map[*Rule]uint8{} // 0 new, 1 on the path, 2 done
@@ -108,6 +128,14 @@ func NewEngine(rules []*Rule) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// Quiet reports whether r is a detection rule that only feeds correlations:
+// named by one, none of which asks for generate: true (Sigma's default). A
+// correlation named by another correlation is never quiet: its hits are
+// findings of their own.
+func (e *Engine) Quiet(r *Rule) bool {
+	return e.quiet[r]
 }
 
 // Rules returns the detection rules (not correlations).

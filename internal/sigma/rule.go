@@ -574,7 +574,10 @@ type Correlation struct {
 	// Condition: each present bound must hold (gt, gte, lt, lte, eq, neq).
 	Cond    map[string]float64
 	Aliases map[string]map[string]string // alias -> rule name -> field
-	line    int
+	// Generate: the rules it names also alert on their own (default: only
+	// the correlation does).
+	Generate bool
+	line     int
 }
 
 func parseTimespan(s string) (time.Duration, bool) {
@@ -629,6 +632,12 @@ func (p *ruleParser) correlation(n, key *Node) (*Correlation, error) {
 	var ok bool
 	if c.Timespan, ok = parseTimespan(ts); !ok {
 		return nil, p.errf(keyOf(n, "timespan"), "timespan %q: a number and s, m, h or d (e.g. 15m)", ts)
+	}
+	if g := n.Get("generate"); g != nil {
+		if g.Kind != ScalarNode || g.Value != "true" && g.Value != "false" {
+			return nil, p.errf(g, "generate takes true or false")
+		}
+		c.Generate = g.Value == "true"
 	}
 	if al := n.Get("aliases"); al != nil {
 		if al.Kind != MapNode {

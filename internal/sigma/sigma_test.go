@@ -356,6 +356,14 @@ correlation:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rules named by correlations do not alert alone (generate defaults to
+	// false); a correlation named by another still does.
+	for _, r := range rules {
+		wantQuiet := r.Name == "failed_login" || r.Name == "successful_login"
+		if eng.Quiet(r) != wantQuiet {
+			t.Errorf("%s: quiet %v", r.Title, eng.Quiet(r))
+		}
+	}
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	login := func(sec int, src, user, outcome string) []string {
 		e := ev(t, `{"source":{"ip":"`+src+`"},"user":{"name":"`+user+`"},"event":{"outcome":"`+outcome+`"}}`)
