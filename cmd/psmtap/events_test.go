@@ -150,7 +150,6 @@ func TestEventsMatchRecords(t *testing.T) {
 	}
 }
 
-
 func orZero(s string) string {
 	if s == "" {
 		return "0"
