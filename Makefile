@@ -11,7 +11,7 @@ build:
 
 # Read the bundled captures and print one line per session.
 run: build
-	./$(BIN) read --format table $(PCAPS)/*.pcap
+	./$(BIN) read --format table --events --rules builtin $(PCAPS)/*.pcap
 
 # Every test: unit, golden, interop (../shared/pcaps when present), short fuzz seeds.
 test:
