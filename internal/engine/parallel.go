@@ -147,8 +147,13 @@ func (p *Parallel) sync() {
 			w.cur = <-w.free
 		}
 		// All batches back in the free list (plus cur) means nothing pending.
-		for len(w.free) < batchesEach-1 {
-			b := <-w.free
+		// Receiving each one is what orders the worker's work on it before
+		// what the caller does next (len alone would not synchronise).
+		held := make([]*batch, 0, batchesEach-1)
+		for len(held) < batchesEach-1 {
+			held = append(held, <-w.free)
+		}
+		for _, b := range held {
 			w.free <- b
 		}
 	}
@@ -193,6 +198,7 @@ func (p *Parallel) Stats() Stats {
 		s.Panics += ws.Panics
 		s.Related += ws.Related
 		s.Interims += ws.Interims
+		s.Events += ws.Events
 		s.OpenFlows += ws.OpenFlows
 		for k, v := range ws.ByProtocol {
 			s.ByProtocol[k] += v
