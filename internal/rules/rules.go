@@ -84,6 +84,14 @@ type Stats struct {
 // "builtin" means the shipped rules. Every problem is an error with
 // file:line; nothing is skipped silently.
 func Load(paths []string) (*Set, error) {
+	all, err := loadAll(paths)
+	if err != nil {
+		return nil, err
+	}
+	return newSet(all)
+}
+
+func loadAll(paths []string) ([]*Rule, error) {
 	var all []*Rule
 	for _, p := range paths {
 		var rs []*Rule
@@ -98,7 +106,7 @@ func Load(paths []string) (*Set, error) {
 		}
 		all = append(all, rs...)
 	}
-	return newSet(all)
+	return all, nil
 }
 
 func newSet(all []*Rule) (*Set, error) {
@@ -284,11 +292,7 @@ func (s *Set) Evaluate(d record.Document) ([]*record.Alert, error) {
 	default:
 		return nil, nil
 	}
-	body, err := d.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := sigma.FromJSON(body)
+	ev, err := flatten(d)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +316,10 @@ func (s *Set) Evaluate(d record.Document) ([]*record.Alert, error) {
 			continue
 		}
 		if ctx == nil {
+			body, err := d.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
 			if ctx, err = record.Contextual(body); err != nil {
 				return nil, err
 			}
@@ -324,9 +332,7 @@ func (s *Set) Evaluate(d record.Document) ([]*record.Alert, error) {
 
 func firstText(ev sigma.Event, field string) string {
 	if v := ev.Values(field); len(v) > 0 {
-		if s, ok := v[0].(string); ok {
-			return s
-		}
+		return sigma.Text(v[0])
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"strconv"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -237,4 +238,37 @@ func get(m map[string]any, path string) string {
 	}
 	b, _ := json.Marshal(cur)
 	return string(b)
+}
+
+// BenchmarkEvaluate: one command event against the shipped rules, four
+// times over (about 100 rules).
+func BenchmarkEvaluate(b *testing.B) {
+	base, err := loadAll([]string{Builtin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := append([]*Rule(nil), base...)
+	for k := 1; k < 4; k++ { // copies of the detection rules under other ids
+		for _, r := range base {
+			if r.IsCorrelation() {
+				continue
+			}
+			c := *r.Rule
+			c.ID, c.Name = r.ID+"-"+strconv.Itoa(k), ""
+			all = append(all, &Rule{Rule: &c, Ruleset: r.Ruleset})
+		}
+	}
+	set, err := newSet(all)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := sessionEvent("S1", 3, time.Second, record.ShellCommandEvent(0, "ls -la /tmp"))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := set.Evaluate(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(set.Rules())), "rules")
 }

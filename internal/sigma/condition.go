@@ -24,13 +24,13 @@ const (
 
 type cond struct {
 	kind  condKind
-	ident string  // cIdent
+	ident int     // cIdent: the search identifier's index in the detection
 	sub   []*cond // cAnd, cOr, cNot (one)
-	names []string
+	names []int   // cOneOf, cAllOf: indexes
 }
 
 // eval evaluates c with sel telling whether a search identifier matched.
-func (c *cond) eval(sel func(string) bool) bool {
+func (c *cond) eval(sel func(int) bool) bool {
 	switch c.kind {
 	case cIdent:
 		return sel(c.ident)
@@ -220,20 +220,21 @@ func (p *condParser) primary() (*cond, error) {
 	if strings.ContainsAny(t, "|") {
 		return nil, fmt.Errorf("aggregations (%q) are Sigma v1 and not supported: write a correlation rule", t)
 	}
-	if !p.known(t) {
+	i := p.index(t)
+	if i < 0 {
 		return nil, fmt.Errorf("condition names %q, which the detection does not define", t)
 	}
 	p.i++
-	return &cond{kind: cIdent, ident: t}, nil
+	return &cond{kind: cIdent, ident: i}, nil
 }
 
-func (p *condParser) known(name string) bool {
-	for _, n := range p.names {
+func (p *condParser) index(name string) int {
+	for i, n := range p.names {
 		if n == name {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 func (p *condParser) quantifier() (*cond, error) {
@@ -248,15 +249,15 @@ func (p *condParser) quantifier() (*cond, error) {
 	if !strings.EqualFold(q, "1") && !strings.EqualFold(q, "any") {
 		c.kind = cAllOf
 	}
-	for _, n := range p.names {
+	for i, n := range p.names {
 		if strings.EqualFold(target, "them") {
 			if !strings.HasPrefix(n, "_") {
-				c.names = append(c.names, n)
+				c.names = append(c.names, i)
 			}
 			continue
 		}
 		if ok, _ := path.Match(target, n); ok {
-			c.names = append(c.names, n)
+			c.names = append(c.names, i)
 		}
 	}
 	if len(c.names) == 0 {

@@ -143,6 +143,8 @@ func (m *fieldMatch) matchKeywords(ev Event) bool {
 // text renders a field value as Sigma compares it: as a string.
 func text(v any) string {
 	switch x := v.(type) {
+	case *Str:
+		return x.S
 	case string:
 		return x
 	case float64:
@@ -162,6 +164,9 @@ func number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true
+	case *Str:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x.S), 64)
+		return f, err == nil
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		return f, err == nil
@@ -204,7 +209,22 @@ func extractTime(vals []any, part string) []any {
 type glob struct {
 	toks  []gtok
 	cased bool
+	// shape: a pattern that is one literal with stars only at its ends
+	// is matched with strings functions (most rules are contains,
+	// startswith, endswith or equals).
+	shape gshape
+	lit   string
 }
+
+type gshape uint8
+
+const (
+	gGeneral gshape = iota
+	gEquals
+	gPrefix
+	gSuffix
+	gContains
+)
 
 type gtokKind uint8
 
@@ -273,13 +293,41 @@ func compileGlob(s string, cased, windash bool) *glob {
 		}
 	}
 	flush()
+	g.shape = gGeneral
+	switch t := g.toks; {
+	case len(t) == 0:
+		g.shape = gEquals
+	case len(t) == 1 && t[0].kind == gLit:
+		g.shape, g.lit = gEquals, t[0].lit
+	case len(t) == 2 && t[0].kind == gLit && t[1].kind == gStar:
+		g.shape, g.lit = gPrefix, t[0].lit
+	case len(t) == 2 && t[0].kind == gStar && t[1].kind == gLit:
+		g.shape, g.lit = gSuffix, t[1].lit
+	case len(t) == 3 && t[0].kind == gStar && t[1].kind == gLit && t[2].kind == gStar:
+		g.shape, g.lit = gContains, t[1].lit
+	}
 	return g
 }
 
 func (g *glob) match(v any) bool {
-	s := text(v)
-	if !g.cased {
-		s = strings.ToLower(s)
+	var s string
+	if str, ok := v.(*Str); ok && !g.cased {
+		s = str.Lower()
+	} else {
+		s = text(v)
+		if !g.cased {
+			s = strings.ToLower(s)
+		}
+	}
+	switch g.shape {
+	case gEquals:
+		return s == g.lit
+	case gPrefix:
+		return strings.HasPrefix(s, g.lit)
+	case gSuffix:
+		return strings.HasSuffix(s, g.lit)
+	case gContains:
+		return strings.Contains(s, g.lit)
 	}
 	return globMatch(g.toks, s)
 }

@@ -26,8 +26,9 @@ type Rule struct {
 	References, Tags, FalsePositives                          []string
 	Logsource                                                 Logsource
 
-	// Detection rules.
-	selections map[string]*selection
+	// Detection rules: the search identifiers in order, and the condition
+	// over their indexes.
+	selections []*selection
 	selNames   []string
 	condition  *cond
 
@@ -75,17 +76,23 @@ func (r *Rule) Match(ev Event) bool {
 	if r.condition == nil {
 		return false
 	}
-	memo := make(map[string]int8, len(r.selNames))
-	return r.condition.eval(func(name string) bool {
-		if v, ok := memo[name]; ok {
-			return v > 0
+	// Each search identifier is evaluated at most once, when the condition
+	// first needs it (0 not yet, 1 matched, 2 did not).
+	var small [16]uint8
+	memo := small[:0]
+	if len(r.selections) <= len(small) {
+		memo = small[:len(r.selections)]
+	} else {
+		memo = make([]uint8, len(r.selections))
+	}
+	return r.condition.eval(func(i int) bool {
+		if memo[i] == 0 {
+			memo[i] = 2
+			if r.selections[i].match(ev) {
+				memo[i] = 1
+			}
 		}
-		hit := r.selections[name].match(ev)
-		memo[name] = -1
-		if hit {
-			memo[name] = 1
-		}
-		return hit
+		return memo[i] == 1
 	})
 }
 
@@ -270,7 +277,6 @@ func contains(list []string, s string) bool {
 }
 
 func (p *ruleParser) detection(r *Rule, det, key *Node) error {
-	r.selections = map[string]*selection{}
 	var condNode *Node
 	for i, k := range det.Keys {
 		v := det.Values[i]
@@ -285,7 +291,7 @@ func (p *ruleParser) detection(r *Rule, det, key *Node) error {
 		if err != nil {
 			return err
 		}
-		r.selections[k.Value] = sel
+		r.selections = append(r.selections, sel)
 		r.selNames = append(r.selNames, k.Value)
 	}
 	if condNode == nil {

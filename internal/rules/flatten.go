@@ -1,0 +1,110 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/sigma"
+)
+
+// flatten gives the rules a document's fields by their dotted names. An
+// activity event is read field by field (events are many and rules run on
+// every one); anything else through its JSON. TestFlattenMatchesJSON keeps
+// the two ways in step for every event the bundled captures produce.
+func flatten(d record.Document) (*sigma.FlatEvent, error) {
+	e, ok := d.(*record.Event)
+	if !ok {
+		body, err := d.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		return sigma.FromJSON(body)
+	}
+	f := sigma.NewFlatEvent()
+	f.Add("@timestamp", e.Time.UTC().Format(record.TimeFormat))
+	f.Add("event.kind", "event")
+	for _, c := range e.Category {
+		f.Add("event.category", c)
+	}
+	for _, t := range e.Type {
+		f.Add("event.type", t)
+	}
+	f.Add("event.action", e.Action)
+	addNonEmpty(f, "event.outcome", e.Outcome)
+	addNonEmpty(f, "event.reason", e.Reason)
+	f.Add("event.dataset", record.DatasetActivity)
+	f.Add("event.id", e.ID)
+	f.Add("event.sequence", e.Sequence)
+	f.Add("source.ip", e.Client.Addr().String())
+	f.Add("source.port", e.Client.Port())
+	f.Add("destination.ip", e.Server.Addr().String())
+	f.Add("destination.port", e.Server.Port())
+	f.Add("network.transport", e.Transport)
+	addNonEmpty(f, "network.protocol", e.Protocol)
+	addNonEmpty(f, "network.community_id", e.CommunityID)
+	addNonEmpty(f, "observer.hostname", e.Observer)
+	addNonEmpty(f, "observer.ingress.interface.name", e.Interface)
+	addNonEmpty(f, "user.name", e.UserName)
+	f.Add("psm.session_id", e.SessionID)
+	if l := e.Login; l != nil {
+		addNonEmpty(f, "psm.login.method", l.Method)
+		if l.Inferred {
+			f.Add("psm.login.inferred", true)
+		}
+		if l.Attempt != 0 {
+			f.Add("psm.login.attempt", l.Attempt)
+		}
+	}
+	if c := e.Command; c != nil {
+		f.Add("process.command_line", c.Line)
+		if len(c.Programs) > 0 {
+			f.Add("process.name", c.Programs[0])
+		}
+		for _, a := range c.Args {
+			f.Add("process.args", a)
+		}
+		if len(c.Args) > 0 {
+			f.Add("process.args_count", len(c.Args))
+		}
+		if c.ReplyCode != 0 {
+			f.Add("psm.command.reply_code", c.ReplyCode)
+		}
+		addNonEmpty(f, "psm.command.reply", c.Reply)
+		addNonEmpty(f, "psm.command.normalized", c.Normalized)
+		for _, p := range c.Programs {
+			f.Add("psm.command.programs", p)
+		}
+	}
+	if fl := e.File; fl != nil {
+		addNonEmpty(f, "file.path", fl.Path)
+		addNonEmpty(f, "file.name", fl.Name)
+		if fl.Size >= 0 {
+			f.Add("file.size", fl.Size)
+		}
+		addNonEmpty(f, "psm.file.direction", fl.Direction)
+		addNonEmpty(f, "psm.file.target_path", fl.NewPath)
+	}
+	addNonEmpty(f, "psm.kind", e.Kind)
+	if e.CleartextCredentials {
+		f.Add("psm.cleartext_credentials", true)
+	}
+	for name, obj := range e.Objects {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %s: %w", e.ID, name, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("event %s: %s: %w", e.ID, name, err)
+		}
+		f.AddMap(name, m)
+	}
+	return f, nil
+}
+
+func addNonEmpty(f *sigma.FlatEvent, field, v string) {
+	if v != "" {
+		f.Add(field, v)
+	}
+}
