@@ -2,10 +2,10 @@ package rules
 
 import (
 	"encoding/json"
-	"strconv"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
