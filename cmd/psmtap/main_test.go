@@ -135,7 +135,7 @@ func captures(t *testing.T) []string {
 func TestGolden(t *testing.T) {
 	for _, c := range captures(t) {
 		t.Run(c, func(t *testing.T) {
-			r := run(t, "read", "--observer", "golden", "--all", "--events", c)
+			r := run(t, "read", "--observer", "golden", "--all", "--events", "--rules", "builtin", c)
 			if r.code != 0 && !strings.Contains(c, "truncated") {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
