@@ -165,14 +165,14 @@ func TestGroundTruth(t *testing.T) {
 // typed), and the shipped rule on /etc/shadow fires on every one of them.
 func TestGroundTruthBypass(t *testing.T) {
 	want := map[int]string{
-		0: "cat /etc/shadow", // typo erased with BS BS
-		1: "cat /etc/shadow", // Left, Delete, Left, insert
-		2: "cat /etc/shadow", // "/etc/shadow", Ctrl-A, "cat ", Ctrl-E: resolved by the echo
-		3: "cat /etc/shadow", // Ctrl-U, Ctrl-W
-		4: "cat /etc/shadow", // TAB completes "dow" (ambiguous: shadow, shadow-)
-		5: "cat /etc/shadow", // TAB completes "c/"
-		6: "cat /etc/shadow", // bracketed paste
-		7: "cat /etc/shadow", // "cat /et<TAB>shadow<CR>" in one segment: the echo comes after the Enter
+		0:  "cat /etc/shadow", // typo erased with BS BS
+		1:  "cat /etc/shadow", // Left, Delete, Left, insert
+		2:  "cat /etc/shadow", // "/etc/shadow", Ctrl-A, "cat ", Ctrl-E: resolved by the echo
+		3:  "cat /etc/shadow", // Ctrl-U, Ctrl-W
+		4:  "cat /etc/shadow", // TAB completes "dow" (ambiguous: shadow, shadow-)
+		5:  "cat /etc/shadow", // TAB completes "c/"
+		6:  "cat /etc/shadow", // bracketed paste
+		7:  "cat /etc/shadow", // "cat /et<TAB>shadow<CR>" in one segment: the echo comes after the Enter
 		8:  "id; cat /etc/shadow",
 		9:  "true && cat /etc/shadow",
 		10: "cat   /etc/shadow",

@@ -30,13 +30,13 @@ type Terminal struct {
 	// when nobody listens, and then no event is built.
 	Events func(*record.Event)
 
-	prompt     []byte
-	kind       PromptKind
+	prompt []byte
+	kind   PromptKind
 	// pending is a command typed with keys only the echo resolves (TAB,
 	// arrows, readline keys), waiting for the server to finish echoing it:
 	// the echo may come after the Enter (a TAB and the Enter in one segment,
 	// or a long round trip).
-	pending *pendingCommand
+	pending    *pendingCommand
 	scratch    []byte
 	anomalies  uint8
 	screenHook bool
