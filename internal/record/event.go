@@ -35,6 +35,7 @@ const (
 	ActionFile        = "file"         // a file uploaded, downloaded, deleted or renamed
 	ActionSessionKind = "session_kind" // what the session turned out to be (tunnel, reverse shell, file transfer...)
 	ActionSecurity    = "security"     // a protection negotiated or lost (RDP security protocol, TLS/encryption starting)
+	ActionQuery       = "query"        // a database statement and its result
 )
 
 // Outcomes (event.outcome).
@@ -60,6 +61,7 @@ type Event struct {
 	Login   *EventLogin   // ActionLogin: psm.login.*
 	Command *EventCommand // ActionCommand: process.command_line, psm.command.*
 	File    *EventFile    // ActionFile: file.*, psm.file.direction
+	Query   *EventQuery   // ActionQuery: db.*, psm.query.*, event.duration
 	Kind    string        // ActionSessionKind: psm.kind
 
 	// CleartextCredentials: a password crossed the wire in clear (masked).
@@ -103,6 +105,33 @@ type EventCommand struct {
 	Args       []string // process.args: words and operators, quotes removed
 	Programs   []string // process.name is the first; psm.command.programs all of them
 	Normalized string   // psm.command.normalized: the words joined, paths cleaned
+}
+
+// EventQuery is a database statement's detail, named after OpenTelemetry's
+// database semantic conventions (db.*) where they have a name.
+type EventQuery struct {
+	System       string   // db.system.name: postgresql, mysql, mariadb
+	Namespace    string   // db.namespace: the database
+	Text         string   // db.query.text, as sent (bounded by the dissector)
+	Operation    string   // db.operation.name: SELECT, UPDATE, DROP...
+	StatusCode   string   // db.response.status_code: SQLSTATE or error number; empty on success
+	ReturnedRows int64    // db.response.returned_rows; -1 when not known
+	AffectedRows int64    // psm.query.affected_rows; -1 when not known
+	Parameters   []string // psm.query.parameters: bound values, as text
+	Error        string   // psm.query.error: the server's message
+	Statement    string   // psm.query.statement: the prepared statement's name
+	Duration     int64    // event.duration: ns from the request to its completion; 0 when not known
+}
+
+// QueryEvent builds a query event; the dissector fills q (outcome is
+// failure when q has a status code).
+func QueryEvent(ts int64, q *EventQuery) *Event {
+	outcome := OutcomeSuccess
+	if q.StatusCode != "" || q.Error != "" {
+		outcome = OutcomeFailure
+	}
+	return &Event{Time: time.Unix(0, ts), Action: ActionQuery, Outcome: outcome,
+		Category: []string{"database"}, Type: []string{"access"}, Query: q}
 }
 
 // File event directions (psm.file.direction).
@@ -191,6 +220,7 @@ type eventMeta struct {
 	Dataset  string   `json:"dataset"`
 	ID       string   `json:"id"`
 	Sequence int      `json:"sequence"`
+	Duration int64    `json:"duration,omitempty"`
 }
 
 type addr struct {
@@ -229,8 +259,41 @@ type eventFile struct {
 	TargetPath string `json:"target_path,omitempty"`
 }
 
+type db struct {
+	System    *dbSystem    `json:"system,omitempty"`
+	Namespace string       `json:"namespace,omitempty"`
+	Query     *dbQuery     `json:"query,omitempty"`
+	Operation *dbOperation `json:"operation,omitempty"`
+	Response  *dbResponse  `json:"response,omitempty"`
+}
+
+type dbSystem struct {
+	Name string `json:"name"`
+}
+
+type dbQuery struct {
+	Text string `json:"text"`
+}
+
+type dbOperation struct {
+	Name string `json:"name"`
+}
+
+type dbResponse struct {
+	StatusCode   string `json:"status_code,omitempty"`
+	ReturnedRows *int64 `json:"returned_rows,omitempty"`
+}
+
+type eventQuery struct {
+	AffectedRows *int64   `json:"affected_rows,omitempty"`
+	Parameters   []string `json:"parameters,omitempty"`
+	Error        string   `json:"error,omitempty"`
+	Statement    string   `json:"statement,omitempty"`
+}
+
 type eventPSM struct {
 	SessionID            string        `json:"session_id"`
+	Query                *eventQuery   `json:"query,omitempty"`
 	Login                *EventLogin   `json:"login,omitempty"`
 	Command              *eventCommand `json:"command,omitempty"`
 	File                 *eventFile    `json:"file,omitempty"`
@@ -248,6 +311,7 @@ type eventDoc struct {
 	User        *user        `json:"user,omitempty"`
 	Process     *process     `json:"process,omitempty"`
 	File        *file        `json:"file,omitempty"`
+	DB          *db          `json:"db,omitempty"`
 	PSM         eventPSM     `json:"psm"`
 }
 
@@ -284,6 +348,33 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		}
 		if f.Direction != "" || f.NewPath != "" {
 			d.PSM.File = &eventFile{Direction: f.Direction, TargetPath: f.NewPath}
+		}
+	}
+	if q := e.Query; q != nil {
+		d.Event.Duration = q.Duration
+		d.DB = &db{Namespace: q.Namespace}
+		if q.System != "" {
+			d.DB.System = &dbSystem{Name: q.System}
+		}
+		if q.Text != "" {
+			d.DB.Query = &dbQuery{Text: q.Text}
+		}
+		if q.Operation != "" {
+			d.DB.Operation = &dbOperation{Name: q.Operation}
+		}
+		if q.StatusCode != "" || q.ReturnedRows >= 0 {
+			d.DB.Response = &dbResponse{StatusCode: q.StatusCode}
+			if q.ReturnedRows >= 0 {
+				n := q.ReturnedRows
+				d.DB.Response.ReturnedRows = &n
+			}
+		}
+		if q.AffectedRows >= 0 || len(q.Parameters) > 0 || q.Error != "" || q.Statement != "" {
+			d.PSM.Query = &eventQuery{Parameters: q.Parameters, Error: q.Error, Statement: q.Statement}
+			if q.AffectedRows >= 0 {
+				n := q.AffectedRows
+				d.PSM.Query.AffectedRows = &n
+			}
 		}
 	}
 	return marshalWithObjects(&d, e.Objects)

@@ -85,6 +85,27 @@ func flatten(d record.Document) (*sigma.FlatEvent, error) {
 		addNonEmpty(f, "psm.file.direction", fl.Direction)
 		addNonEmpty(f, "psm.file.target_path", fl.NewPath)
 	}
+	if q := e.Query; q != nil {
+		if q.Duration != 0 {
+			f.Add("event.duration", q.Duration)
+		}
+		addNonEmpty(f, "db.system.name", q.System)
+		addNonEmpty(f, "db.namespace", q.Namespace)
+		addNonEmpty(f, "db.query.text", q.Text)
+		addNonEmpty(f, "db.operation.name", q.Operation)
+		addNonEmpty(f, "db.response.status_code", q.StatusCode)
+		if q.ReturnedRows >= 0 {
+			f.Add("db.response.returned_rows", q.ReturnedRows)
+		}
+		if q.AffectedRows >= 0 {
+			f.Add("psm.query.affected_rows", q.AffectedRows)
+		}
+		for _, p := range q.Parameters {
+			f.Add("psm.query.parameters", p)
+		}
+		addNonEmpty(f, "psm.query.error", q.Error)
+		addNonEmpty(f, "psm.query.statement", q.Statement)
+	}
 	addNonEmpty(f, "psm.kind", e.Kind)
 	if e.CleartextCredentials {
 		f.Add("psm.cleartext_credentials", true)

@@ -29,7 +29,7 @@ const Product = "psmtap"
 // Categories are the logsource categories rules can name.
 var Categories = []string{
 	record.ActionLogin, record.ActionCommand, record.ActionFile, record.ActionSessionKind, record.ActionSecurity,
-	"session",
+	record.ActionQuery, "session",
 }
 
 // FieldAliases are the usual Sigma field names and the documents' own.
@@ -42,6 +42,7 @@ var FieldAliases = map[string]string{
 	"DestinationPort": "destination.port",
 	"TargetFilename":  "file.path",
 	"Protocol":        "network.protocol",
+	"Query":           "db.query.text",
 }
 
 // Responses a rule may ask for (the "response" attribute, psmtap's own).

@@ -5,12 +5,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/sigma"
 )
 
 var t0 = time.Date(2026, 11, 26, 0, 9, 38, 0, time.UTC)
@@ -271,4 +273,29 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(set.Rules())), "rules")
+}
+
+// A query event flattens the same field by field as through its JSON.
+func TestFlattenQuery(t *testing.T) {
+	ev := sessionEvent("S1", 2, time.Second, record.QueryEvent(0, &record.EventQuery{System: "postgresql", Namespace: "shop",
+		Text: "DELETE FROM orders", Operation: "DELETE", StatusCode: "", ReturnedRows: -1, AffectedRows: 12,
+		Parameters: []string{"1", "x"}, Statement: "s1", Duration: 1500000}))
+	direct, err := flatten(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := ev.MarshalJSON()
+	viaJSON, _ := sigma.FromJSON(body)
+	if a, b := fields(direct), fields(viaJSON); !reflect.DeepEqual(a, b) {
+		t.Fatalf("direct %v\njson   %v", a, b)
+	}
+	for _, want := range []string{"db.system.name=postgresql", "db.operation.name=DELETE", "psm.query.affected_rows=12", "event.duration=1500000"} {
+		found := false
+		for _, f := range fields(direct) {
+			found = found || f == want
+		}
+		if !found {
+			t.Errorf("no %s in %v", want, fields(direct))
+		}
+	}
 }
