@@ -155,20 +155,21 @@ func (e *Engine) Process(ev Event, t time.Time, category, ref string) []Hit {
 			continue
 		}
 		hits = append(hits, Hit{Rule: r, Time: t})
-		hits = e.feed(r, ev, t, ref, hits, 0)
+		hits = e.feed(r, ev, t, []string{ref}, hits, 0)
 	}
 	return hits
 }
 
-// feed passes a hit of rule r to the correlations that listen to it.
-func (e *Engine) feed(r *Rule, ev Event, t time.Time, ref string, hits []Hit, depth int) []Hit {
+// feed passes a hit of rule r to the correlations that listen to it, with
+// the refs of the events behind it (a correlation's hit carries all of its).
+func (e *Engine) feed(r *Rule, ev Event, t time.Time, refs []string, hits []Hit, depth int) []Hit {
 	if depth > 32 {
 		return hits
 	}
 	for _, cs := range e.listeners[r] {
-		if h, ok := cs.observe(r, ev, t, ref); ok {
+		if h, ok := cs.observe(r, ev, t, refs); ok {
 			hits = append(hits, h)
-			hits = e.feed(cs.rule, ev, t, ref, hits, depth+1)
+			hits = e.feed(cs.rule, ev, t, h.Refs, hits, depth+1)
 		}
 	}
 	return hits
@@ -204,7 +205,7 @@ func (cs *corrState) fieldFor(name string, r *Rule) string {
 	return name
 }
 
-func (cs *corrState) observe(r *Rule, ev Event, t time.Time, ref string) (Hit, bool) {
+func (cs *corrState) observe(r *Rule, ev Event, t time.Time, refs []string) (Hit, bool) {
 	c := cs.rule.Correlation
 	fields := make(map[string]string, len(c.GroupBy))
 	var key strings.Builder
@@ -226,8 +227,10 @@ func (cs *corrState) observe(r *Rule, ev Event, t time.Time, ref string) (Hit, b
 	}
 	gr.last = t
 	start := t.Add(-c.Timespan)
-	if len(gr.refs) < MaxRefs && ref != "" && (len(gr.refs) == 0 || gr.refs[len(gr.refs)-1] != ref) {
-		gr.refs = append(gr.refs, ref)
+	for _, ref := range refs {
+		if len(gr.refs) < MaxRefs && ref != "" && !containsRef(gr.refs, ref) {
+			gr.refs = append(gr.refs, ref)
+		}
 	}
 	var n int
 	switch c.Type {
@@ -292,6 +295,15 @@ func (cs *corrState) observe(r *Rule, ev Event, t time.Time, ref string) (Hit, b
 	// A hit starts the group afresh: the next one needs a full count again.
 	delete(cs.groups, k)
 	return h, true
+}
+
+func containsRef(refs []string, ref string) bool {
+	for _, r := range refs {
+		if r == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // makeRoom keeps the group table under MaxGroups.
