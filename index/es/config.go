@@ -78,6 +78,14 @@ func ActivityDataStream(namespace string) string {
 	return "logs-psmtap.activity-" + namespace
 }
 
+// AlertDataStream is the data stream alerts go to.
+func AlertDataStream(namespace string) string {
+	if namespace == "" {
+		namespace = "default"
+	}
+	return "logs-psmtap.alert-" + namespace
+}
+
 // CheckNamespace applies Elastic's data stream naming rules to a namespace.
 func CheckNamespace(ns string) error {
 	if ns == "" || len(ns) > 100 || strings.ToLower(ns) != ns || strings.ContainsAny(ns, `-\/*?"<>| ,#:`) {
