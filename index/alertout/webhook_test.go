@@ -343,4 +343,3 @@ func TestWebhookBadURL(t *testing.T) {
 		}
 	}
 }
-
