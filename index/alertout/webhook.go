@@ -68,7 +68,6 @@ type Webhook struct {
 	mu      sync.Mutex // guards closed and sends on ch
 	closed  bool
 	ch      chan item
-	stop    chan struct{} // closed by Close: no more waiting between tries
 	done    chan struct{}
 	ctx     context.Context // requests; cancelled at the Close deadline
 	cancel  context.CancelFunc
@@ -138,7 +137,7 @@ func NewWebhook(opt WebhookOptions) (*Webhook, error) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	w := &Webhook{opt: opt, sp: sp, display: "webhook " + Redact(opt.URL),
-		ch: make(chan item, opt.Queue), stop: make(chan struct{}), done: make(chan struct{})}
+		ch: make(chan item, opt.Queue), done: make(chan struct{})}
 	w.log = opt.Logger.With("output", w.display)
 	w.client = &http.Client{
 		Timeout: opt.Timeout,
@@ -234,14 +233,14 @@ func (w *Webhook) post(id string, body []byte) (verdict, string) {
 	return rejected, res.Status + ": " + string(bytes.TrimSpace(msg))
 }
 
-// wait sleeps d, or less when Close asks to finish.
+// wait sleeps d, or less when the Close deadline comes first.
 func (w *Webhook) wait(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-w.stop:
+	case <-w.ctx.Done():
 		return false
 	}
 }
@@ -322,7 +321,7 @@ func (w *Webhook) deliver(it item) bool {
 	for attempt := 0; attempt < w.opt.Attempts; attempt++ {
 		if attempt > 0 {
 			if !w.wait(w.backoff(attempt - 1)) {
-				return false // closing: no more waiting
+				return false // past the Close deadline
 			}
 			w.retried.Add(1)
 		}
@@ -413,8 +412,7 @@ func (w *Webhook) close() error {
 	w.closed = true
 	close(w.ch)
 	w.mu.Unlock()
-	close(w.stop)
-	// What is queued gets one try each until the deadline; then requests
+	// What is queued is tried as usual until the deadline; then requests
 	// are cancelled and the rest goes to the spool.
 	t := time.AfterFunc(w.opt.CloseTimeout, w.cancel)
 	<-w.done
