@@ -166,7 +166,7 @@ func (x *Exec) runOne(it item) {
 	err := cmd.Run()
 	if err == nil {
 		x.ran.Add(1)
-		x.log.Debug("alert program ran", "id", it.id, "took", time.Since(start).Round(time.Millisecond))
+		x.log.Debug("alert program ran", "id", it.id, "took", time.Since(start).Round(time.Millisecond), "output", strings.TrimSpace(string(out.b)))
 		return
 	}
 	n := x.failed.Add(1)
