@@ -1,6 +1,8 @@
 // Package es ships session records to Elasticsearch through the
 // go-elasticsearch bulk indexer, into the data stream
-// logs-psmtap.session-<namespace>, and never loses a record: what the cluster
+// logs-psmtap.session-<namespace> (activity events and alerts into
+// logs-psmtap.activity-<namespace> and logs-psmtap.alert-<namespace>), and
+// never loses a record: what the cluster
 // does not acknowledge goes to a disk spool (index/spool) and is sent again
 // later; what it rejects for good goes to a dead-letter file with the reason.
 // docs/elasticsearch.md is the operator's description.
