@@ -33,7 +33,7 @@ func esConnFlags() []cli.Flag {
 		&cli.StringFlag{Name: "es-ca-fingerprint", Usage: "trust the server chain holding a certificate with this SHA-256 `HEX` fingerprint (as Elasticsearch prints at first start)"},
 		&cli.BoolFlag{Name: "es-insecure", Usage: "do not verify the server certificate (testing only)"},
 		&cli.DurationFlag{Name: "es-timeout", Value: 30 * time.Second, Usage: "give up on one request after this long (its records go to the spool)"},
-		&cli.StringFlag{Name: "es-namespace", EnvVars: []string{"PSMTAP_ES_NAMESPACE"}, Value: "default", Usage: "data stream namespace: records go to logs-psmtap.session-`NS`, activity events to logs-psmtap.activity-NS"},
+		&cli.StringFlag{Name: "es-namespace", EnvVars: []string{"PSMTAP_ES_NAMESPACE"}, Value: "default", Usage: "data stream namespace: records go to logs-psmtap.session-`NS`, activity events to logs-psmtap.activity-NS, alerts to logs-psmtap.alert-NS"},
 	}
 }
 
@@ -152,7 +152,8 @@ func esOutput(c *cli.Context) (index.Sink, error) {
 		return nil, err
 	}
 	live := c.Command != nil && c.Command.Name == "live"
-	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")), Spool: sp,
+	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")),
+		AlertIndex: es.AlertDataStream(c.String("es-namespace")), Spool: sp,
 		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried}
 	if live {
 		opt.DrainEvery = c.Duration("spool-drain-every")

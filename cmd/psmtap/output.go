@@ -38,7 +38,7 @@ func commonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "queue-docs", Value: queue.DefaultMaxDocs, Usage: "documents waiting for the output at most (read waits for room; live sends the rest to the spool with --output es, else drops them, counted)"},
 		&cli.StringFlag{Name: "queue-bytes", Value: "64MB", Usage: "bytes (estimated) waiting for the output at most (`SIZE`)"},
 		&cli.DurationFlag{Name: "interim", Usage: "also write a snapshot record (event.type start, then info) of every session open this long, and again each interval (live default 5m; 0 = off)"},
-	}, esShipFlags()...) // --output es and its flags: esflags.go
+	}, append(esShipFlags(), alertOutputFlags()...)...) // --output es and its flags: esflags.go; alert outputs: alertout.go
 }
 
 // output opens the sink the flags ask for.
@@ -111,6 +111,11 @@ func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
 	}
 	log := newLogger(c.String("log-level"))
 	opt := queue.Options{MaxDocs: c.Int("queue-docs"), MaxBytes: maxBytes, Block: !live, FlushIdle: live, Logger: log}
+	outs, err := alertOutputs(c, set != nil, log) // webhooks, programs: alertout.go
+	if err != nil {
+		sink.Close()
+		return nil, nil, err
+	}
 	sp, spools := sink.(rules.Spooler)
 	if set != nil {
 		// Rules run behind the queue, on the output goroutine (and on the
@@ -119,6 +124,10 @@ func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
 		sink = rs
 		if spools {
 			sp = rs
+		}
+		if outs != nil {
+			rs.OnAlert = outs.OnAlert // queues only: never waits for a receiver
+			sink = outs.Wrap(sink)    // closed after the sink: the last alerts are out
 		}
 	}
 	if spools && live {

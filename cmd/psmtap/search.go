@@ -13,25 +13,31 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/psmtap/psmtap/index/setup"
+	"github.com/psmtap/psmtap/internal/record"
 )
 
 func searchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "search",
-		Usage: "find sessions, or with --events their activity events, in Elasticsearch without Kibana",
+		Usage: "find sessions, or with --events their activity events, or with --alerts the alerts of the rules, in Elasticsearch without Kibana",
 		Description: "Every criterion narrows the search; the newest come first.\n" +
 			"--host matches the client or the server (an IP address or a CIDR), or else the\n" +
 			"sensor, RDP client or TLS server name. --command is full-text over what was typed.\n" +
 			"Times: RFC 3339, a date (2026-11-26), or a duration back from now (24h).\n" +
 			"With --events it searches the activity events (" + setup.ActivityPattern + "): each login\n" +
 			"attempt, command, file... as it happened; --action and --outcome narrow them, and\n" +
-			"--session shows one session's whole story (its record's psm.session_id).\n\n" +
+			"--session shows one session's whole story (its record's psm.session_id).\n" +
+			"With --alerts it searches the alerts (" + setup.AlertPattern + "): --rule names rules (id or\n" +
+			"title), --level keeps those of that level or above; --session finds the alerts about a session\n" +
+			"(a correlation's alert names every session it saw).\n\n" +
 			"Examples:\n" +
 			"   psmtap search --es-url https://es:9200 --user root --since 24h\n" +
 			"   psmtap search --protocol telnet,rlogin --command 'passwd' --format json\n" +
 			"   psmtap search --host 10.1.0.0/16 --from 2026-11-01 --to 2026-11-02\n" +
 			"   psmtap search --events --command 'sudo shadow' --user alice\n" +
-			"   psmtap search --events --action login --outcome failure --since 1h",
+			"   psmtap search --events --action login --outcome failure --since 1h\n" +
+			"   psmtap search --alerts --level high --since 24h\n" +
+			"   psmtap search --alerts --rule 'Shadow file read or changed' --user alice",
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "user", Usage: "user.name"},
 			&cli.StringFlag{Name: "host", Usage: "client or server IP or CIDR, or a host name"},
@@ -42,11 +48,14 @@ func searchCommand() *cli.Command {
 			&cli.StringFlag{Name: "session", Usage: "the session with this psm.session_id"},
 			&cli.BoolFlag{Name: "interim", Usage: "also interim records of sessions still open (default: final records only)"},
 			&cli.BoolFlag{Name: "events", Usage: "search activity events (" + setup.ActivityPattern + ") instead of session records"},
-			&cli.StringFlag{Name: "action", Usage: "with --events: login, command, file, session_kind, security (comma-separated)"},
+			&cli.BoolFlag{Name: "alerts", Usage: "search alerts (" + setup.AlertPattern + ") instead of session records"},
+			&cli.StringFlag{Name: "rule", Usage: "with --alerts: rule ids or titles (comma-separated; exact)"},
+			&cli.StringFlag{Name: "level", Usage: "with --alerts: this level or above: informational, low, medium, high, critical"},
+			&cli.StringFlag{Name: "action", Usage: "with --events (or --alerts, the trigger's): login, command, file, session_kind, security (comma-separated)"},
 			&cli.StringFlag{Name: "outcome", Usage: "with --events: success, failure, unknown"},
 			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions or events"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (NDJSON, one record a line)"},
-			&cli.StringFlag{Name: "index", Value: setup.Pattern, Usage: "data streams to search (default with --events: " + setup.ActivityPattern + ")"},
+			&cli.StringFlag{Name: "index", Value: setup.Pattern, Usage: "data streams to search (default with --events: " + setup.ActivityPattern + ", with --alerts: " + setup.AlertPattern + ")"},
 			&cli.StringFlag{Name: "log-level", Value: "warn"},
 		),
 		Action: runSearch,
@@ -68,12 +77,32 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // searchQuery builds the query DSL body from the flags.
 func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 	var filter, must []any
-	events := c.Bool("events")
-	if !events && !c.Bool("interim") {
+	events, alerts := c.Bool("events"), c.Bool("alerts")
+	if events && alerts {
+		return nil, cli.Exit("--events or --alerts, not both", 2)
+	}
+	if !events && !alerts && !c.Bool("interim") {
 		filter = append(filter, map[string]any{"term": map[string]any{"event.type": "end"}})
 	}
-	if !events && (c.String("action") != "" || c.String("outcome") != "") {
+	if !events && !alerts && (c.String("action") != "" || c.String("outcome") != "") {
 		return nil, cli.Exit("--action and --outcome select activity events: add --events", 2)
+	}
+	if !alerts && (c.String("rule") != "" || c.String("level") != "") {
+		return nil, cli.Exit("--rule and --level select alerts: add --alerts", 2)
+	}
+	if r := c.String("rule"); r != "" {
+		names := strings.Split(r, ",")
+		filter = append(filter, map[string]any{"bool": map[string]any{"should": []any{
+			map[string]any{"terms": map[string]any{"rule.id": names}},
+			map[string]any{"terms": map[string]any{"rule.name": names}},
+		}, "minimum_should_match": 1}})
+	}
+	if l := c.String("level"); l != "" {
+		sev, ok := levelSeverity[strings.ToLower(l)]
+		if !ok {
+			return nil, cli.Exit(fmt.Sprintf("--level %q: informational, low, medium, high or critical", l), 2)
+		}
+		filter = append(filter, map[string]any{"range": map[string]any{"event.severity": map[string]any{"gte": sev}}})
 	}
 	if a := c.String("action"); a != "" {
 		filter = append(filter, map[string]any{"terms": map[string]any{"event.action": strings.Split(a, ",")}})
@@ -120,7 +149,7 @@ func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 		// Sessions: psm.commands is text. Events: process.command_line is a
 		// wildcard field; its .text multi-field holds the words.
 		field := "psm.commands"
-		if events {
+		if events || alerts {
 			field = "process.command_line.text"
 		}
 		must = append(must, map[string]any{"match": map[string]any{field: map[string]any{"query": cmd, "operator": "and"}}})
@@ -149,6 +178,9 @@ func runSearch(c *cli.Context) error {
 	index := c.String("index")
 	if c.Bool("events") && !c.IsSet("index") {
 		index = setup.ActivityPattern
+	}
+	if c.Bool("alerts") && !c.IsSet("index") {
+		index = setup.AlertPattern
 	}
 	res, err := cl.Search(cl.Search.WithContext(c.Context), cl.Search.WithIndex(index),
 		cl.Search.WithBody(bytes.NewReader(body)), cl.Search.WithIgnoreUnavailable(true))
@@ -180,6 +212,10 @@ func runSearch(c *cli.Context) error {
 	}
 	if c.Bool("events") {
 		eventTable(w, out.Hits.Hits, out.Hits.Total.Value)
+		return nil
+	}
+	if c.Bool("alerts") {
+		alertTable(w, out.Hits.Hits, out.Hits.Total.Value)
 		return nil
 	}
 	const row = "%-23s %-7s %-39s %-39s %-12s %-7s %-11s %s\n"
@@ -240,6 +276,45 @@ func eventTable(w io.Writer, hits []hit, total int) {
 			dash(get(d, "user.name")), dash(get(d, "event.action")), dash(get(d, "event.outcome")), eventWhat(d))
 	}
 	fmt.Fprintf(w, "%d of %d events\n", len(hits), total)
+}
+
+// levelSeverity: event.severity of each Sigma level (record.Severity).
+var levelSeverity = map[string]int{"informational": record.Severity("informational"), "low": record.Severity("low"),
+	"medium": record.Severity("medium"), "high": record.Severity("high"), "critical": record.Severity("critical")}
+
+// alertTable writes alerts one a line: when, how bad, which rule, who,
+// where, the session, and the alert's own one-line message.
+func alertTable(w io.Writer, hits []hit, total int) {
+	const row = "%-23s %-8s %-36s %-12s %-39s %-20s %s\n"
+	fmt.Fprintf(w, row, "TIME (UTC)", "LEVEL", "RULE", "USER", "SERVER", "SESSION", "MESSAGE")
+	for _, h := range hits {
+		var d map[string]any
+		json.Unmarshal(h.Source, &d)
+		when := get(d, "@timestamp")
+		if t, err := time.Parse(time.RFC3339Nano, when); err == nil {
+			when = t.UTC().Format("2006-01-02 15:04:05.000")
+		}
+		server := "-"
+		if a := addr(get(d, "destination.ip")); a.IsValid() {
+			server = netip.AddrPortFrom(a, port(get(d, "destination.port"))).String()
+		}
+		session := get(d, "psm.session_id")
+		if ids, ok := lookup(d, "psm.session_id").([]any); ok && len(ids) > 0 {
+			session = fmt.Sprintf("%v +%d", ids[0], len(ids)-1) // a correlation: the first and how many more
+		}
+		fmt.Fprintf(w, row, when, dash(get(d, "psm.alert.level")), clip(get(d, "rule.name"), 36), dash(get(d, "user.name")),
+			server, dash(session), dash(clip(strings.ReplaceAll(get(d, "message"), "\n", " "), 120)))
+	}
+	fmt.Fprintf(w, "%d of %d alerts\n", len(hits), total)
+}
+
+// clip shortens s to n runes, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // eventWhat is the action's own detail: the command, the file, the login

@@ -22,10 +22,12 @@ func setupCommand() *cli.Command {
 			"every record field) and " + setup.SettingsTemplate + ", and the index template " + setup.IndexTemplate + "\n" +
 			"that makes " + setup.Pattern + " a data stream; then the same for activity events (--events):\n" +
 			setup.ActivityPolicy + " (deletion after --activity-retention), " + setup.ActivityMappingsTemplate + ",\n" +
-			setup.ActivitySettingsTemplate + " and " + setup.ActivityIndexTemplate + " for " + setup.ActivityPattern + ".\n" +
+			setup.ActivitySettingsTemplate + " and " + setup.ActivityIndexTemplate + " for " + setup.ActivityPattern + "; and for alerts\n" +
+			"(--rules): " + setup.AlertPolicy + " (deletion after --alert-retention), " + setup.AlertMappingsTemplate + ",\n" +
+			setup.AlertSettingsTemplate + " and " + setup.AlertIndexTemplate + " for " + setup.AlertPattern + ".\n" +
 			"Running it again updates them.\n" +
 			"With --kibana-url it imports the data views and the dashboards (Overview, SSH, RDP, Cleartext,\n" +
-			"Commands over time).\n\n" +
+			"Commands over time, Alerts).\n\n" +
 			"Examples:\n" +
 			"   psmtap setup --es-url https://es:9200 --es-ca-file ca.pem --kibana-url https://kibana:5601\n" +
 			"   psmtap setup --print            # the request bodies, without a cluster",
@@ -35,6 +37,7 @@ func setupCommand() *cli.Command {
 			&cli.StringFlag{Name: "rollover-size", Value: d.RolloverSize, Usage: "or when a primary shard reaches this size (50gb)"},
 			&cli.StringFlag{Name: "retention", Value: d.Retention, Usage: "delete backing indices of session records this long after rollover; empty keeps them forever"},
 			&cli.StringFlag{Name: "activity-retention", Value: d.ActivityRetention, Usage: "the same for activity events (logins, commands, files)"},
+			&cli.StringFlag{Name: "alert-retention", Value: d.AlertRetention, Usage: "the same for alerts (few, and what an investigation starts from: kept longer)"},
 			&cli.IntFlag{Name: "shards", Value: d.Shards, Usage: "primary shards per backing index"},
 			&cli.IntFlag{Name: "replicas", Value: d.Replicas, Usage: "replicas per shard (-1: the cluster default)"},
 			&cli.BoolFlag{Name: "print", Usage: "print what would be installed and exit"},
@@ -46,7 +49,7 @@ func setupCommand() *cli.Command {
 
 func runSetup(c *cli.Context) error {
 	o := setup.Options{RolloverAge: c.String("rollover-age"), RolloverSize: c.String("rollover-size"),
-		Retention: c.String("retention"), ActivityRetention: c.String("activity-retention"), Shards: c.Int("shards"), Replicas: c.Int("replicas")}
+		Retention: c.String("retention"), ActivityRetention: c.String("activity-retention"), AlertRetention: c.String("alert-retention"), Shards: c.Int("shards"), Replicas: c.Int("replicas")}
 	w := c.App.Writer
 	if c.Bool("print") {
 		paths, bodies := setup.Bodies(o)
@@ -77,8 +80,8 @@ func runSetup(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit("setup: "+err.Error(), 1)
 		}
-		fmt.Fprintf(w, "Kibana: imported %d saved objects (data views %s and %s, dashboards Overview, SSH, RDP, Cleartext, Commands over time)\n",
-			res.SuccessCount, setup.Pattern, setup.ActivityPattern)
+		fmt.Fprintf(w, "Kibana: imported %d saved objects (data views %s, %s and %s; dashboards Overview, SSH, RDP, Cleartext, Commands over time, Alerts)\n",
+			res.SuccessCount, setup.Pattern, setup.ActivityPattern, setup.AlertPattern)
 	}
 	return nil
 }

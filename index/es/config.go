@@ -1,6 +1,8 @@
 // Package es ships session records to Elasticsearch through the
 // go-elasticsearch bulk indexer, into the data stream
-// logs-psmtap.session-<namespace>, and never loses a record: what the cluster
+// logs-psmtap.session-<namespace> (activity events and alerts into
+// logs-psmtap.activity-<namespace> and logs-psmtap.alert-<namespace>), and
+// never loses a record: what the cluster
 // does not acknowledge goes to a disk spool (index/spool) and is sent again
 // later; what it rejects for good goes to a dead-letter file with the reason.
 // docs/elasticsearch.md is the operator's description.
@@ -76,6 +78,14 @@ func ActivityDataStream(namespace string) string {
 		namespace = "default"
 	}
 	return "logs-psmtap.activity-" + namespace
+}
+
+// AlertDataStream is the data stream alerts go to.
+func AlertDataStream(namespace string) string {
+	if namespace == "" {
+		namespace = "default"
+	}
+	return "logs-psmtap.alert-" + namespace
 }
 
 // CheckNamespace applies Elastic's data stream naming rules to a namespace.

@@ -41,6 +41,7 @@ type Options struct {
 	Client        *elasticsearch.Client
 	Index         string       // data stream of session records (DataStream(namespace))
 	ActivityIndex string       // data stream of activity events (ActivityDataStream(namespace))
+	AlertIndex    string       // data stream of alerts (AlertDataStream(namespace))
 	Spool         *spool.Spool // required: where unacknowledged records go
 	DeadLetter    string       // file for rejected documents (default <spool>/dead-letter.ndjson)
 	Logger        *slog.Logger
@@ -145,8 +146,15 @@ func docFor(r record.Document, index string) (spool.Doc, error) {
 
 // indexFor is the data stream a document goes to.
 func (s *Shipper) indexFor(d record.Document) string {
-	if d.Dataset() == record.DatasetActivity && s.opt.ActivityIndex != "" {
-		return s.opt.ActivityIndex
+	switch d.Dataset() {
+	case record.DatasetActivity:
+		if s.opt.ActivityIndex != "" {
+			return s.opt.ActivityIndex
+		}
+	case record.DatasetAlert:
+		if s.opt.AlertIndex != "" {
+			return s.opt.AlertIndex
+		}
 	}
 	return s.opt.Index
 }

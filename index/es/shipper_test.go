@@ -450,3 +450,45 @@ func TestSpoolDirectThenDrained(t *testing.T) {
 		t.Fatalf("stats %v", st)
 	}
 }
+
+// TestAlertsGoToTheAlertStream: alerts land in their own data stream under
+// their event.id, whether written or spooled first (the live overflow path),
+// apart from the records and events of the same shipper.
+func TestAlertsGoToTheAlertStream(t *testing.T) {
+	h := newHarness(t)
+	const al = "logs-psmtap.alert-default"
+	s, sp := h.shipper(func(_ *Config, o *Options) {
+		o.ActivityIndex, o.AlertIndex = ActivityDataStream("default"), AlertDataStream("default")
+	})
+	alert := func(i int) *record.Alert {
+		return &record.Alert{ID: fmt.Sprintf("alert-%d", i), Time: time.Date(2026, 11, 26, 0, 0, i, 0, time.UTC),
+			RuleName: "Shadow file read", RuleLevel: "high", Severity: 73, SessionIDs: []string{rec(i).ID}}
+	}
+	for i := 0; i < 10; i++ {
+		s.Write(rec(i))
+		s.Write(ev(i, 1))
+		s.Write(alert(i))
+	}
+	if err := s.Spool([]record.Document{alert(10), alert(11)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DrainSpool(context.Background()); n != 2 || err != nil {
+		t.Fatalf("drain: %d %v", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sp.Close()
+	if h.srv.Count(ds) != 10 || h.srv.Count("logs-psmtap.activity-default") != 10 || h.srv.Count(al) != 12 {
+		t.Fatalf("sessions %d, events %d, alerts %d", h.srv.Count(ds), h.srv.Count("logs-psmtap.activity-default"), h.srv.Count(al))
+	}
+	for k, b := range h.srv.Docs(al) {
+		var d struct {
+			Event struct{ ID, Dataset, Kind string }
+		}
+		json.Unmarshal(b, &d)
+		if !strings.HasPrefix(k, ".ds-"+al+"-") || !strings.HasSuffix(k, "/"+d.Event.ID) || d.Event.Dataset != record.DatasetAlert || d.Event.Kind != "alert" {
+			t.Fatalf("document %s: %s", k, b)
+		}
+	}
+}

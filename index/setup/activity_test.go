@@ -138,10 +138,21 @@ func unmapped(doc map[string]any, m map[string]string) []string {
 	walk("", doc)
 	var out []string
 	for f := range leaves {
-		if _, ok := m[f]; !ok {
+		if _, ok := m[f]; !ok && !inFlattened(f, m) {
 			out = append(out, f)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// inFlattened: f is a key inside a field mapped as flattened (which maps
+// every key below it).
+func inFlattened(f string, m map[string]string) bool {
+	for i := strings.LastIndexByte(f, '.'); i > 0; i = strings.LastIndexByte(f[:i], '.') {
+		if m[f[:i]] == "flattened" {
+			return true
+		}
+	}
+	return false
 }

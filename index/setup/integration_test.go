@@ -17,7 +17,7 @@ import (
 
 // TestIntegrationRealCluster installs the policy and templates into the
 // cluster at PSMTAP_ES_URL (a test cluster: they are cluster-wide) and checks
-// that new session and activity data streams get their explicit mappings.
+// that new session, activity and alert data streams get their explicit mappings.
 func TestIntegrationRealCluster(t *testing.T) {
 	url := os.Getenv("PSMTAP_ES_URL")
 	if url == "" {
@@ -34,6 +34,7 @@ func TestIntegrationRealCluster(t *testing.T) {
 	for _, c := range []struct{ name, want string }{
 		{"logs-psmtap.session-integration", `"psmtap-session"`},
 		{"logs-psmtap.activity-integration", `"psmtap-activity"`},
+		{"logs-psmtap.alert-integration", `"psmtap-alert"`},
 	} {
 		got := simulate(t, cl, c.name)
 		for _, want := range []string{`"source"`, `"type":"ip"`, c.want} {
@@ -41,16 +42,19 @@ func TestIntegrationRealCluster(t *testing.T) {
 				t.Fatalf("simulated template of %s lacks %s: %s", c.name, want, got)
 			}
 		}
-		if strings.Contains(c.name, "activity") && !strings.Contains(got, `"wildcard"`) {
+		if strings.Contains(c.name, "alert") && !strings.Contains(got, `"flattened"`) {
+			t.Fatalf("psm.alert.group is not a flattened field: %s", got)
+		}
+		if !strings.Contains(c.name, "session") && !strings.Contains(got, `"wildcard"`) {
 			t.Fatalf("process.command_line is not a wildcard field: %s", got)
 		}
 	}
 	// One event of each action into a data stream of its own: the real
 	// cluster accepts every field with the template's types.
 	ns := fmt.Sprintf("it%d", time.Now().UnixNano())
-	target := es.ActivityDataStream(ns)
+	target, alerts := es.ActivityDataStream(ns), es.AlertDataStream(ns)
 	t.Cleanup(func() {
-		if res, err := cl.Indices.DeleteDataStream([]string{target}); err == nil {
+		if res, err := cl.Indices.DeleteDataStream([]string{target, alerts}); err == nil {
 			res.Body.Close()
 		}
 	})
@@ -59,7 +63,7 @@ func TestIntegrationRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	sh, err := es.New(context.Background(), es.Options{Client: cl, Index: es.DataStream(ns), ActivityIndex: target, Spool: sp})
+	sh, err := es.New(context.Background(), es.Options{Client: cl, Index: es.DataStream(ns), ActivityIndex: target, AlertIndex: alerts, Spool: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +71,14 @@ func TestIntegrationRealCluster(t *testing.T) {
 	for _, e := range evs {
 		sh.Write(e)
 	}
+	als := testAlerts(t) // and the alerts of the built-in rules on them, and a correlation's
+	for _, a := range als {
+		sh.Write(a)
+	}
 	if err := sh.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st := sh.Stats(); st.Indexed != int64(len(evs)) {
+	if st := sh.Stats(); st.Indexed != int64(len(evs)+len(als)) {
 		t.Fatalf("events into %s: %v (dead letters in %s)", target, st, sp.Dir())
 	}
 }

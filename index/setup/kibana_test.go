@@ -18,10 +18,11 @@ var update = flag.Bool("update", false, "rewrite assets/kibana.ndjson from the s
 // it (`go test ./index/setup -run TestKibanaObjects -update`) and committed,
 // so a reviewer reads the objects Kibana will import.
 
-// The data views: the session records and the activity events.
+// The data views: the session records, the activity events, the alerts.
 const (
 	dataView         = "psmtap-sessions"
 	activityDataView = "psmtap-activity"
+	alertDataView    = "psmtap-alerts"
 )
 
 type agg struct {
@@ -72,6 +73,12 @@ var visSpec = []vis{
 	{"psmtap-login-failures-over-time", "Login failures over time", "histogram", "event.action:login and event.outcome:failure", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 6}}, activityDataView},
 	{"psmtap-top-commands", "Most frequent commands", "table", "event.action:command", []agg{{"terms", "bucket", "process.command_line", 30}, {"terms", "bucket", "user.name", 5}}, activityDataView},
 	{"psmtap-login-failures-by-user", "Login failures by user and server", "table", "event.action:login and event.outcome:failure", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "psm.login.method", 3}}, activityDataView},
+
+	// Alerts (logs-psmtap.alert-*).
+	{"psmtap-alerts-by-rule", "Alerts over time by rule", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "rule.name", 10}}, alertDataView},
+	{"psmtap-alerts-by-severity", "Alerts over time by severity", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "psm.alert.level", 5}}, alertDataView},
+	{"psmtap-alert-top-rules", "Top alert rules", "table", "", []agg{{"terms", "bucket", "rule.name", 20}, {"terms", "bucket", "psm.alert.level", 1}, {"terms", "bucket", "rule.ruleset", 2}}, alertDataView},
+	{"psmtap-alert-top-users", "Top users in alerts", "table", "user.name:*", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "rule.name", 3}}, alertDataView},
 }
 
 var searchSpec = []search{
@@ -79,6 +86,8 @@ var searchSpec = []search{
 		[]string{"user.name", "source.ip", "destination.ip", "network.protocol", "psm.login.success", "psm.commands", "ftp.files"}, ""},
 	{"psmtap-latest-commands", "Latest commands", "event.action:command",
 		[]string{"user.name", "source.ip", "destination.ip", "destination.port", "network.protocol", "process.command_line", "psm.command.reply_code", "psm.session_id"}, activityDataView},
+	{"psmtap-latest-alerts", "Latest alerts", "",
+		[]string{"psm.alert.level", "rule.name", "user.name", "destination.ip", "network.protocol", "message", "psm.session_id"}, alertDataView},
 }
 
 var dashSpec = []dashboard{
@@ -92,6 +101,8 @@ var dashSpec = []dashboard{
 		[]string{"psmtap-cleartext-over-time", "psmtap-cleartext-credentials", "psmtap-cleartext-commands", "psmtap-cleartext-sessions"}},
 	{"psmtap-commands", "psmtap: Commands over time", "Activity events: commands per user over time, login failures over time, the latest commands, the most frequent ones",
 		[]string{"psmtap-commands-per-user", "psmtap-login-failures-over-time", "psmtap-latest-commands", "psmtap-top-commands", "psmtap-login-failures-by-user"}},
+	{"psmtap-alerts", "psmtap: Alerts", "Alerts of the Sigma rules: over time by rule and by severity, the latest alerts, the top rules and users",
+		[]string{"psmtap-alerts-by-rule", "psmtap-alerts-by-severity", "psmtap-latest-alerts", "psmtap-alert-top-rules", "psmtap-alert-top-users"}},
 }
 
 func js(v any) string {
@@ -120,6 +131,8 @@ func generate() []byte {
 		"title": Pattern, "name": "psmtap sessions", "timeFieldName": "@timestamp"}, "references": []any{}})
 	objs = append(objs, map[string]any{"type": "index-pattern", "id": activityDataView, "attributes": map[string]any{
 		"title": ActivityPattern, "name": "psmtap activity", "timeFieldName": "@timestamp"}, "references": []any{}})
+	objs = append(objs, map[string]any{"type": "index-pattern", "id": alertDataView, "attributes": map[string]any{
+		"title": AlertPattern, "name": "psmtap alerts", "timeFieldName": "@timestamp"}, "references": []any{}})
 	for _, v := range visSpec {
 		aggs := []any{map[string]any{"id": "1", "enabled": true, "type": "count", "schema": "metric", "params": map[string]any{}}}
 		for i, a := range v.aggs {
@@ -133,8 +146,11 @@ func generate() []byte {
 		}
 		params := map[string]any{"type": v.kind, "addTooltip": true, "addLegend": true}
 		label := "Sessions"
-		if v.view == activityDataView {
+		switch v.view {
+		case activityDataView:
 			label = "Events"
+		case alertDataView:
+			label = "Alerts"
 		}
 		switch v.kind {
 		case "table":
@@ -231,7 +247,7 @@ func mapped(fields []Field) map[string]string {
 }
 
 // viewFields: the mapping behind each data view id.
-var viewFields = map[string]func() []Field{dataView: Fields, activityDataView: ActivityFields}
+var viewFields = map[string]func() []Field{dataView: Fields, activityDataView: ActivityFields, alertDataView: AlertFields}
 
 func aggregatable(t string) bool { return t != "text" && t != "match_only_text" && t != "" }
 
@@ -243,7 +259,7 @@ var kqlField = regexp.MustCompile(`([A-Za-z@][\w.@]*)\s*:`)
 func TestKibanaFieldsInTemplate(t *testing.T) {
 	used := 0
 	perView := map[string]int{}
-	titles := map[string]string{dataView: Pattern, activityDataView: ActivityPattern}
+	titles := map[string]string{dataView: Pattern, activityDataView: ActivityPattern, alertDataView: AlertPattern}
 	for _, line := range bytes.Split(bytes.TrimSpace(KibanaObjects), []byte("\n")) {
 		var o struct {
 			Type       string
@@ -320,17 +336,18 @@ func TestKibanaFieldsInTemplate(t *testing.T) {
 			}
 		}
 	}
-	if used < 40 || perView[activityDataView] < 10 {
+	if used < 40 || perView[activityDataView] < 10 || perView[alertDataView] < 15 {
 		t.Fatalf("only %d field uses found (%v): did the parsing break?", used, perView)
 	}
 }
 
 // TestEveryDocumentedFieldMapped: every session record field of
 // docs/fields.md and of SCHEMA.md has a mapping of the documented type in
-// assets/fields.txt, and every field of the "Activity events" section one in
-// the activity template (assets/activity_fields.txt).
+// assets/fields.txt, every field of the "Activity events" section one in
+// the activity template (assets/activity_fields.txt), and every field of the
+// "Alerts" section one in the alert template (assets/alert_fields.txt).
 func TestEveryDocumentedFieldMapped(t *testing.T) {
-	session, activity := map[string]string{}, map[string]string{}
+	session, activity, alert := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, doc := range []string{"../../docs/fields.md", "../../../shared/SCHEMA.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -340,18 +357,22 @@ func TestEveryDocumentedFieldMapped(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		s, a := documentedFields(string(b))
+		s, a, al := documentedFields(string(b))
 		for name, typ := range s {
 			session[name] = typ
 		}
 		for name, typ := range a {
 			activity[name] = typ
 		}
+		for name, typ := range al {
+			alert[name] = typ
+		}
 	}
 	checkMapped(t, session, mapped(Fields()), "assets/fields.txt")
 	checkMapped(t, activity, mapped(ActivityFields()), "assets/activity_fields.txt")
-	if len(session) < 80 || len(activity) < 25 {
-		t.Fatalf("only %d session and %d activity fields documented: did the parsing break?", len(session), len(activity))
+	checkMapped(t, alert, mapped(AlertFields()), "assets/alert_fields.txt")
+	if len(session) < 80 || len(activity) < 25 || len(alert) < 30 {
+		t.Fatalf("only %d session, %d activity and %d alert fields documented: did the parsing break?", len(session), len(activity), len(alert))
 	}
 }
 
@@ -437,11 +458,11 @@ var backticked = regexp.MustCompile("`([^`]+)`")
 
 // documentedFields reads the field tables (first column names, second
 // column type) up to the anomalies section: those before "## Activity
-// events" are session record fields, those after it activity event fields. A
-// cell may name several fields ("`source.ip`, `source.port`") with as many
-// types ("ip, long").
-func documentedFields(doc string) (session, activity map[string]string) {
-	session, activity = map[string]string{}, map[string]string{}
+// events" are session record fields, those after it activity event fields,
+// those after "## Alerts" alert fields. A cell may name several fields
+// ("`source.ip`, `source.port`") with as many types ("ip, long").
+func documentedFields(doc string) (session, activity, alert map[string]string) {
+	session, activity, alert = map[string]string{}, map[string]string{}, map[string]string{}
 	out := session
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "## Anomalies") {
@@ -449,6 +470,9 @@ func documentedFields(doc string) (session, activity map[string]string) {
 		}
 		if strings.HasPrefix(line, "## Activity events") {
 			out = activity
+		}
+		if strings.HasPrefix(line, "## Alerts") {
+			out = alert
 		}
 		if !strings.HasPrefix(line, "| `") {
 			continue
@@ -472,5 +496,5 @@ func documentedFields(doc string) (session, activity map[string]string) {
 			out[name] = t
 		}
 	}
-	return session, activity
+	return session, activity, alert
 }

@@ -1,8 +1,9 @@
 // Package setup installs what psmtap's data needs in Elasticsearch and
-// Kibana. For each of the two data streams, logs-psmtap.session-* (session
-// records) and logs-psmtap.activity-* (activity events): a component
-// template with an explicit mapping for every field (assets/fields.txt,
-// assets/activity_fields.txt), a component template with the settings, an
+// Kibana. For each of the three data streams, logs-psmtap.session-* (session
+// records), logs-psmtap.activity-* (activity events) and logs-psmtap.alert-*
+// (alerts of the rules): a component template with an explicit mapping for
+// every field (assets/fields.txt, assets/activity_fields.txt,
+// assets/alert_fields.txt), a component template with the settings, an
 // index template that makes the pattern a data stream, and an ILM policy
 // (rollover and retention). In Kibana: the data views and dashboards
 // (assets/kibana.ndjson) through the saved-objects import API.
@@ -43,9 +44,18 @@ const (
 	ActivityPolicy  = "psmtap-activity"
 	ActivityPattern = "logs-psmtap.activity-*"
 
+	AlertMappingsTemplate = "psmtap-alert-mappings"
+	AlertSettingsTemplate = "psmtap-alert-settings"
+	AlertIndexTemplate    = "psmtap-alert"
+	// AlertPolicy is a policy of its own too: alerts are few and are what an
+	// investigation starts from months later, so they are kept longer
+	// (--alert-retention, a year by default) than the sessions and events.
+	AlertPolicy  = "psmtap-alert"
+	AlertPattern = "logs-psmtap.alert-*"
+
 	// Priority above the built-in logs-*-* template (100), and above 500 as
 	// Elastic's documentation asks of templates overlapping built-in ones.
-	// The two patterns do not overlap each other, so they share it.
+	// The patterns do not overlap each other, so they share it.
 	Priority = 501
 )
 
@@ -55,13 +65,16 @@ var fieldsTxt string
 //go:embed assets/activity_fields.txt
 var activityFieldsTxt string
 
+//go:embed assets/alert_fields.txt
+var alertFieldsTxt string
+
 //go:embed assets/kibana.ndjson
 var KibanaObjects []byte
 
 // Field is one mapped field.
 type Field struct {
 	Name string
-	Type string // keyword, wildcard, long, ip, date, boolean, text
+	Type string // keyword, wildcard, long, ip, date, boolean, text, flattened
 	Long bool   // keyword values may exceed 1024 characters
 	// Text: a .text multi-field (match_only_text) for full-text search, as
 	// ECS gives process.command_line.
@@ -90,6 +103,12 @@ func ActivityFields() []Field {
 			fs = append(fs, f)
 		}
 	}
+	return fs
+}
+
+// AlertFields lists the mapped fields of alerts (assets/alert_fields.txt).
+func AlertFields() []Field {
+	fs, _ := parseFields(alertFieldsTxt)
 	return fs
 }
 
@@ -156,6 +175,9 @@ func Mappings() map[string]any { return mappingsOf(Fields()) }
 // ActivityMappings is the same for activity events (dynamic false too).
 func ActivityMappings() map[string]any { return mappingsOf(ActivityFields()) }
 
+// AlertMappings is the same for alerts (dynamic false too).
+func AlertMappings() map[string]any { return mappingsOf(AlertFields()) }
+
 func mappingsOf(fields []Field) map[string]any {
 	root := map[string]any{}
 	for _, f := range fields {
@@ -181,13 +203,16 @@ type Options struct {
 	Retention    string // delete phase min_age (after rollover), e.g. "90d"; "" keeps data forever
 	// ActivityRetention is Retention for the activity events' data stream.
 	ActivityRetention string
-	Shards            int
-	Replicas          int // -1: leave the cluster default
+	// AlertRetention is Retention for the alerts' data stream.
+	AlertRetention string
+	Shards         int
+	Replicas       int // -1: leave the cluster default
 }
 
-// DefaultOptions: daily-ish rollover, 90 days kept (sessions and events).
+// DefaultOptions: daily-ish rollover, 90 days kept (sessions and events), a
+// year for alerts.
 func DefaultOptions() Options {
-	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", Shards: 1, Replicas: -1}
+	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", AlertRetention: "365d", Shards: 1, Replicas: -1}
 }
 
 // Bodies returns the request bodies setup sends, by API path, in the order
@@ -223,6 +248,8 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		"psmtap session records (docs/fields.md)", Mappings())
 	add(ActivityPolicy, o.ActivityRetention, ActivityMappingsTemplate, ActivitySettingsTemplate, ActivityIndexTemplate, ActivityPattern,
 		"psmtap activity events (docs/fields.md, Activity events)", ActivityMappings())
+	add(AlertPolicy, o.AlertRetention, AlertMappingsTemplate, AlertSettingsTemplate, AlertIndexTemplate, AlertPattern,
+		"psmtap alerts of the Sigma rules (docs/fields.md, Alerts; docs/rules.md)", AlertMappings())
 	return paths, bodies
 }
 

@@ -27,7 +27,7 @@ func TestInstallAndMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := Elasticsearch(context.Background(), cl, DefaultOptions())
-	if err != nil || len(done) != 8 {
+	if err != nil || len(done) != 12 {
 		t.Fatalf("%v %v", done, err)
 	}
 	// Twice is fine (an update).
@@ -55,6 +55,15 @@ func TestInstallAndMapping(t *testing.T) {
 	if act["process.command_line.text"] != "match_only_text" || act["psm.commands"] != "" {
 		t.Errorf("activity mapping: command_line.text %q, psm.commands %q", act["process.command_line.text"], act["psm.commands"])
 	}
+	al := srv.Mapping(es.AlertDataStream("default"))
+	for _, f := range AlertFields() {
+		if al[f.Name] != f.Type {
+			t.Errorf("%s: %q in the alert data stream's mapping, want %s", f.Name, al[f.Name], f.Type)
+		}
+	}
+	if al["rule.name"] != "keyword" || al["psm.commands"] != "" || act["rule.name"] != "" {
+		t.Errorf("alert mapping mixed up with another: %q %q %q", al["rule.name"], al["psm.commands"], act["rule.name"])
+	}
 	// A bad retention is refused by the cluster and reported.
 	o := DefaultOptions()
 	o.Retention = "forever"
@@ -75,7 +84,8 @@ func TestKibanaImport(t *testing.T) {
 		t.Fatalf("imported %d objects", res.SuccessCount)
 	}
 	for _, id := range []string{"dashboard/psmtap-overview", "dashboard/psmtap-ssh", "dashboard/psmtap-rdp", "dashboard/psmtap-cleartext", "index-pattern/psmtap-sessions",
-		"index-pattern/psmtap-activity", "dashboard/psmtap-commands", "search/psmtap-latest-commands", "visualization/psmtap-commands-per-user"} {
+		"index-pattern/psmtap-activity", "dashboard/psmtap-commands", "search/psmtap-latest-commands", "visualization/psmtap-commands-per-user",
+		"index-pattern/psmtap-alerts", "dashboard/psmtap-alerts", "search/psmtap-latest-alerts", "visualization/psmtap-alerts-by-rule"} {
 		if k.Objects[id] == nil {
 			t.Errorf("%s not imported", id)
 		}

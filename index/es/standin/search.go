@@ -136,6 +136,9 @@ func firstString(vs []any) string {
 // "process.command_line.text" of a wildcard one) indexes its parent's value.
 func values(doc map[string][]any, field string, m *mapping) []any {
 	typ, ok := m.fields[field]
+	if !ok && m.underFlattened(field) {
+		return doc[field] // a key inside a flattened field: its own values
+	}
 	if !ok || typ == "object" || typ == "nested" {
 		return nil
 	}

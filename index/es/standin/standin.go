@@ -27,7 +27,8 @@
 //   - Mappings: explicit types are checked on every document (ip, long and
 //     the other integer types, double/float, date, boolean, keyword, text,
 //     multi-fields such as .keyword or .text, read from the parent's value
-//     in queries); "dynamic": false leaves unmapped fields unindexed, true
+//     in queries; flattened takes any object of scalars below it);
+//     "dynamic": false leaves unmapped fields unindexed, true
 //     maps them by their first value, "strict" rejects them. Several index
 //     templates side by side (psmtap's sessions and activity events): a
 //     write goes to the highest-priority one whose pattern matches.
@@ -1009,6 +1010,11 @@ func (m *mapping) check(doc map[string]any, id string) *esError {
 	sort.Strings(names)
 	for _, f := range names {
 		typ, ok := m.fields[f]
+		if !ok && m.underFlattened(f) {
+			// A flattened field takes any object below it; its leaves
+			// are indexed as keywords and add nothing to the mapping.
+			typ, ok = "keyword", true
+		}
 		if !ok {
 			switch m.dynamic {
 			case "false":
@@ -1035,6 +1041,17 @@ func (m *mapping) check(doc map[string]any, id string) *esError {
 		}
 	}
 	return nil
+}
+
+// underFlattened reports whether a field path lies inside a field mapped
+// as flattened.
+func (m *mapping) underFlattened(f string) bool {
+	for i := strings.LastIndexByte(f, '.'); i > 0; i = strings.LastIndexByte(f[:i], '.') {
+		if m.fields[f[:i]] == "flattened" {
+			return true
+		}
+	}
+	return false
 }
 
 func flatten(prefix string, v any, out map[string][]any) {

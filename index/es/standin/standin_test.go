@@ -99,3 +99,48 @@ func TestTwoTemplatesAndTheirQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestFlattened: a flattened field takes an object of any keys below it
+// without growing the mapping, and a query on one of its keys finds the
+// value (psmtap's alerts keep a correlation's group-by fields so).
+func TestFlattened(t *testing.T) {
+	s := New()
+	url, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	for _, pb := range [][2]string{
+		{"/_component_template/al", `{"template":{"mappings":{"dynamic":"strict","properties":{"@timestamp":{"type":"date"},"psm":{"properties":{"alert":{"properties":{"group":{"type":"flattened"}}}}}}}}}`},
+		{"/_index_template/al", `{"index_patterns":["logs-psmtap.alert-*"],"data_stream":{},"priority":501,"composed_of":["al"]}`},
+	} {
+		path, body := pb[0], pb[1]
+		if st, m := do(t, http.MethodPut, url+path, body); st != 200 {
+			t.Fatalf("PUT %s: %d %v", path, st, m)
+		}
+	}
+	bulk := `{"create":{"_index":"logs-psmtap.alert-default","_id":"a1"}}
+{"@timestamp":"2026-11-26T00:00:00Z","psm":{"alert":{"group":{"source.ip":"192.0.2.10","user":{"name":"alice"}}}}}
+`
+	req, _ := http.NewRequest(http.MethodPost, url+"/_bulk", strings.NewReader(bulk))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if s.Count("logs-psmtap.alert-default") != 1 {
+		t.Fatalf("a strict mapping refused keys under a flattened field: %s", b)
+	}
+	if m := s.Mapping("logs-psmtap.alert-default"); len(m) != 2 || m["psm.alert.group"] != "flattened" {
+		t.Fatalf("mapping grew: %v", m)
+	}
+	const al = "logs-psmtap.alert-default"
+	if n := hits(t, url, al, `{"term":{"psm.alert.group.source.ip":"192.0.2.10"}}`); n != 1 {
+		t.Fatalf("term on a flattened key: %d hits", n)
+	}
+	if n := hits(t, url, al, `{"term":{"psm.alert.group.user.name":"bob"}}`); n != 0 {
+		t.Fatalf("term on a flattened key, other value: %d hits", n)
+	}
+}
