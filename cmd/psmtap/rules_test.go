@@ -120,7 +120,7 @@ func TestBuiltinRulesFire(t *testing.T) {
 		"Firewall rules flushed or firewall stopped":                                     "telnet-suspicious",
 		"Auditing or security enforcement turned off":                                    "telnet-suspicious",
 		"Reverse shell started from a command line":                                      "telnet-suspicious",
-		"Root shell requested":                                                           "telnet-suspicious",
+		"Root shell requested or sudo rights listed":                                     "telnet-suspicious",
 		"File deleted over FTP":                                                          "ftp-vsftpd",
 		"RDP with Standard RDP Security":                                                 "rdp-rdesktop rdp-xrdp-rdpsec",
 		"SSH session used as a tunnel":                                                   "ssh-port-forward",
