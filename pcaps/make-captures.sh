@@ -8,7 +8,8 @@
 # veth pair; traffic goes nowhere else. Addresses are documentation ranges:
 #   client 192.0.2.10/24 2001:db8::10/64 (veth-cli), server 192.0.2.20/24 2001:db8::20/64 (veth-srv).
 # tcpdump runs on veth-srv inside psm-srv and is started before and stopped after each session.
-# Test accounts (TEST-ONLY passwords): alice / Wonderland1, bob / Builder22.
+# Test accounts (TEST-ONLY passwords): alice / Wonderland1, bob / Builder22, admin / Gatekeeper7
+# (an ordinary account named admin, for the rule on admin names over cleartext protocols; not root).
 # See pcaps/README.md for the ground truth of every capture.
 set -euo pipefail
 
@@ -36,6 +37,8 @@ ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-s
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
 # commands that rules look at: suspicious, disguised and ordinary command lines over Telnet and rlogin
 ALL+=(telnet-suspicious telnet-bypass telnet-benign rlogin-suspicious)
+# more for rules: an account named admin over Telnet (cron, logs), FTP of a sensitive file and a script, SSH with 3des-cbc
+ALL+=(telnet-admin ftp-sensitive ssh-weak-cipher)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -53,6 +56,7 @@ DROPBEAR_PKGS=(dropbear-bin)
 PARAMIKO_PKGS=(python3-paramiko)
 LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is built from libssh-doc's examples
 SUDO_PKGS=(sudo)                                     # telnet-suspicious types `sudo -l`
+CRON_PKGS=(cron)                                     # telnet-admin types crontab (the cron daemon is never started)
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -62,6 +66,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx ssh-paramiko; then want+=("${PARAMIKO_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-libssh; then want+=("${LIBSSH_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx telnet-suspicious; then want+=("${SUDO_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -qx telnet-admin; then want+=("${CRON_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -206,7 +211,7 @@ stop_capture() {
 setup_users() {
     local u name uid
     # fixed uids/gids so that the output of `id` in the captures is the same on every machine
-    for u in alice:2001:Wonderland1 bob:2002:Builder22; do
+    for u in alice:2001:Wonderland1 bob:2002:Builder22 admin:2003:Gatekeeper7; do
         IFS=: read -r name uid _ <<<"$u"
         if ! id -u "$name" >/dev/null 2>&1; then
             getent group "$name" >/dev/null || groupadd -g "$uid" "$name"
@@ -218,7 +223,7 @@ setup_users() {
         echo "$name:${u##*:}" | chpasswd
     done
     # fresh homes from /etc/skel on every run, so listings and logins look the same each time
-    for name in alice bob; do
+    for name in alice bob admin; do
         rm -rf "/home/${name:?}"
         cp -a /etc/skel "/home/$name"
         chown -R "$name:$name" "/home/$name"
@@ -623,12 +628,26 @@ cap_ssh-libssh() {
 # there (ps, systemctl, wget -O /tmp/y, sudo) sees only this capture's processes, a private /tmp, and no
 # systemd or D-Bus of the host (a tmpfs over /run/systemd and /run/dbus), so nothing typed reaches beyond
 # the namespaces. inetd is the PID namespace's init; --kill-child ends the namespace with stop_servers.
+# start_inetd_private [logs]: with "logs", /var/log and /var/spool/cron are private tmpfs as well: /var/log holds
+# only a root-owned syslog and auth.log (mode 640, group adm) for the session to fail on, and crontab writes
+# into a crontabs folder of its own (telnet-admin), so neither the host's logs nor its crontabs are touched.
 start_inetd_private() {
     # shellcheck disable=SC2016
     start_server inetd in_srv unshare --pid --kill-child --mount-proc --propagation private sh -c '
         for d in /run/systemd /run/dbus; do [ ! -d "$d" ] || mount -t tmpfs -o mode=755 psm-private "$d"; done
         mount -t tmpfs -o mode=1777 psm-private /tmp
-        exec /usr/sbin/inetutils-inetd -d -p/tmp/inetd.pid "$1"' sh "$SCRIPTS/inetd.conf"
+        if [ "$2" = logs ]; then
+            set -e
+            mount -t tmpfs -o mode=755 psm-private /var/log
+            for f in syslog auth.log; do
+                printf "TEST DATA ONLY - psmtap capture fixture, not a real log\n" > /var/log/$f
+                chown root:adm /var/log/$f; chmod 640 /var/log/$f
+            done
+            mount -t tmpfs -o mode=755 psm-private /var/spool/cron
+            mkdir /var/spool/cron/crontabs
+            chown root:crontab /var/spool/cron/crontabs; chmod 1730 /var/spool/cron/crontabs
+        fi
+        exec /usr/sbin/inetutils-inetd -d -p/tmp/inetd.pid "$1"' sh "$SCRIPTS/inetd.conf" "${1:-}"
     wait_port $SRV4 23
     wait_port $SRV4 513
 }
@@ -695,6 +714,64 @@ cap_rlogin-suspicious() {
     stop_capture
     stop_servers
     grep -q 'cat: /etc/shadow: Permission denied' "$WORK/rlogin-suspicious.out" || die "rlogin-suspicious: /etc/shadow was not refused"
+}
+
+# ---------------------------------------------------------------- more for rules
+# An ordinary account that is named admin (uid 2003, not root) logs in over Telnet, replaces its own crontab and
+# tries to empty the logs. inetd in its own namespaces with a private /var/log and /var/spool/cron (see above).
+cap_telnet-admin() {
+    rm -f /home/admin/.bash_history
+    start_inetd_private logs
+    start_capture telnet-admin
+    client in_cli expect -f "$SCRIPTS/telnet-lines.exp" $SRV4 23 admin Gatekeeper7 "$SCRIPTS/telnet-admin.txt" \
+        >"$WORK/telnet-admin.out"
+    stop_capture
+    stop_servers
+    grep -q 'no crontab for admin' "$WORK/telnet-admin.out" || die "telnet-admin: crontab -r did not answer"
+    ! grep -q 'crontab: ' "$WORK/telnet-admin.out" || die "telnet-admin: crontab - failed"
+    grep -q "rm: cannot remove '/var/log/syslog': Permission denied" "$WORK/telnet-admin.out" || die "telnet-admin: rm was not refused"
+    grep -q "truncate: cannot open '/var/log/auth.log' for writing: Permission denied" "$WORK/telnet-admin.out" ||
+        die "telnet-admin: truncate was not refused"
+}
+
+# alice downloads /etc/passwd and uploads a shell script. vsftpd runs in its own mount namespace where /etc/passwd is
+# a copy of the host's that keeps only Debian's base accounts (uid < 100, nobody) and the psmtap test accounts: the
+# file in the capture is then the same on every machine and names none of the host's own accounts.
+start_vsftpd_private_passwd() {
+    awk -F: '$3 < 100 || $3 == 65534 || $5 == "psmtap test account"' /etc/passwd > "$WORK/ftp-passwd"
+    chmod 644 "$WORK/ftp-passwd"
+    mkdir -p /run/vsftpd/empty
+    # shellcheck disable=SC2016
+    start_server vsftpd in_srv unshare --mount --propagation private sh -c '
+        mount --bind "$1" /etc/passwd && exec /usr/sbin/vsftpd "$2"' sh "$WORK/ftp-passwd" "$SCRIPTS/vsftpd.conf"
+    wait_port $SRV4 21
+}
+cap_ftp-sensitive() {
+    local d=$WORK/ftp-sensitive
+    rm -rf "$d"; mkdir -p "$d"
+    printf '#!/bin/sh\n# TEST DATA ONLY - psmtap capture fixture, uploaded over FTP\necho deployed\n' > "$d/deploy.sh"
+    chmod 755 "$d/deploy.sh"
+    rm -f /home/alice/deploy.sh
+    start_vsftpd_private_passwd
+    start_capture ftp-sensitive
+    (cd "$d" && client in_cli tnftp -n -v $SRV4 < "$SCRIPTS/ftp-sensitive.txt" > "$WORK/ftp-sensitive.out" 2>&1)
+    stop_capture
+    stop_servers
+    cmp -s "$d/passwd" "$WORK/ftp-passwd" || die "ftp-sensitive: /etc/passwd did not arrive"
+    cmp -s "$d/deploy.sh" /home/alice/deploy.sh || die "ftp-sensitive: the upload did not arrive"
+    rm -f /home/alice/deploy.sh
+}
+
+# OpenSSH with 3des-cbc: sshd adds it to its ciphers (Debian's OpenSSH 9.2 still has it, off by default), the client asks for it alone
+cap_ssh-weak-cipher() {
+    start_sshd sshd-ssh-weak-cipher -o LogLevel=DEBUG1 -o Ciphers=+3des-cbc
+    start_capture ssh-weak-cipher
+    client in_cli "${ALICE[@]}" expect -f "$SCRIPTS/ssh-shell.exp" "$SSH_CFG" $SRV4 22 alice Wonderland1 "id" -c 3des-cbc \
+        >"$WORK/ssh-weak-cipher.out" 2>"$WORK/ssh-weak-cipher.times"
+    stop_capture
+    stop_servers
+    sshd_log_has ssh-weak-cipher 2 'cipher: 3des-cbc MAC: '
+    sshd_log_has ssh-weak-cipher 1 'Accepted password for alice'
 }
 
 # ---------------------------------------------------------------- main

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -135,6 +136,23 @@ func TestGroundTruth(t *testing.T) {
 		"rlogin-suspicious.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
 			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "psm.login.success": "true",
 			"psm.commands": list("cat /etc/shadow", "history -c", "exit"), "psm.kind": "interactive"}}},
+		// More for rules: the test account named admin (not root) over Telnet, FTP of /etc/passwd and a
+		// script, OpenSSH with 3des-cbc (sshd log: 3des-cbc with umac-64-etm both ways).
+		"telnet-admin.pcap": {{"telnet", "192.0.2.10:38026", "192.0.2.20:23", map[string]string{
+			"user.name": "admin", "psm.login.success": "true", "psm.login.attempts": "1", "psm.cleartext_credentials": "true",
+			"psm.kind": "interactive", "psm.state": "closed",
+			"psm.commands": list("crontab -r", "echo '* * * * * id' | crontab -", "rm -f /var/log/syslog",
+				"truncate -s 0 /var/log/auth.log", "journalctl --vacuum-time=1s", "exit")}}},
+		"ftp-sensitive.pcap": {{"ftp", "192.0.2.10:42106", "192.0.2.20:21", map[string]string{ // two data connections, not sessions
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "file_transfer",
+			"psm.commands": list("USER alice", "PASS ****", "SYST", "FEAT", "TYPE I", "SIZE /etc/passwd", "PASV", "RETR /etc/passwd",
+				"MDTM /etc/passwd", "PASV", "STOR deploy.sh", "QUIT"),
+			"ftp.files": list("/etc/passwd", "deploy.sh"), "ftp.data.connections": "2", "ftp.data.bytes": "1100"}}},
+		"ssh-weak-cipher.pcap": {{"ssh", "192.0.2.10:39720", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive", "psm.state": "closed",
+			"ssh.client.cipher_algs": "3des-cbc", "ssh.cipher_alg": "3des-cbc", "ssh.mac_alg": "umac-64-etm@openssh.com",
+			"ssh.kex_alg": "sntrup761x25519-sha512", "ssh.host_key_alg": "ssh-ed25519",
+			"ssh.host_key.fingerprint_sha256": "SHA256:fWRjSnTUUXn+mPU1ImzISLK554odjg7aTzN2w7zRJb4"}}},
 	}
 	for file, sessions := range truth {
 		t.Run(file, func(t *testing.T) {
@@ -219,6 +237,56 @@ func TestGroundTruthBypass(t *testing.T) {
 	}
 	if n != 17 {
 		t.Errorf("%d disguised commands, want 17", n)
+	}
+}
+
+// TestGroundTruthAlerts checks that the shipped rules made for these
+// captures fire on them, on the command, file or login that the ground truth
+// (pcaps/README.md) says should trip them, and that nothing else fires. All
+// three were made at 00:17 UTC, so their logins are also outside working hours.
+func TestGroundTruthAlerts(t *testing.T) {
+	truth := map[string][]string{
+		"telnet-admin.pcap": {
+			"Cleartext administration protocol in use | admin",
+			"Login outside working hours | admin",
+			"Scheduled task created or changed | admin | crontab -r",
+			"Scheduled task created or changed | admin | echo '* * * * * id' | crontab -",
+			"System logs deleted or emptied | admin | journalctl --vacuum-time=1s",
+			"System logs deleted or emptied | admin | rm -f /var/log/syslog",
+			"System logs deleted or emptied | admin | truncate -s 0 /var/log/auth.log",
+			"root logged in over a cleartext protocol | admin",
+		},
+		"ftp-sensitive.pcap": {
+			"Cleartext administration protocol in use | alice",
+			"Login outside working hours | alice",
+			"Script or program uploaded over FTP | alice | deploy.sh",
+			"Sensitive file downloaded over FTP | alice | /etc/passwd",
+		},
+		"ssh-weak-cipher.pcap": { // the weak cipher is settled before the login: no user yet
+			"Login outside working hours",
+			"SSH with weak algorithms or protocol version 1",
+		},
+	}
+	for file, want := range truth {
+		t.Run(file, func(t *testing.T) {
+			var got []string
+			for _, r := range records(t, run(t, "read", "--events", "--rules", "builtin", "pcaps/"+file).stdout) {
+				if str(r, "event.dataset") != "psmtap.alert" {
+					continue
+				}
+				parts := []string{str(r, "rule.name")}
+				for _, f := range []string{"user.name", "process.command_line", "file.path"} {
+					if v := str(r, f); v != "" {
+						parts = append(parts, v)
+					}
+				}
+				got = append(got, strings.Join(parts, " | "))
+			}
+			sort.Strings(got)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("alerts:\n got  %q\n want %q", got, want)
+			}
+		})
 	}
 }
 
