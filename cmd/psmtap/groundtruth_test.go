@@ -254,7 +254,7 @@ func TestGroundTruthAlerts(t *testing.T) {
 			"System logs deleted or emptied | admin | journalctl --vacuum-time=1s",
 			"System logs deleted or emptied | admin | rm -f /var/log/syslog",
 			"System logs deleted or emptied | admin | truncate -s 0 /var/log/auth.log",
-			"root logged in over a cleartext protocol | admin",
+			"root or admin account logged in over a cleartext protocol | admin",
 		},
 		"ftp-sensitive.pcap": {
 			"Cleartext administration protocol in use | alice",

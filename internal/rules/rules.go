@@ -435,13 +435,19 @@ func message(r *Rule, ev sigma.Event, a *record.Alert) string {
 		b.WriteString(")")
 		return b.String()
 	}
-	user, dst := firstText(ev, "user.name"), firstText(ev, "destination.ip")
+	// who on what: "alice on 192.0.2.20 (telnet)"; without a user (SSH
+	// hides it), the client: "192.0.2.10 to 192.0.2.20 (ssh)".
+	user, src, dst := firstText(ev, "user.name"), firstText(ev, "source.ip"), firstText(ev, "destination.ip")
 	if user != "" || dst != "" {
 		b.WriteString(":")
-		if user != "" {
+		switch {
+		case user != "" && dst != "":
+			b.WriteString(" " + user + " on " + dst)
+		case user != "":
 			b.WriteString(" " + user)
-		}
-		if dst != "" {
+		case src != "":
+			b.WriteString(" " + src + " to " + dst)
+		default:
 			b.WriteString(" on " + dst)
 		}
 		if p := firstText(ev, "network.protocol"); p != "" {
