@@ -5,65 +5,22 @@ package termtest
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"testing"
 
-	"github.com/psmtap/psmtap/capture"
 	"github.com/psmtap/psmtap/dissectors"
-	"github.com/psmtap/psmtap/internal/engine"
+	"github.com/psmtap/psmtap/internal/capturetest"
 	"github.com/psmtap/psmtap/internal/record"
 )
 
 // Result is what one read of a capture produced.
-type Result struct {
-	Records  []*record.Record // final records, in the order they ended
-	Interims []*record.Record // interim snapshots (event.type start/info)
-	Events   []*record.Event
-}
+type Result = capturetest.Result
 
 // Read runs d over the capture at path, with events on; interim > 0 asks for
 // interim records that often (packet time, ns).
 func Read(t testing.TB, path string, interim int64, d dissectors.Dissector) Result {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	var res Result
-	e := engine.New(engine.Config{Dissectors: []dissectors.Dissector{d}, Interim: interim,
-		Emit: func(r *record.Record) {
-			if r.EventType == "start" || r.EventType == "info" {
-				res.Interims = append(res.Interims, r)
-			} else {
-				res.Records = append(res.Records, r)
-			}
-		},
-		EmitEvent: func(ev *record.Event) { res.Events = append(res.Events, ev) }})
-	for {
-		frame, link, ts, wire, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Packet(link, frame, ts, wire)
-	}
-	e.Flush()
-	return res
-}
-
-// Of returns the events of r's session, in sequence.
-func (res Result) Of(r *record.Record) []*record.Event {
-	var out []*record.Event
-	for _, ev := range res.Events {
-		if ev.SessionID == r.ID {
-			out = append(out, ev)
-		}
-	}
-	return out
+	return capturetest.Read(t, path, interim, d)
 }
 
 // Check asserts what holds for every session: its events are in sequence
