@@ -16,7 +16,9 @@ func readCapture(t *testing.T, name string, names ...string) ([]*record.Record, 
 	return res.All, res.BySession()
 }
 
-func checkTimes(t *testing.T, r *record.Record, evs []*record.Event) { capturetest.CheckTimes(t, r, evs) }
+func checkTimes(t *testing.T, r *record.Record, evs []*record.Event) {
+	capturetest.CheckTimes(t, r, evs)
+}
 
 func byAction(evs []*record.Event, action string) []*record.Event {
 	return capturetest.ByAction(evs, action)
