@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -161,6 +162,18 @@ func engineConfig(c *cli.Context, sink index.Sink) (engine.Config, error) {
 			return engine.Config{}, cli.Exit(fmt.Sprintf("--max-memory: %v", err), 2)
 		}
 		cfg.MaxMemory = n
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The budget is of live state, and the garbage collector lets the
+		// heap grow to about twice the live state before it collects. A
+		// soft limit above the budget (and the output queue) keeps the
+		// process near it; GOMEMLIMIT overrides.
+		budget := cfg.MaxMemory
+		if budget <= 0 {
+			budget = engine.DefaultMaxMemory()
+		}
+		queued, _ := parseSize(c.String("queue-bytes"))
+		debug.SetMemoryLimit(budget + budget/4 + 2*queued + 64<<20)
 	}
 	// The queue reports write errors at Close.
 	cfg.Emit = func(r *record.Record) { sink.Write(r) }

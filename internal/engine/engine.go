@@ -104,18 +104,19 @@ type Stats struct {
 // Engine processes packets. Not safe for concurrent use: run one per core on
 // disjoint flows (hash-partitioned) to scale.
 type Engine struct {
-	cfg      Config
-	table    *flow.Table[conn]
-	defrag   *decode.Defragmenter
-	dec      decode.Decoder
-	pkt      decode.Packet
-	stats    Stats
-	now      int64
-	swept    int64
-	cur      *flow.Flow[conn] // flow whose segment is being reassembled
-	buffered int              // footprint of the out-of-order segments of all flows
-	static   int64            // fixed cost of the open flows and their sessions
-	share    int64            // engines sharing the process's recordings (Parallel)
+	cfg        Config
+	table      *flow.Table[conn]
+	defrag     *decode.Defragmenter
+	dec        decode.Decoder
+	pkt        decode.Packet
+	stats      Stats
+	now        int64
+	swept      int64
+	cur        *flow.Flow[conn] // flow whose segment is being reassembled
+	buffered   int              // footprint of the out-of-order segments of all flows
+	static     int64            // fixed cost of the open flows and their sessions
+	share      int64            // engines sharing the process's recordings (Parallel)
+	shedLogged int64            // packet time of the last "shedding" log line
 	// fragLost: flows that lost an evicted IP datagram before they existed
 	// (bounded; checked when a flow is created).
 	fragLost      map[flow.Key]struct{}

@@ -100,6 +100,13 @@ func (e *Engine) checkMemory() {
 // shed ends flows, least valuable first, until the estimate is back under
 // 90% of the budget.
 func (e *Engine) shed(m int64) {
+	if e.now-e.shedLogged >= 10e9 || e.shedLogged == 0 {
+		// Said at once, then at most every 10 s of packet time.
+		e.shedLogged = e.now
+		e.cfg.Logger.Warn("memory budget reached: shedding the least valuable flows",
+			"budget", e.cfg.MaxMemory, "estimate", m, "open_flows", e.table.Len(),
+			"shed_undecided", e.stats.ShedUndecided, "shed_at_login", e.stats.ShedAtLogin, "shed_logged_in", e.stats.ShedLoggedIn)
+	}
 	target := e.cfg.MaxMemory - e.cfg.MaxMemory/10
 	for _, cl := range flow.ShedOrder {
 		for m > target {
