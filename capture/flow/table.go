@@ -176,7 +176,7 @@ type Table[T any] struct {
 }
 
 // maxFree bounds the recycled entries kept: after a flood, memory goes back.
-const maxFree = 4096
+const maxFree = 1 << 16
 
 // NewTable returns an empty table.
 func NewTable[T any](cfg Config) *Table[T] {

@@ -641,10 +641,9 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	// events published while the session runs carry the id its record will.
 	c.rec.CommunityID = e.communityID(f, int(c.client))
 	c.rec.ID = sessionID(c.rec.CommunityID, f.First)
-	// Always listening: the engine learns from the events which sessions got
-	// past their login (what to keep when memory runs short); they are
-	// written only when someone asked for them.
-	ctx.Events = e.publisher(ctx, c)
+	if e.cfg.EmitEvent != nil {
+		ctx.Events = e.publisher(ctx, c)
+	}
 	func() {
 		defer e.recoverParser(c)
 		c.sess = d.NewSession(ctx)
@@ -835,39 +834,50 @@ func (e *Engine) communityID(f *flow.Flow[conn], cl int) string {
 // of later events is the one the last login settled on (a successful one
 // wins over attempts), unless the event names its own.
 func (e *Engine) publisher(ctx *dissectors.Context, c *conn) func(*record.Event) {
-	var seq int
-	var user string
-	var userLoggedIn bool
-	rec := c.rec
-	return func(ev *record.Event) {
-		// A related connection's helper may publish after its parent ended
-		// and the entry was reused: only the session's own entry is marked.
-		if c.rec == rec && (ev.Action == record.ActionCommand || ev.Action == record.ActionLogin && ev.Outcome == record.OutcomeSuccess) {
-			c.loggedIn = true
-		}
-		if e.cfg.EmitEvent == nil {
-			return
-		}
-		seq++
-		ev.Sequence = seq
-		ev.SessionID = rec.ID
-		ev.ID = record.EventID(rec.ID, seq)
-		ev.Client, ev.Server = ctx.Client, ctx.Server
-		ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
-		ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
-		if ev.Action == record.ActionLogin && ev.UserName != "" {
-			if ev.Outcome == record.OutcomeSuccess {
-				user, userLoggedIn = ev.UserName, true
-			} else if !userLoggedIn {
-				user = ev.UserName
-			}
-		}
-		if ev.UserName == "" {
-			ev.UserName = user
-		}
-		e.stats.Events++
-		e.cfg.EmitEvent(ev)
+	p := &publisher{e: e, ctx: ctx, c: c, rec: c.rec}
+	return p.publish
+}
+
+// publisher is one session's event path: a struct rather than a closure
+// over several variables, so a session costs one allocation for it.
+type publisher struct {
+	e            *Engine
+	ctx          *dissectors.Context
+	c            *conn
+	rec          *record.Record
+	seq          int
+	user         string
+	userLoggedIn bool
+}
+
+func (p *publisher) publish(ev *record.Event) {
+	e, ctx, rec := p.e, p.ctx, p.rec
+	// The events say which sessions got past their login (kept longest
+	// when memory runs short; without events, shed asks the session).
+	// A related connection's helper may publish after its parent ended
+	// and the entry was reused: only the session's own entry is marked.
+	if p.c.rec == rec && (ev.Action == record.ActionCommand || ev.Action == record.ActionLogin && ev.Outcome == record.OutcomeSuccess) {
+		p.c.loggedIn = true
 	}
+	p.seq++
+	ev.Sequence = p.seq
+	ev.SessionID = rec.ID
+	ev.ID = record.EventID(rec.ID, p.seq)
+	ev.Client, ev.Server = ctx.Client, ctx.Server
+	ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
+	ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
+	if ev.Action == record.ActionLogin && ev.UserName != "" {
+		if ev.Outcome == record.OutcomeSuccess {
+			p.user, p.userLoggedIn = ev.UserName, true
+		} else if !p.userLoggedIn {
+			p.user = ev.UserName
+		}
+	}
+	if ev.UserName == "" {
+		ev.UserName = p.user
+	}
+	e.stats.Events++
+	e.cfg.EmitEvent(ev)
 }
 
 // sessionID is stable for a given flow and start time, so re-reading a capture

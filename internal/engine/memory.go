@@ -8,7 +8,9 @@ import (
 	"unsafe"
 
 	"github.com/psmtap/psmtap/capture/flow"
+	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/asciicast"
+	"github.com/psmtap/psmtap/internal/record"
 )
 
 // Memory budget.
@@ -97,6 +99,24 @@ func (e *Engine) checkMemory() {
 	}
 }
 
+// pastLogin asks a session whether it got past its login (a login succeeded
+// or commands were typed), through its snapshot: only when shedding, so the
+// packet path pays nothing for it.
+func (e *Engine) pastLogin(c *conn) (yes bool) {
+	sn, ok := c.sess.(dissectors.Snapshotter)
+	if !ok {
+		return false
+	}
+	var r record.Record
+	defer func() {
+		if recover() != nil {
+			yes = false
+		}
+	}()
+	sn.Snapshot(&r)
+	return len(r.Commands) > 0 || r.Login != nil && r.Login.Success != nil && *r.Login.Success
+}
+
 // shed ends flows, least valuable first, until the estimate is back under
 // 90% of the budget.
 func (e *Engine) shed(m int64) {
@@ -115,6 +135,13 @@ func (e *Engine) shed(m int64) {
 				break
 			}
 			c := &f.Data
+			if cl == flow.ClassSession && !c.loggedIn && e.pastLogin(c) {
+				// Not known before (no events asked for): it moves up to
+				// the logged-in class instead of being shed now.
+				c.loggedIn = true
+				e.table.Touch(f, f.Last, flow.ClassLoggedIn)
+				continue
+			}
 			switch {
 			case c.rec == nil:
 				e.stats.ShedUndecided++

@@ -63,19 +63,36 @@ func feedLogin(t testing.TB, e *Engine) int64 {
 }
 
 func memEngine(budget int64, recordings string) (*Engine, *[]*record.Record) {
+	return memEngineEvents(budget, recordings, false)
+}
+
+// memEngineEvents: with events, the engine learns of logins as they happen;
+// without, it asks the session when it must choose what to shed.
+func memEngineEvents(budget int64, recordings string, events bool) (*Engine, *[]*record.Record) {
 	var recs []*record.Record
-	e := New(Config{Dissectors: dissectors.All(), MaxMemory: budget,
+	cfg := Config{Dissectors: dissectors.All(), MaxMemory: budget,
 		Options: dissectors.Options{RecordingsDir: recordings},
-		Emit:    func(r *record.Record) { r.Complete(); recs = append(recs, r) }})
-	return e, &recs
+		Emit:    func(r *record.Record) { r.Complete(); recs = append(recs, r) }}
+	if events {
+		cfg.EmitEvent = func(*record.Event) {}
+	}
+	return New(cfg), &recs
 }
 
 // The budget sheds the least valuable flows first: undecided flows, then
 // sessions still at their login; the logged-in session stays. Memory stays
 // within the budget however long the flood.
 func TestMemoryShedOrder(t *testing.T) {
+	for _, events := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without events", true: "with events"}[events], func(t *testing.T) {
+			testMemoryShedOrder(t, events)
+		})
+	}
+}
+
+func testMemoryShedOrder(t *testing.T, events bool) {
 	const budget = 8 << 20
-	e, recs := memEngine(budget, "")
+	e, recs := memEngineEvents(budget, "", events)
 	ts := feedLogin(t, e)
 	st := e.Stats()
 	if st.Sessions != 1 || st.OpenFlows != 1 {
