@@ -81,6 +81,10 @@ const (
 	ClassSession               // a detected session
 	ClassClosing               // FIN from both sides or RST: linger for stragglers
 	ClassDatagram              // a detected UDP session: no FIN, so a shorter idle timeout
+	// ClassLoggedIn is a session past its login (a login succeeded or
+	// commands were typed): the most valuable, so last to be evicted or
+	// shed. It idles as long as ClassSession (its timeout follows it).
+	ClassLoggedIn
 	numClasses
 )
 
@@ -93,7 +97,12 @@ const (
 	EndClosed                 // closed and lingered
 	EndEvicted                // pushed out by the flow limit
 	EndShutdown               // capture ended or the program is stopping
+	EndShed                   // ended by the owner to stay within its memory budget
 )
+
+// ShedOrder lists the classes from least to most valuable: eviction and
+// memory shedding take flows in this order, least recently active first.
+var ShedOrder = [...]Class{ClassClosing, ClassNew, ClassOther, ClassDatagram, ClassSession, ClassLoggedIn}
 
 // Flow is one entry; Data is the owner's per-flow state.
 type Flow[T any] struct {
@@ -162,12 +171,27 @@ type Table[T any] struct {
 	flows   index[T]
 	lists   [numClasses]list[T]
 	free    *Flow[T] // recycled entries, linked through next
+	nfree   int
 	Evicted uint64
 }
 
+// maxFree bounds the recycled entries kept: after a flood, memory goes back.
+const maxFree = 1 << 16
+
 // NewTable returns an empty table.
 func NewTable[T any](cfg Config) *Table[T] {
+	cfg.Timeouts[ClassLoggedIn] = cfg.Timeouts[ClassSession]
 	return &Table[T]{cfg: cfg, flows: newIndex[T](1024)}
+}
+
+// Oldest returns the least recently active flow of class c other than skip,
+// or nil.
+func (t *Table[T]) Oldest(c Class, skip *Flow[T]) *Flow[T] {
+	f := t.lists[c].head
+	if f != nil && f == skip {
+		f = f.next
+	}
+	return f
 }
 
 // Len returns the number of open flows.
@@ -180,7 +204,7 @@ func (t *Table[T]) Lookup(k *Key) *Flow[T] { return t.flows.get(k) }
 // recently active flow of the least valuable class through end.
 func (t *Table[T]) Create(k *Key, ts int64, end func(*Flow[T], Reason)) *Flow[T] {
 	if t.flows.n >= t.cfg.MaxFlows {
-		for _, c := range [...]Class{ClassClosing, ClassNew, ClassOther, ClassDatagram, ClassSession} {
+		for _, c := range ShedOrder {
 			if v := t.lists[c].head; v != nil {
 				t.Evicted++
 				t.Remove(v)
@@ -192,8 +216,7 @@ func (t *Table[T]) Create(k *Key, ts int64, end func(*Flow[T], Reason)) *Flow[T]
 	f := t.free
 	if f != nil {
 		t.free = f.next
-		var zero T
-		f.Data = zero
+		t.nfree--
 		f.next = nil
 	} else {
 		f = new(Flow[T])
@@ -224,10 +247,17 @@ func (t *Table[T]) Remove(f *Flow[T]) {
 	t.flows.del(f)
 }
 
-// Recycle returns an ended flow's entry for reuse.
+// Recycle returns an ended flow's entry for reuse. Its data is cleared now,
+// so nothing it pointed to is kept alive; a bounded number are kept.
 func (t *Table[T]) Recycle(f *Flow[T]) {
+	var zero T
+	f.Data = zero
+	if t.nfree >= maxFree {
+		return
+	}
 	f.next = t.free
 	t.free = f
+	t.nfree++
 }
 
 // Expire ends every flow idle past its class's timeout at packet time now.

@@ -137,3 +137,26 @@ func BenchmarkInOrder(b *testing.B) {
 		seq += uint32(len(payload))
 	}
 }
+
+// Footprint counts what waiting segments really cost, and returns to zero
+// when they are delivered or discarded.
+func TestFootprint(t *testing.T) {
+	var s Stream
+	var r recorder
+	s.Segment(0, 100, 0x02, nil, 0, &DefaultLimits, &r) // SYN: next is 101
+	for i := 0; i < 100; i++ {
+		s.Segment(0, uint32(102+i), 0, []byte{'x'}, 0, &DefaultLimits, &r) // byte 101 missing
+	}
+	if s.Buffered() != 100 || s.Footprint() < 100*(16+segmentSize) {
+		t.Fatalf("buffered %d, footprint %d", s.Buffered(), s.Footprint())
+	}
+	s.Segment(0, 101, 0, []byte{'y'}, 0, &DefaultLimits, &r)
+	if s.Buffered() != 0 || s.Footprint() != 0 || r.b.Len() != 101 {
+		t.Fatalf("after the hole filled: buffered %d, footprint %d, delivered %d", s.Buffered(), s.Footprint(), r.b.Len())
+	}
+	s.Segment(0, 300, 0, []byte("late"), 0, &DefaultLimits, &r)
+	s.Discard()
+	if s.Footprint() != 0 {
+		t.Fatalf("after discard: %d", s.Footprint())
+	}
+}

@@ -75,7 +75,11 @@ func runLive(c *cli.Context) error {
 		st := eng.Stats()
 		ps, _ := src.Stats()
 		log.Info("counters", append([]any{"received", ps.Received, "kernel_dropped", ps.Dropped, "interface_dropped", ps.IfDropped,
-			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records}, counters(out, ruleSet)...)...)
+			"packets", st.Packets, "flows_open", st.OpenFlows, "sessions_written", st.Records,
+			"memory_used", st.MemoryUsed, "memory_peak", st.MemoryPeak, "memory_budget", st.MemoryBudget,
+			"shed_undecided", st.ShedUndecided, "shed_at_login", st.ShedAtLogin, "shed_logged_in", st.ShedLoggedIn,
+			"buffers_flushed", st.BuffersFlushed, "fragments_evicted", st.FragmentsEvicted, "fragments_dropped", st.FragmentsDropped},
+			counters(out, ruleSet)...)...)
 	}
 	var runErr error
 	for c.Context.Err() == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "observer", Usage: "observer.hostname in records (default: this host's name)"},
 		&cli.DurationFlag{Name: "session-timeout", Value: 2 * time.Hour, Usage: "end a session idle this long (packet time)"},
 		&cli.IntFlag{Name: "max-flows", Value: 1 << 20, Usage: "flow table limit; the least recently active flow of least value is evicted (and says so)"},
+		&cli.StringFlag{Name: "max-memory", Usage: "memory budget of the flow and session state by estimated real cost (`SIZE`: MB, GB); over it, the least valuable flows are shed first (half-open and undecided, then sessions at their login, logged-in sessions last), counted, and their records say memory.shed (default: a quarter of the machine's memory, at most 4GB)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
@@ -163,6 +165,25 @@ func engineConfig(c *cli.Context, sink index.Sink) (engine.Config, error) {
 		cfg.Observer, _ = os.Hostname()
 	}
 	cfg.Flow = defaultFlowConfig(c)
+	if v := c.String("max-memory"); v != "" {
+		n, err := parseSize(v)
+		if err != nil {
+			return engine.Config{}, cli.Exit(fmt.Sprintf("--max-memory: %v", err), 2)
+		}
+		cfg.MaxMemory = n
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The budget is of live state, and the garbage collector lets the
+		// heap grow to about twice the live state before it collects. A
+		// soft limit above the budget (and the output queue) keeps the
+		// process near it; GOMEMLIMIT overrides.
+		budget := cfg.MaxMemory
+		if budget <= 0 {
+			budget = engine.DefaultMaxMemory()
+		}
+		queued, _ := parseSize(c.String("queue-bytes"))
+		debug.SetMemoryLimit(budget + budget/4 + 2*queued + 64<<20)
+	}
 	// The queue reports write errors at Close.
 	cfg.Emit = func(r *record.Record) { sink.Write(r) }
 	if c.Bool("events") || len(c.StringSlice("rules")) > 0 {

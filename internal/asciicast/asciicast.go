@@ -18,7 +18,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
@@ -27,6 +29,43 @@ import (
 // MaxBytes caps one recording's uncompressed events; past it the recording
 // stops (Writer.Truncated) and the session notes recording.truncated.
 const MaxBytes = 16 << 20
+
+// MaxUncommitted caps a recording whose session has not got past its login
+// yet (Commit): a login exchange is small; a flood of sessions that never
+// log in must not hold megabytes each.
+const MaxUncommitted = 64 << 10
+
+// MaxInProgress bounds the committed recordings kept in memory at once,
+// across the process; a session past its login when all are taken gets no
+// recording (Writer.Refused, anomaly recording.refused).
+var MaxInProgress int64 = 1024
+
+var (
+	held       atomic.Int64 // buffer bytes of all writers
+	inProgress atomic.Int64 // committed writers not yet released
+)
+
+// Held returns the bytes held by recordings in progress (all writers of the
+// process), for the engine's memory budget.
+func Held() int64 { return held.Load() }
+
+// InProgress returns the committed recordings not yet saved or released.
+func InProgress() int64 { return inProgress.Load() }
+
+// account is a writer's share of the counters. It lives apart from the
+// Writer so that a writer dropped without Release (a session whose parser
+// panicked) gives its share back when it is collected.
+type account struct {
+	bytes     atomic.Int64
+	committed atomic.Bool
+}
+
+func (a *account) release() {
+	held.Add(-a.bytes.Swap(0))
+	if a.committed.Swap(false) {
+		inProgress.Add(-1)
+	}
+}
 
 // Format is the value of psm.recording.format.
 const Format = "asciicast-v2"
@@ -53,7 +92,54 @@ type Writer struct {
 	carry         [2][utf8.UTFMax]byte // an unfinished UTF-8 rune per stream (o, i)
 	ncarry        [2]int
 	Truncated     bool
-	events        int
+	// Refused: the session got past its login when MaxInProgress
+	// recordings were already in progress; nothing is recorded.
+	Refused bool
+	events  int
+	acct    *account
+}
+
+// Commit marks the recording as one to keep (its session got past its
+// login, or a person typed commands) and takes one of the MaxInProgress
+// places; false when none is free (then the recording is dropped, Refused).
+func (w *Writer) Commit() bool {
+	if w.Refused {
+		return false
+	}
+	a := w.account()
+	if a.committed.Load() {
+		return true
+	}
+	if inProgress.Add(1) > MaxInProgress {
+		inProgress.Add(-1)
+		w.Refused = true
+		w.buf = nil
+		a.release()
+		return false
+	}
+	a.committed.Store(true)
+	return true
+}
+
+// Committed reports whether Commit succeeded.
+func (w *Writer) Committed() bool { return w.acct != nil && w.acct.committed.Load() }
+
+// Release gives the recording's memory and place back; the writer records
+// nothing after it. Bytes must be taken before.
+func (w *Writer) Release() {
+	w.buf = nil
+	w.Truncated = true
+	if w.acct != nil {
+		w.acct.release()
+	}
+}
+
+func (w *Writer) account() *account {
+	if w.acct == nil {
+		w.acct = &account{}
+		runtime.AddCleanup(w, func(a *account) { a.release() }, w.acct)
+	}
+	return w.acct
 }
 
 // Start sets the recording's time origin (packet time, ns).
@@ -86,14 +172,15 @@ func (w *Writer) Resize(ts int64, cols, rows int) {
 }
 
 func (w *Writer) event(ts int64, code byte, stream int, data []byte) {
-	if w.Truncated || len(data) == 0 {
+	if w.Truncated || w.Refused || len(data) == 0 {
 		return
 	}
 	w.Start(ts)
-	if len(w.buf) > MaxBytes {
+	if len(w.buf) > MaxBytes || len(w.buf) > MaxUncommitted && !w.Committed() {
 		w.Truncated = true
 		return
 	}
+	defer w.accountGrowth()
 	// Keep an unfinished rune for the next event of the same stream.
 	var head []byte
 	if stream >= 0 && w.ncarry[stream] > 0 {
@@ -126,6 +213,15 @@ func (w *Writer) event(ts int64, code byte, stream int, data []byte) {
 	}
 	w.buf = appendJSONString(w.buf, data)
 	w.buf = append(w.buf, '"', ']', '\n')
+}
+
+// accountGrowth reports the buffer's growth to the process-wide counter.
+func (w *Writer) accountGrowth() {
+	a := w.account()
+	if d := int64(cap(w.buf)) - a.bytes.Load(); d != 0 {
+		a.bytes.Add(d)
+		held.Add(d)
+	}
 }
 
 // partialTail is the length of an unfinished UTF-8 sequence ending b.

@@ -71,3 +71,41 @@ func TestSaveOpen(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+// Recordings in progress are counted (bytes and places) and bounded.
+func TestInProgressBounded(t *testing.T) {
+	old := MaxInProgress
+	MaxInProgress = InProgress() + 2
+	defer func() { MaxInProgress = old }()
+	base := Held()
+	var ws [3]Writer
+	for i := range ws {
+		ws[i].Output(int64(i), []byte("login: "))
+	}
+	if Held() <= base {
+		t.Fatalf("held %d, before %d", Held(), base)
+	}
+	if !ws[0].Commit() || !ws[1].Commit() || ws[2].Commit() || !ws[2].Refused {
+		t.Fatal("the third recording should be refused")
+	}
+	ws[2].Output(5, []byte("more"))
+	if !ws[2].Empty() && ws[2].Bytes(0) != nil && len(ws[2].buf) != 0 {
+		t.Fatal("a refused recording keeps recording")
+	}
+	for i := range ws {
+		ws[i].Release()
+	}
+	if Held() != base || InProgress() != MaxInProgress-2 {
+		t.Fatalf("after release: held %d (want %d), in progress %d", Held(), base, InProgress())
+	}
+	// Before Commit, a recording stays small.
+	var w Writer
+	big := make([]byte, 1024)
+	for i := 0; i < 200; i++ {
+		w.Output(int64(i), big)
+	}
+	if !w.Truncated || len(w.buf) > MaxUncommitted+8<<10 {
+		t.Fatalf("uncommitted recording: %d bytes, truncated %v", len(w.buf), w.Truncated)
+	}
+	w.Release()
+}

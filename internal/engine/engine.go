@@ -30,8 +30,14 @@ type Config struct {
 	All        bool
 	Flow       flow.Config
 	Reassembly reassembly.Limits
-	// MaxBufferedTotal bounds out-of-order bytes held across all flows.
+	// MaxBufferedTotal bounds out-of-order segments held across all flows,
+	// by their real cost (copies and per-segment overhead, not payload only).
 	MaxBufferedTotal int
+	// MaxMemory is the memory budget (bytes) of the engine's state, by
+	// estimated real cost: flows, session parsers, out-of-order segments,
+	// detection buffers and recordings in progress. Over it, flows are shed
+	// least valuable first (see shed). 0: DefaultMaxMemory().
+	MaxMemory int64
 	// MaxProbeTotal bounds the detection buffers (first bytes of undecided
 	// flows) across all flows.
 	MaxProbeTotal int
@@ -75,26 +81,46 @@ type Stats struct {
 	Panics              uint64 // parser panics recovered
 	Related             uint64 // connections tied to the session that announced them (FTP data, rsh stderr)
 	ExpectedDropped     uint64 // announced related connections refused: too many pending
-	OpenFlows           int
-	FirstPacket         int64
-	LastPacket          int64
-	ByProtocol          map[string]uint64
+	// IP defragmentation.
+	FragmentsReassembled uint64 // datagrams rebuilt from fragments
+	FragmentsExpired     uint64 // incomplete datagrams dropped after 30 s
+	FragmentsDropped     uint64 // fragments refused: overlapping, empty, inconsistent, too many
+	FragmentsEvicted     uint64 // incomplete datagrams evicted to make room (flood)
+	// Memory (estimated real cost, bytes): the budget, the estimate now and
+	// its peak, and the flows shed to stay within it, by value.
+	MemoryBudget   int64
+	MemoryUsed     int64
+	MemoryPeak     int64
+	ShedUndecided  uint64 // undecided, half-open or closing flows, and flows of no interest
+	ShedAtLogin    uint64 // sessions not yet past their login
+	ShedLoggedIn   uint64 // sessions past their login (login success or commands)
+	BuffersFlushed uint64 // flows whose out-of-order segments were given up (gaps) for memory
+	OpenFlows      int
+	FirstPacket    int64
+	LastPacket     int64
+	ByProtocol     map[string]uint64
 }
 
 // Engine processes packets. Not safe for concurrent use: run one per core on
 // disjoint flows (hash-partitioned) to scale.
 type Engine struct {
-	cfg           Config
-	table         *flow.Table[conn]
-	defrag        *decode.Defragmenter
-	dec           decode.Decoder
-	pkt           decode.Packet
-	stats         Stats
-	now           int64
-	swept         int64
-	cur           *flow.Flow[conn] // flow whose segment is being reassembled
-	buffered      int              // out-of-order bytes held by all flows
-	probeHeld     int              // detection bytes held by all flows
+	cfg        Config
+	table      *flow.Table[conn]
+	defrag     *decode.Defragmenter
+	dec        decode.Decoder
+	pkt        decode.Packet
+	stats      Stats
+	now        int64
+	swept      int64
+	cur        *flow.Flow[conn] // flow whose segment is being reassembled
+	buffered   int              // footprint of the out-of-order segments of all flows
+	static     int64            // fixed cost of the open flows and their sessions
+	share      int64            // engines sharing the process's recordings (Parallel)
+	shedLogged int64            // packet time of the last "shedding" log line
+	// fragLost: flows that lost an evicted IP datagram before they existed
+	// (bounded; checked when a flow is created).
+	fragLost      map[flow.Key]struct{}
+	probeHeld     int // detection bytes held by all flows
 	endFn         func(*flow.Flow[conn], flow.Reason)
 	allCandidates uint32
 	// probeIn is reused for every probe call: passing a pointer to a local
@@ -133,6 +159,13 @@ type conn struct {
 	// related: a connection announced by another session (FTP data, rsh
 	// stderr); its bytes go to that session's helper and it has no record.
 	related bool
+	// loggedIn: the session got past its login (a login success or a
+	// command was published): kept longest when memory runs short.
+	loggedIn bool
+	// fragEvicted: an IP datagram of this flow was evicted by the defragmenter.
+	fragEvicted bool
+	// static is the fixed cost accounted for this flow (flow + session).
+	static int32
 	// interimAt is the packet time of the last interim record, 0 before.
 	interimAt  int64
 	udp        bool
@@ -178,6 +211,9 @@ func New(cfg Config) *Engine {
 	if cfg.MaxBufferedTotal <= 0 {
 		cfg.MaxBufferedTotal = 512 << 20
 	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory()
+	}
 	if cfg.Reassembly.MaxBufferedBytes == 0 {
 		cfg.Reassembly = reassembly.DefaultLimits
 	}
@@ -196,7 +232,9 @@ func New(cfg Config) *Engine {
 		defrag: decode.NewDefragmenter(),
 	}
 	e.dec.Defrag = e.defrag
+	e.share = 1
 	e.stats.ByProtocol = map[string]uint64{}
+	e.stats.MemoryBudget = cfg.MaxMemory
 	e.allCandidates = uint32(1)<<len(cfg.Dissectors) - 1
 	for i, d := range cfg.Dissectors {
 		if dd, ok := d.(dissectors.DatagramDissector); ok && dd.UDP() {
@@ -212,6 +250,9 @@ func New(cfg Config) *Engine {
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.OpenFlows = e.table.Len()
+	ds := e.defrag.Stats
+	s.FragmentsReassembled, s.FragmentsExpired, s.FragmentsDropped, s.FragmentsEvicted = ds.Reassembled, ds.Expired, ds.Dropped, ds.Evicted
+	s.MemoryUsed = e.memUsed()
 	s.ByProtocol = make(map[string]uint64, len(e.stats.ByProtocol))
 	for k, v := range e.stats.ByProtocol {
 		s.ByProtocol[k] = v
@@ -244,20 +285,48 @@ func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
 			e.stats.NotIP++
 		case decode.ErrFragment:
 			e.stats.Fragments++
+			if len(e.defrag.Lost) > 0 {
+				e.fragmentsLost()
+			}
 		default:
 			e.stats.Malformed++
 		}
 		return
 	}
+	if len(e.defrag.Lost) > 0 {
+		e.fragmentsLost()
+	}
 	if p.Proto != decode.ProtoTCP {
 		e.stats.UDP++
 		if e.udpCandidates != 0 {
 			e.udpPacket(p, ts)
+			e.checkMemory()
 		}
 		return
 	}
 	e.stats.TCP++
 	e.tcp(p, ts)
+	e.checkMemory()
+}
+
+// fragmentsLost marks the flows whose IP datagrams the defragmenter evicted
+// (those whose first fragment, with the ports, had arrived): the session
+// record says ip.fragments_evicted. A flow not open yet is remembered, in a
+// bounded set, until it starts.
+func (e *Engine) fragmentsLost() {
+	for _, l := range e.defrag.Lost {
+		p := decode.Packet{IPv6: l.IPv6, Src: l.Src, Dst: l.Dst, SrcPort: l.SrcPort, DstPort: l.DstPort, Proto: l.Proto}
+		key, _ := flow.KeyOf(&p)
+		if f := e.table.Lookup(&key); f != nil {
+			f.Data.fragEvicted = true
+			continue
+		}
+		if e.fragLost == nil || len(e.fragLost) >= 4096 {
+			e.fragLost = make(map[flow.Key]struct{})
+		}
+		e.fragLost[key] = struct{}{}
+	}
+	e.defrag.Lost = e.defrag.Lost[:0]
 }
 
 func (e *Engine) tcp(p *decode.Packet, ts int64) {
@@ -276,6 +345,14 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 		c := &f.Data
 		c.client, c.first = -1, int8(ep)
 		c.candidates = e.allCandidates
+		c.static = flowCost
+		e.static += int64(flowCost)
+		if len(e.fragLost) > 0 {
+			if _, ok := e.fragLost[key]; ok {
+				c.fragEvicted = true
+				delete(e.fragLost, key)
+			}
+		}
 		if e.nExpected > 0 {
 			e.matchExpected(f, p, ep, ts)
 		}
@@ -309,7 +386,7 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 	// few comparisons and no copy. Flows of no interest skip it.
 	if c.mode != modeOther {
 		e.cur = f
-		before := c.streams[0].Buffered() + c.streams[1].Buffered()
+		before := c.streams[0].Footprint() + c.streams[1].Footprint()
 		c.streams[ep].Segment(ep, p.Seq, fl, p.Payload, ts, &e.cfg.Reassembly, e)
 		if fl&decode.FlagACK != 0 {
 			c.streams[1-ep].Acked(1-ep, p.Ack, ts, e)
@@ -318,15 +395,16 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 			c.streams[0].Discard()
 			c.streams[1].Discard()
 		}
-		e.buffered += c.streams[0].Buffered() + c.streams[1].Buffered() - before
+		e.buffered += c.streams[0].Footprint() + c.streams[1].Footprint() - before
 		if e.buffered > e.cfg.MaxBufferedTotal {
 			// Out of reassembly memory across all flows: this flow gives up its
 			// holes now (as gaps) rather than let memory grow.
-			before = c.streams[0].Buffered() + c.streams[1].Buffered()
+			before = c.streams[0].Footprint() + c.streams[1].Footprint()
 			c.streams[0].Flush(0, ts, e)
 			c.streams[1].Flush(1, ts, e)
-			e.buffered -= before
+			e.buffered -= before - c.streams[0].Footprint() - c.streams[1].Footprint()
 			c.memoryPressure = true
+			e.stats.BuffersFlushed++
 		}
 		e.cur = nil
 	}
@@ -335,6 +413,8 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 	switch {
 	case c.rst || c.fin[0] && c.fin[1]:
 		class = flow.ClassClosing
+	case c.loggedIn:
+		class = flow.ClassLoggedIn
 	case c.mode == modeSession || c.mode == modeDone:
 		class = flow.ClassSession
 	case c.mode == modeOther || c.bytes[0]+c.bytes[1] > 0:
@@ -548,6 +628,8 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	c.rec = &record.Record{Protocol: d.Name()}
 	c.mode = modeSession
 	e.stats.Sessions++
+	c.static += sessionCost
+	e.static += sessionCost
 	ctx := &dissectors.Context{
 		Record: c.rec, Client: e.addrPort(f, int(c.client)), Server: e.addrPort(f, 1-int(c.client)),
 		Transport: "tcp", Options: &e.cfg.Options, Expect: e.expect,
@@ -560,7 +642,7 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	c.rec.CommunityID = e.communityID(f, int(c.client))
 	c.rec.ID = sessionID(c.rec.CommunityID, f.First)
 	if e.cfg.EmitEvent != nil {
-		ctx.Events = e.publisher(ctx, c.rec)
+		ctx.Events = e.publisher(ctx, c)
 	}
 	func() {
 		defer e.recoverParser(c)
@@ -628,7 +710,8 @@ func (e *Engine) recoverParser(c *conn) {
 // end finishes a flow that left the table: flush, close the parser, emit.
 func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 	c := &f.Data
-	e.buffered -= c.streams[0].Buffered() + c.streams[1].Buffered()
+	e.buffered -= c.streams[0].Footprint() + c.streams[1].Footprint()
+	e.static -= int64(c.static)
 	if c.mode != modeOther {
 		e.cur = f
 		for ep := 0; ep < 2; ep++ {
@@ -729,6 +812,12 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	if why == flow.EndEvicted {
 		r.AddAnomaly("flow.evicted")
 	}
+	if why == flow.EndShed {
+		r.AddAnomaly("memory.shed")
+	}
+	if c.fragEvicted {
+		r.AddAnomaly("ip.fragments_evicted")
+	}
 	if c.client < 0 && r.Protocol != "" {
 		r.AddAnomaly("roles.guessed")
 	}
@@ -744,31 +833,51 @@ func (e *Engine) communityID(f *flow.Flow[conn], cl int) string {
 // it adds the session's context and numbers the events in order. The user
 // of later events is the one the last login settled on (a successful one
 // wins over attempts), unless the event names its own.
-func (e *Engine) publisher(ctx *dissectors.Context, rec *record.Record) func(*record.Event) {
-	var seq int
-	var user string
-	var userLoggedIn bool
-	return func(ev *record.Event) {
-		seq++
-		ev.Sequence = seq
-		ev.SessionID = rec.ID
-		ev.ID = record.EventID(rec.ID, seq)
-		ev.Client, ev.Server = ctx.Client, ctx.Server
-		ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
-		ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
-		if ev.Action == record.ActionLogin && ev.UserName != "" {
-			if ev.Outcome == record.OutcomeSuccess {
-				user, userLoggedIn = ev.UserName, true
-			} else if !userLoggedIn {
-				user = ev.UserName
-			}
-		}
-		if ev.UserName == "" {
-			ev.UserName = user
-		}
-		e.stats.Events++
-		e.cfg.EmitEvent(ev)
+func (e *Engine) publisher(ctx *dissectors.Context, c *conn) func(*record.Event) {
+	p := &publisher{e: e, ctx: ctx, c: c, rec: c.rec}
+	return p.publish
+}
+
+// publisher is one session's event path: a struct rather than a closure
+// over several variables, so a session costs one allocation for it.
+type publisher struct {
+	e            *Engine
+	ctx          *dissectors.Context
+	c            *conn
+	rec          *record.Record
+	seq          int
+	user         string
+	userLoggedIn bool
+}
+
+func (p *publisher) publish(ev *record.Event) {
+	e, ctx, rec := p.e, p.ctx, p.rec
+	// The events say which sessions got past their login (kept longest
+	// when memory runs short; without events, shed asks the session).
+	// A related connection's helper may publish after its parent ended
+	// and the entry was reused: only the session's own entry is marked.
+	if p.c.rec == rec && (ev.Action == record.ActionCommand || ev.Action == record.ActionLogin && ev.Outcome == record.OutcomeSuccess) {
+		p.c.loggedIn = true
 	}
+	p.seq++
+	ev.Sequence = p.seq
+	ev.SessionID = rec.ID
+	ev.ID = record.EventID(rec.ID, p.seq)
+	ev.Client, ev.Server = ctx.Client, ctx.Server
+	ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
+	ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
+	if ev.Action == record.ActionLogin && ev.UserName != "" {
+		if ev.Outcome == record.OutcomeSuccess {
+			p.user, p.userLoggedIn = ev.UserName, true
+		} else if !p.userLoggedIn {
+			p.user = ev.UserName
+		}
+	}
+	if ev.UserName == "" {
+		ev.UserName = p.user
+	}
+	e.stats.Events++
+	e.cfg.EmitEvent(ev)
 }
 
 // sessionID is stable for a given flow and start time, so re-reading a capture
@@ -842,6 +951,7 @@ func (e *Engine) interims() {
 		e.cfg.Emit(&r)
 	}
 	e.table.Each(flow.ClassSession, due)
+	e.table.Each(flow.ClassLoggedIn, due)
 	e.table.Each(flow.ClassDatagram, due)
 }
 

@@ -69,8 +69,16 @@ func NewParallel(cfg Config, n int) *Parallel {
 			emitEvent(ev)
 		}
 	}
+	// One memory budget for the process, split evenly: flows are spread
+	// evenly by the hash.
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory()
+	}
+	cfg.MaxMemory /= int64(n)
 	for i := 0; i < n; i++ {
-		w := &worker{e: New(cfg), in: make(chan *batch, batchesEach), free: make(chan *batch, batchesEach), done: make(chan struct{})}
+		e := New(cfg)
+		e.share = int64(n) // recordings are counted process-wide
+		w := &worker{e: e, in: make(chan *batch, batchesEach), free: make(chan *batch, batchesEach), done: make(chan struct{})}
 		for j := 0; j < batchesEach; j++ {
 			w.free <- &batch{data: make([]byte, 0, batchBytes), frames: make([]frameRef, 0, batchFrames)}
 		}
@@ -200,6 +208,20 @@ func (p *Parallel) Stats() Stats {
 		s.Interims += ws.Interims
 		s.Events += ws.Events
 		s.OpenFlows += ws.OpenFlows
+		s.FragmentsReassembled += ws.FragmentsReassembled
+		s.FragmentsExpired += ws.FragmentsExpired
+		s.FragmentsDropped += ws.FragmentsDropped
+		s.FragmentsEvicted += ws.FragmentsEvicted
+		s.MemoryBudget += ws.MemoryBudget
+		s.MemoryUsed += ws.MemoryUsed
+		s.MemoryPeak += ws.MemoryPeak // an upper bound: the engines peak at different times
+		s.ShedUndecided += ws.ShedUndecided
+		s.ShedAtLogin += ws.ShedAtLogin
+		s.ShedLoggedIn += ws.ShedLoggedIn
+		s.BuffersFlushed += ws.BuffersFlushed
+		s.ProbeBudgetExceeded += ws.ProbeBudgetExceeded
+		s.Events += ws.Events
+		s.ExpectedDropped += ws.ExpectedDropped
 		for k, v := range ws.ByProtocol {
 			s.ByProtocol[k] += v
 		}

@@ -22,6 +22,8 @@ func (e *Engine) udpPacket(p *decode.Packet, ts int64) {
 		c.client, c.first = int8(ep), int8(ep) // the first sender, until content says otherwise
 		c.udp = true
 		c.candidates = e.udpCandidates
+		c.static = flowCost
+		e.static += int64(flowCost)
 	}
 	c := &f.Data
 	c.pkts[ep]++

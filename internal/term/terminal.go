@@ -74,6 +74,16 @@ func (t *Terminal) Server(data []byte, ts int64) {
 		t.Rec.Output(ts, data)
 	}
 	t.Screen.Write(data)
+	t.commitRecording()
+}
+
+// commitRecording keeps the recording once the session got past its login
+// or carried typed commands; until then it is held small, and a session that
+// never starts (a half-open connection, a scan) writes no file.
+func (t *Terminal) commitRecording() {
+	if t.Rec != nil && !t.Rec.Committed() && !t.Rec.Refused && (t.Login.LoggedIn || len(t.Commands) > 0) {
+		t.Rec.Commit()
+	}
 }
 
 func (t *Terminal) serverLine(line []byte) {
@@ -125,6 +135,7 @@ func (t *Terminal) Client(data []byte, ts int64) {
 	if t.Rec != nil {
 		t.Rec.Input(ts, t.scratch)
 	}
+	t.commitRecording()
 }
 
 // lineStart: the first key of a line. The screen's current line is its prompt.
@@ -320,8 +331,17 @@ func (t *Terminal) fill(r *record.Record) {
 // stage (record.Record.Deferred): a slow disk must not hold up the packet
 // path. The recording's bytes are taken now; the session may go.
 func (t *Terminal) SaveRecording(r *record.Record, dir, proto string) {
-	if t.Rec == nil || dir == "" || t.Rec.Empty() {
+	if t.Rec == nil {
 		return
+	}
+	defer t.Rec.Release()
+	t.commitRecording()
+	if t.Rec.Refused {
+		r.AddAnomaly("recording.refused")
+		return
+	}
+	if dir == "" || t.Rec.Empty() || !t.Rec.Committed() {
+		return // a session that never got past its login: no file
 	}
 	if t.Rec.Truncated {
 		r.AddAnomaly("recording.truncated")

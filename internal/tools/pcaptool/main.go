@@ -2,6 +2,7 @@
 //
 //	pcaptool edge  -in X.pcap -out DIR              edge-case variants of X as DIR/<base>-<variant>.pcap
 //	pcaptool bench -in DIR_or_file... -out FILE     a large benchmark capture (see bench -h)
+//	pcaptool flood -kind K -n N -out FILE            a flood for the memory bounds (telnet-halfopen, ooo-tiny, ooo-buffered)
 //
 // Run it with `go run ./internal/tools/pcaptool`.
 package main
@@ -19,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/psmtap/psmtap/internal/pcaptool"
 )
 
 func main() {
@@ -36,15 +39,17 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pcaptool edge|bench [flags]")
+		return errors.New("usage: pcaptool edge|bench|flood [flags]")
 	}
 	switch args[0] {
 	case "edge":
 		return edgeCmd(args[1:], stdout)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout)
+	case "flood":
+		return floodCmd(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q (want edge or bench)", args[0])
+	return fmt.Errorf("unknown command %q (want edge, bench or flood)", args[0])
 }
 
 // listFlag collects a repeatable flag whose values may also be comma-separated.
@@ -129,4 +134,52 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(f * mult), nil
+}
+
+// floodCmd writes one of pcaptool.FloodKinds as a pcap file.
+func floodCmd(args []string, stdout io.Writer) error {
+	fl := flag.NewFlagSet("flood", flag.ContinueOnError)
+	var o pcaptool.FloodOptions
+	fl.StringVar(&o.Kind, "kind", "", "one of: "+strings.Join(pcaptool.FloodKinds, ", "))
+	fl.IntVar(&o.Conns, "n", 1000, "connections")
+	fl.IntVar(&o.Segments, "segments", 500, "out-of-order segments per connection (ooo kinds)")
+	fl.IntVar(&o.SegSize, "seg-size", 100, "bytes per segment (ooo-buffered)")
+	out := fl.String("out", "", "output pcap file")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || o.Kind == "" {
+		fl.Usage()
+		return errors.New("flood: -kind and -out are required")
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	w, err := pcaptool.NewWriter(f, pcaptool.LinkEthernet, 0, true)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	var buf []byte
+	n := 0
+	err = pcaptool.Flood(o, func(fr *pcaptool.Frame) error {
+		var err error
+		if buf, err = fr.Append(buf[:0], pcaptool.LinkEthernet); err != nil {
+			return err
+		}
+		n++
+		return w.WritePacket(fr.Time, buf, len(buf))
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "flood %s: %d connections, %d packets -> %s\n", o.Kind, o.Conns, n, *out)
+	return nil
 }
