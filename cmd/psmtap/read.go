@@ -48,7 +48,11 @@ func runRead(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("read: name at least one capture file or directory (see psmtap read --help)", 2)
 	}
-	files, err := capture.Expand(c.Args().Slice())
+	skipped := 0
+	files, err := capture.Expand(c.Context, c.Args().Slice(), func(path, why string) {
+		skipped++
+		newLogger(c.String("log-level")).Warn("skipped", "file", path, "reason", why)
+	})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("read: %v", err), 1)
 	}
@@ -70,8 +74,12 @@ func runRead(c *cli.Context) error {
 	prog := newProgress(progress)
 	failed := 0
 	for _, path := range files {
-		src, err := capture.OpenFile(path)
+		src, err := capture.Open(c.Context, path)
 		if err != nil {
+			if c.Context.Err() != nil {
+				log.Warn("interrupted; flushing open sessions")
+				break
+			}
 			fmt.Fprintln(os.Stderr, "psmtap:", err)
 			failed++
 			continue
@@ -82,7 +90,7 @@ func runRead(c *cli.Context) error {
 		switch {
 		case err == nil:
 		case errors.Is(err, capture.ErrTruncatedFile):
-			log.Warn("capture ends in the middle of a packet; sessions up to there are reported", "file", path)
+			log.Warn("capture ends in the middle of a packet; sessions up to there are reported", "file", path, "error", err.Error())
 		case errors.Is(err, c.Context.Err()) && c.Context.Err() != nil:
 			log.Warn("interrupted; flushing open sessions")
 		default:
