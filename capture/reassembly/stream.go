@@ -7,9 +7,20 @@
 // A hole is declared when the peer acknowledges beyond it (the receiver got the
 // bytes, only our capture missed them), when the buffer limits are reached, or
 // when the flow ends with segments still waiting.
+//
+// Overlaps are compared with the copy kept: a retransmission whose bytes
+// differ is the classic evasion (the monitor keeps one version, the server
+// another) and is counted in Conflicts. Delivered bytes are not kept, so they
+// are compared through the last tailSize bytes delivered and a checksum of
+// the last delivered segment (caught: any overlap within the recent bytes,
+// and any retransmission that covers the last segment; not caught: a change
+// in older delivered bytes that does not cover the last segment).
 package reassembly
 
-import "unsafe"
+import (
+	"hash/crc32"
+	"unsafe"
+)
 
 // Sink receives the ordered stream of one direction.
 type Sink interface {
@@ -30,9 +41,10 @@ type Limits struct {
 var DefaultLimits = Limits{MaxBufferedBytes: 256 << 10, MaxBufferedSegments: 512}
 
 type segment struct {
-	seq  uint32
-	data []byte
-	ts   int64
+	seq      uint32
+	conflict bool // already counted as differing from a waiting segment
+	data     []byte
+	ts       int64
 }
 
 // Stream is one direction of a TCP connection. The zero value is ready.
@@ -48,12 +60,23 @@ type Stream struct {
 	Delivered     uint64 // bytes handed to the sink
 	Missed        uint64 // bytes reported as gaps
 	Retransmitted uint64 // bytes seen twice (retransmissions, overlaps)
-	// Conflicts counts overlapping bytes whose content differed from the copy
-	// already delivered: a sign of evasion or corruption.
+	// Conflicts counts overlapping segments whose bytes differed from the
+	// copy kept (delivered or waiting): a sign of evasion or corruption.
 	Conflicts uint64
 	// MidStream is true when the stream was picked up without its SYN.
 	MidStream bool
+
+	tail    [tailSize]byte // the last bytes delivered, ending at next
+	tailLen uint8
+	lastSeq uint32 // the last delivered segment: where, how long, checksum
+	lastLen uint32
+	lastSum uint32
 }
+
+// tailSize is how many delivered bytes are kept to compare overlaps with.
+const tailSize = 64
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // seqDiff is a - b in sequence space (RFC 1982 serial arithmetic).
 func seqDiff(a, b uint32) int32 { return int32(a - b) }
@@ -110,6 +133,7 @@ func (s *Stream) Segment(dir int, seq uint32, flags uint8, payload []byte, ts in
 		// Starts before what we have: a retransmission, perhaps with new bytes
 		// at the end. (Negate in 64 bits: -d overflows for d = -2^31.)
 		old := -int64(d)
+		s.compareDelivered(seq, payload)
 		if old >= int64(len(payload)) {
 			s.Retransmitted += uint64(len(payload))
 			return
@@ -153,9 +177,58 @@ func (s *Stream) deliver(dir int, b []byte, ts int64, sink Sink) {
 			b = b[:room]
 		}
 	}
+	if len(b) == 0 {
+		return
+	}
+	s.remember(b)
 	s.next += uint32(len(b))
 	s.Delivered += uint64(len(b))
 	sink.Data(dir, b, ts)
+}
+
+// remember keeps what overlaps with b will be compared with.
+func (s *Stream) remember(b []byte) {
+	s.lastSeq, s.lastLen, s.lastSum = s.next, uint32(len(b)), crc32.Checksum(b, castagnoli)
+	if len(b) >= tailSize {
+		copy(s.tail[:], b[len(b)-tailSize:])
+		s.tailLen = tailSize
+		return
+	}
+	keep := min(int(s.tailLen), tailSize-len(b))
+	copy(s.tail[:keep], s.tail[int(s.tailLen)-keep:s.tailLen])
+	copy(s.tail[keep:], b)
+	s.tailLen = uint8(keep + len(b))
+}
+
+// compareDelivered checks a segment starting before next against what was
+// delivered, as far as it is remembered.
+func (s *Stream) compareDelivered(seq uint32, p []byte) {
+	ov := -int64(seqDiff(seq, s.next)) // bytes of p that were delivered
+	if ov <= 0 || s.Delivered == 0 {
+		return
+	}
+	if ov > int64(len(p)) {
+		ov = int64(len(p))
+	}
+	// The remembered tail covers [next-tailLen, next).
+	tseq := s.next - uint32(s.tailLen)
+	from := int64(0) // offset in p of the first byte the tail covers
+	if d := seqDiff(tseq, seq); d > 0 {
+		from = int64(d)
+	}
+	if from < ov {
+		t := s.tail[int64(seqDiff(seq, tseq))+from : s.tailLen]
+		if string(p[from:ov]) != string(t[:ov-from]) {
+			s.Conflicts++
+			return
+		}
+	}
+	// The last segment, if p covers it whole and the tail did not.
+	if off := int64(seqDiff(s.lastSeq, seq)); off >= 0 && off+int64(s.lastLen) <= ov && s.lastLen > uint32(s.tailLen) {
+		if crc32.Checksum(p[off:off+int64(s.lastLen)], castagnoli) != s.lastSum {
+			s.Conflicts++
+		}
+	}
 }
 
 func (s *Stream) skipTo(dir int, seq uint32, ts int64, sink Sink) {
@@ -178,6 +251,9 @@ func (s *Stream) drain(dir int, sink Sink) {
 		s.pending = s.pending[1:]
 		s.buffered -= len(p.data)
 		s.held -= heapCost(len(p.data))
+		if !p.conflict {
+			s.compareDelivered(p.seq, p.data)
+		}
 		old := -int64(d)
 		if old >= int64(len(p.data)) {
 			s.Retransmitted += uint64(len(p.data))
@@ -210,16 +286,37 @@ func (s *Stream) hold(dir int, seq uint32, payload []byte, ts int64, lim *Limits
 	for i > 0 && seqDiff(s.pending[i-1].seq, seq) > 0 {
 		i--
 	}
+	conflict := s.comparePending(i, seq, payload)
 	if i > 0 && s.pending[i-1].seq == seq && len(s.pending[i-1].data) >= len(payload) {
 		s.Retransmitted += uint64(len(payload)) // same out-of-order segment again
 		return
 	}
-	seg := segment{seq: seq, data: append([]byte(nil), payload...), ts: ts}
+	seg := segment{seq: seq, conflict: conflict, data: append([]byte(nil), payload...), ts: ts}
 	s.pending = append(s.pending, segment{})
 	copy(s.pending[i+1:], s.pending[i:])
 	s.pending[i] = seg
 	s.buffered += len(payload)
 	s.held += heapCost(len(payload))
+}
+
+// comparePending checks a segment about to wait at position i against the
+// waiting segments it overlaps, and marks both when they differ (counted
+// once, not again when they are delivered).
+func (s *Stream) comparePending(i int, seq uint32, p []byte) bool {
+	for j := max(i-1, 0); j < len(s.pending); j++ {
+		q := s.pending[j]
+		d := int64(seqDiff(q.seq, seq)) // q's start relative to p's
+		if d >= int64(len(p)) {
+			return false // sorted: no later segment overlaps either
+		}
+		lo, hi := max(d, 0), min(int64(len(p)), d+int64(len(q.data)))
+		if lo < hi && string(p[lo:hi]) != string(q.data[lo-d:hi-d]) {
+			s.Conflicts++
+			s.pending[j].conflict = true
+			return true
+		}
+	}
+	return false
 }
 
 // Discard drops the buffered segments without delivering them, for a flow

@@ -160,3 +160,42 @@ func TestFootprint(t *testing.T) {
 		t.Fatalf("after discard: %d", s.Footprint())
 	}
 }
+
+// TestConflicts: overlapping copies that differ are counted, identical ones
+// are not, whether the first copy was delivered or is still waiting.
+func TestConflicts(t *testing.T) {
+	const isn = 1000
+	big := strings.Repeat("0123456789", 20) // longer than the remembered tail
+	bigX := "X" + big[1:]
+	cases := []struct {
+		name string
+		segs []seg
+		want uint64
+	}{
+		{"exact retransmission", []seg{{isn, syn, "", 0}, {isn + 1, 0, "abc", 0}, {isn + 1, 0, "abc", 0}}, 0},
+		{"retransmission with other bytes", []seg{{isn, syn, "", 0}, {isn + 1, 0, "abc", 0}, {isn + 1, 0, "abX", 0}}, 1},
+		{"partial overlap, same bytes, new data after", []seg{{isn, syn, "", 0}, {isn + 1, 0, "abcd", 0}, {isn + 3, 0, "cdef", 0}}, 0},
+		{"partial overlap with other bytes", []seg{{isn, syn, "", 0}, {isn + 1, 0, "abcd", 0}, {isn + 3, 0, "XXef", 0}}, 1},
+		{"large segment resent identical", []seg{{isn, syn, "", 0}, {isn + 1, 0, big, 0}, {isn + 1, 0, big, 0}}, 0},
+		{"large segment resent, first byte changed", []seg{{isn, syn, "", 0}, {isn + 1, 0, big, 0}, {isn + 1, 0, bigX, 0}}, 1},
+		{"large segment resent with more after it", []seg{{isn, syn, "", 0}, {isn + 1, 0, big, 0}, {isn + 1, 0, bigX + "tail", 0}}, 1},
+		{"waiting segments overlap, same bytes", []seg{{isn, syn, "", 0}, {isn + 4, 0, "def", 0}, {isn + 3, 0, "cdefg", 0}, {isn + 1, 0, "ab", 0}}, 0},
+		{"waiting segments overlap, other bytes", []seg{{isn, syn, "", 0}, {isn + 4, 0, "def", 0}, {isn + 3, 0, "cdXfg", 0}, {isn + 1, 0, "ab", 0}}, 1},
+		{"waiting duplicate with other bytes", []seg{{isn, syn, "", 0}, {isn + 3, 0, "cd", 0}, {isn + 3, 0, "cX", 0}}, 1},
+		{"waiting segment overlaps delivered bytes", []seg{{isn, syn, "", 0}, {isn + 3, 0, "Xd", 0}, {isn + 1, 0, "abc", 0}}, 1},
+		{"waiting segment overlaps delivered bytes, same", []seg{{isn, syn, "", 0}, {isn + 3, 0, "cd", 0}, {isn + 1, 0, "abc", 0}}, 0},
+		{"one byte at a time, each resent differently", []seg{{isn, syn, "", 0}, {isn + 1, 0, "r", 0}, {isn + 1, 0, "l", 0}, {isn + 2, 0, "m", 0}, {isn + 2, 0, "s", 0}}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var s Stream
+			var r recorder
+			for _, g := range c.segs {
+				s.Segment(0, g.seq, g.flags, []byte(g.data), 0, &DefaultLimits, &r)
+			}
+			if s.Conflicts != c.want {
+				t.Errorf("conflicts = %d, want %d (stream %q)", s.Conflicts, c.want, r.b.String())
+			}
+		})
+	}
+}

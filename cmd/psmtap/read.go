@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/psmtap/psmtap/capture"
 	"github.com/psmtap/psmtap/capture/flow"
+	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
+	"github.com/psmtap/psmtap/internal/record"
 )
 
 func readCommand() *cli.Command {
@@ -69,6 +73,16 @@ func runRead(c *cli.Context) error {
 		return err
 	}
 	log := cfg.Logger
+	anomalies := map[string]int{}
+	emit := cfg.Emit
+	cfg.Emit = func(r *record.Record) {
+		if r.EventType == "end" { // not the interim snapshots of the same session
+			for _, a := range r.Anomalies {
+				anomalies[a]++
+			}
+		}
+		emit(r)
+	}
 	eng := newEngine(c, cfg)
 	progress := c.Bool("progress") || !c.IsSet("progress") && stderrIsTerminal()
 	prog := newProgress(progress)
@@ -90,7 +104,11 @@ func runRead(c *cli.Context) error {
 		switch {
 		case err == nil:
 		case errors.Is(err, capture.ErrTruncatedFile):
-			log.Warn("capture ends in the middle of a packet; sessions up to there are reported", "file", path, "error", err.Error())
+			if errors.Is(err, capture.ErrCorruptCompression) {
+				log.Warn("capture ends early; sessions up to there are reported", "file", path, "error", err.Error())
+			} else {
+				log.Warn("capture ends in the middle of a packet; sessions up to there are reported", "file", path)
+			}
 		case errors.Is(err, c.Context.Err()) && c.Context.Err() != nil:
 			log.Warn("interrupted; flushing open sessions")
 		default:
@@ -107,7 +125,8 @@ func runRead(c *cli.Context) error {
 	if writeErr != nil {
 		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
 	}
-	log.Debug("done", "summary", summary(eng.Stats()))
+	// One line at the default level, so that nothing lost passes unnoticed.
+	log.Info("read done", runSummary(eng.Stats(), out.Stats(), anomalies, len(files), failed, skipped)...)
 	log.Debug("output", out.Stats().LogAttrs()...)
 	if ruleSet != nil {
 		log.Info("rules", append([]any{"loaded", len(ruleSet.Rules())}, ruleSet.Counters().LogAttrs()...)...)
@@ -140,6 +159,59 @@ func readAll(c *cli.Context, src capture.Source, eng packetEngine, prog *progres
 			prog.tick(eng)
 		}
 	}
+}
+
+// runSummary gives the figures of a read as log attributes: what came in,
+// what went out, and everything that was lost or looked wrong on the way
+// (those only when there is something to say).
+func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files, unreadable, skipped int) []any {
+	a := []any{"files", files, "packets", st.Packets, "sessions", st.Sessions, "records", st.Records, "written", qs.Written}
+	more := func(name string, n uint64) {
+		if n > 0 {
+			a = append(a, name, n)
+		}
+	}
+	more("unreadable_files", uint64(unreadable))
+	more("skipped_files", uint64(skipped))
+	more("dropped", qs.Dropped)
+	more("write_failed", qs.Failed)
+	more("spilled", qs.Spilled)
+	more("malformed", st.Malformed)
+	more("probe_budget_exceeded", st.ProbeBudgetExceeded)
+	more("related_refused", st.ExpectedDropped)
+	more("overlap_mismatches", st.OverlapMismatches)
+	more("parser_panics", st.Panics)
+	if len(anomalies) > 0 {
+		a = append(a, "anomalies", topCounts(anomalies, 5))
+	}
+	return a
+}
+
+// topCounts writes the n largest counts as "name=count ...", most first,
+// and how many other names there were.
+func topCounts(m map[string]int, n int) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if m[names[i]] != m[names[j]] {
+			return m[names[i]] > m[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var b strings.Builder
+	for i, k := range names {
+		if i == n {
+			fmt.Fprintf(&b, " (+%d more)", len(names)-n)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, m[k])
+	}
+	return b.String()
 }
 
 func stderrIsTerminal() bool {

@@ -88,17 +88,18 @@ type Stats struct {
 	FragmentsEvicted     uint64 // incomplete datagrams evicted to make room (flood)
 	// Memory (estimated real cost, bytes): the budget, the estimate now and
 	// its peak, and the flows shed to stay within it, by value.
-	MemoryBudget   int64
-	MemoryUsed     int64
-	MemoryPeak     int64
-	ShedUndecided  uint64 // undecided, half-open or closing flows, and flows of no interest
-	ShedAtLogin    uint64 // sessions not yet past their login
-	ShedLoggedIn   uint64 // sessions past their login (login success or commands)
-	BuffersFlushed uint64 // flows whose out-of-order segments were given up (gaps) for memory
-	OpenFlows      int
-	FirstPacket    int64
-	LastPacket     int64
-	ByProtocol     map[string]uint64
+	MemoryBudget      int64
+	MemoryUsed        int64
+	MemoryPeak        int64
+	ShedUndecided     uint64 // undecided, half-open or closing flows, and flows of no interest
+	ShedAtLogin       uint64 // sessions not yet past their login
+	ShedLoggedIn      uint64 // sessions past their login (login success or commands)
+	BuffersFlushed    uint64 // flows whose out-of-order segments were given up (gaps) for memory
+	OverlapMismatches uint64 // TCP overlaps whose bytes differed from the copy kept (ended flows)
+	OpenFlows         int
+	FirstPacket       int64
+	LastPacket        int64
+	ByProtocol        map[string]uint64
 }
 
 // Engine processes packets. Not safe for concurrent use: run one per core on
@@ -719,6 +720,7 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 		}
 		e.cur = nil
 	}
+	e.stats.OverlapMismatches += c.streams[0].Conflicts + c.streams[1].Conflicts
 	if c.mode == modeProbe && !c.udp {
 		e.runProbes(f, true)
 	}
@@ -792,6 +794,9 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	}
 	if c.memoryPressure {
 		r.AddAnomaly("reassembly.memory_pressure")
+	}
+	if c.streams[0].Conflicts+c.streams[1].Conflicts > 0 {
+		r.AddAnomaly("tcp.overlap_mismatch") // the monitor and the server may have read different bytes
 	}
 	switch {
 	case c.udp && why == flow.EndShutdown:
