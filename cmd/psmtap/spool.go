@@ -44,7 +44,7 @@ func spoolCommand() *cli.Command {
 						fmt.Fprintf(w, "torn:      %d segments end in a block cut by a crash (never acknowledged; ignored)\n", st.TornTails)
 					}
 					if st.Corrupt > 0 {
-						fmt.Fprintf(w, "damaged:   %d segments set aside as *.corrupt\n", st.Corrupt)
+						fmt.Fprintf(w, "damaged:   %d segments (kept as *.corrupt once drained); %s\n", st.Corrupt, lostText(st.Lost, st.LostUnknown))
 					}
 					return nil
 				},
@@ -75,6 +75,11 @@ func spoolCommand() *cli.Command {
 					st := sh.Stats()
 					fmt.Fprintf(c.App.Writer, "sent %d of %d records (%d created, %d already there, %d dead-lettered); %d still wait\n",
 						st.FromSpool, before, st.Indexed, st.Duplicates, st.DeadLettered, sp.Pending())
+					if l := sp.Losses(); l.Segments > 0 {
+						// Say it last and fail: records are gone, a person must know.
+						return cli.Exit(fmt.Sprintf("spool damaged: %d segments set aside as *.corrupt in %s (every intact block was sent); %s",
+							l.Segments, sp.Dir(), lostText(l.Docs, l.Unknown)), 1)
+					}
 					if sp.Pending() > 0 {
 						return cli.Exit("Elasticsearch did not take every record; they stay in the spool", 1)
 					}
@@ -83,4 +88,13 @@ func spoolCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// lostText says how many records damage took.
+func lostText(docs, unknown int) string {
+	s := fmt.Sprintf("%d records could not be recovered", docs)
+	if unknown > 0 {
+		s += fmt.Sprintf(", and %d damaged stretches whose record count is unreadable", unknown)
+	}
+	return s
 }

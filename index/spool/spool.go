@@ -14,10 +14,14 @@
 // Durability: Append writes the whole block and fsyncs the file (and, for a
 // new segment, the directory) before it returns, so a document Append has
 // acknowledged survives a crash or a power cut. A crash in the middle of an
-// Append leaves at most a torn block at the end of the last segment; readers
-// detect it by its length and checksum and ignore it (nothing in it was ever
-// acknowledged). A damaged block anywhere else is reported and the rest of
-// that segment is skipped (moved aside as *.corrupt, never deleted).
+// Append leaves at most a torn block at the end of the last segment (the one
+// being written); Open cuts it off (nothing in it was ever acknowledged), and
+// a failed write cuts its own partial block. Only that segment can end torn:
+// a bad block anywhere else, in the middle or at the end of a sealed
+// segment, is corruption. Then every intact block around the damage is still
+// delivered (the reader finds the next valid block by scanning for a header
+// whose checksum holds), the records of the damaged blocks are counted as
+// lost (Losses), and the file is kept as *.corrupt, never deleted.
 //
 // Draining reads the oldest segment first. The number of blocks already
 // delivered is kept in a small "<segment>.ack" file so a drain interrupted
@@ -35,6 +39,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,6 +101,15 @@ type Spool struct {
 	nextSeq uint64
 	size    int64 // bytes of segment files on disk
 	pending int64 // documents not yet delivered (approximate after a crash: counted on Open)
+	losses  Losses
+}
+
+// Losses says what drains found damaged: segments set aside as *.corrupt
+// and the records in them that could not be recovered.
+type Losses struct {
+	Segments int
+	Docs     int // records in damaged blocks (as their headers say)
+	Unknown  int // damaged stretches whose header was unreadable: records not countable
 }
 
 // Open opens (creating if needed) the spool in dir and locks it.
@@ -128,12 +142,22 @@ func Open(dir string, opt Options) (*Spool, error) {
 		s.Close()
 		return nil, err
 	}
-	for _, sg := range segs {
+	for i, sg := range segs {
+		last := i == len(segs)-1
+		path := filepath.Join(dir, sg.name)
+		st, err := statSegment(path, s.dec, last)
+		if err == nil && last && st.Torn {
+			// The segment being written when the process died: cut the
+			// block it was writing, so that the segment reads clean once it
+			// is no longer the last.
+			if os.Truncate(path, st.GoodBytes) == nil {
+				sg.size = st.GoodBytes
+			}
+		}
 		s.size += sg.size
 		if sg.seq >= s.nextSeq {
 			s.nextSeq = sg.seq + 1
 		}
-		st, err := statSegment(filepath.Join(dir, sg.name), s.dec)
 		if err == nil {
 			s.pending += int64(st.Docs - st.AckedDocs)
 		}
@@ -234,7 +258,9 @@ func (s *Spool) Append(docs []Doc) error {
 		s.active, s.actName, s.actSize = f, name, 0
 	}
 	if _, err := s.active.Write(blk); err != nil {
-		// A partial write is a torn block: readers skip it. Start afresh.
+		// Cut the partial block: a sealed segment must not end torn. Should
+		// that fail too, the drain will take it for damage and say so.
+		s.active.Truncate(s.actSize)
 		s.sealLocked()
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -278,6 +304,13 @@ func (s *Spool) Size() int64 {
 	return s.size
 }
 
+// Losses says what the drains so far found damaged.
+func (s *Spool) Losses() Losses {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.losses
+}
+
 // Close releases the spool (and its lock).
 func (s *Spool) Close() error {
 	s.mu.Lock()
@@ -318,41 +351,43 @@ func (s *Spool) Drain(send func([]Doc) error) (delivered int, err error) {
 func (s *Spool) drainSegment(sg segment, send func([]Doc) error) (int, error) {
 	path := filepath.Join(s.dir, sg.name)
 	acked := readAck(path)
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
-	}
-	defer f.Close()
-	r := &blockReader{r: bufio.NewReaderSize(f, 1<<20), dec: s.dec}
 	delivered := 0
-	for i := 0; ; i++ {
-		docs, err := r.next()
-		if err == io.EOF || errors.Is(err, errTorn) {
-			break // a torn tail was never acknowledged
-		}
-		if err != nil {
-			// Damaged in the middle: keep the file for a person, stop reading it.
-			f.Close()
-			os.Rename(path, path+".corrupt")
-			os.Remove(path + ".ack")
-			s.mu.Lock()
-			s.size -= sg.size
-			s.mu.Unlock()
-			return delivered, nil
-		}
-		if i < acked {
-			continue
+	// Every segment a drain reads is sealed (Drain sealed the active one;
+	// Open cut a crash's torn block): any bad block is damage.
+	st, err := walkSegment(path, s.dec, false, acked, func(slot int, docs []Doc) error {
+		if slot < acked {
+			return nil
 		}
 		if err := send(docs); err != nil {
-			return delivered, err
+			return err
 		}
 		delivered += len(docs)
 		s.mu.Lock()
 		s.pending -= int64(len(docs))
 		s.mu.Unlock()
-		writeAck(path, i+1)
+		writeAck(path, slot+1)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, errSend) {
+			err = errors.Unwrap(err)
+		} else {
+			err = fmt.Errorf("spool: %w", err)
+		}
+		return delivered, err
 	}
-	f.Close()
+	if st.Damaged {
+		// Keep the file for a person; what could be read is delivered.
+		os.Rename(path, path+".corrupt")
+		os.Remove(path + ".ack")
+		s.mu.Lock()
+		s.size -= sg.size
+		s.losses.Segments++
+		s.losses.Docs += st.LostDocs
+		s.losses.Unknown += st.LostUnknown
+		s.mu.Unlock()
+		return delivered, nil
+	}
 	if err := os.Remove(path); err != nil {
 		return delivered, fmt.Errorf("spool: %w", err)
 	}
@@ -390,6 +425,7 @@ type blockReader struct {
 	hdr [headerLen]byte
 	buf []byte
 	raw []byte
+	off int64 // bytes of whole, good blocks read so far
 }
 
 // next reads one block. io.EOF at a clean end; errTorn when the segment ends
@@ -428,12 +464,23 @@ func (br *blockReader) next() ([]Doc, error) {
 		}
 		return nil, errCorrupt
 	}
-	br.raw, err = br.dec.DecodeAll(br.buf, br.raw[:0])
+	docs, raw, err := decodeDocs(br.dec, br.buf, count, br.raw[:0])
+	br.raw = raw
 	if err != nil {
-		return nil, errCorrupt
+		return nil, err
 	}
-	docs := make([]Doc, 0, count)
-	p := br.raw
+	br.off += headerLen + int64(ln)
+	return docs, nil
+}
+
+// decodeDocs decompresses a block's payload and splits it into documents.
+func decodeDocs(dec *zstd.Decoder, payload []byte, count uint32, raw []byte) ([]Doc, []byte, error) {
+	raw, err := dec.DecodeAll(payload, raw)
+	if err != nil {
+		return nil, raw, errCorrupt
+	}
+	docs := make([]Doc, 0, min(count, 1<<16))
+	p := raw
 	field := func() ([]byte, bool) {
 		l, k := binary.Uvarint(p)
 		if k <= 0 || uint64(len(p)-k) < l {
@@ -448,56 +495,154 @@ func (br *blockReader) next() ([]Doc, error) {
 		id, ok2 := field()
 		body, ok3 := field()
 		if !ok1 || !ok2 || !ok3 {
-			return nil, errCorrupt
+			return nil, raw, errCorrupt
 		}
 		docs = append(docs, Doc{Index: string(idx), ID: string(id), Body: append([]byte(nil), body...)})
 	}
-	return docs, nil
+	return docs, raw, nil
 }
 
-// Status describes a spool without locking it (safe while another process
-// appends or drains).
-type Status struct {
-	Dir       string
-	Segments  int
-	Bytes     int64
-	Docs      int // documents waiting
-	Corrupt   int // segments set aside as damaged
-	TornTails int // segments ending in a torn block (a crash during an append)
-	Oldest    string
+// parseBlock reads the block at the start of b if it is whole and good.
+func parseBlock(dec *zstd.Decoder, b []byte) ([]Doc, int, bool) {
+	if len(b) < headerLen || string(b[:4]) != magic {
+		return nil, 0, false
+	}
+	ln := binary.LittleEndian.Uint32(b[4:])
+	if ln > maxBlockLen || int64(len(b)-headerLen) < int64(ln) {
+		return nil, 0, false
+	}
+	payload := b[headerLen : headerLen+int(ln)]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[12:]) {
+		return nil, 0, false
+	}
+	docs, _, err := decodeDocs(dec, payload, binary.LittleEndian.Uint32(b[8:]), nil)
+	if err != nil {
+		return nil, 0, false
+	}
+	return docs, headerLen + int(ln), true
 }
 
-type segStat struct {
-	Docs, AckedDocs int
-	Torn            bool
-}
+// maxClaimedDocs bounds the count a damaged block's header may claim before
+// it is taken for damage itself.
+const maxClaimedDocs = 1 << 24
 
-func statSegment(path string, dec *zstd.Decoder) (segStat, error) {
+// errSend marks an error of the caller's function, to tell it from a read error.
+var errSend = errors.New("send")
+
+type sendError struct{ err error }
+
+func (e sendError) Error() string   { return e.err.Error() }
+func (e sendError) Unwrap() error   { return e.err }
+func (e sendError) Is(t error) bool { return t == errSend }
+
+// walkSegment calls fn for every good block of a segment, in order, with its
+// slot (position among the blocks; a damaged stretch takes one slot). Only
+// when last (the segment being written) may it end in a torn block; in any
+// other segment a bad block is damage: the rest of the file is scanned for
+// the next good block, and the records the damaged blocks' headers claim
+// are counted as lost, except in slots before acked (delivered already).
+func walkSegment(path string, dec *zstd.Decoder, last bool, acked int, fn func(slot int, docs []Doc) error) (segStat, error) {
 	var st segStat
 	f, err := os.Open(path)
 	if err != nil {
 		return st, err
 	}
 	defer f.Close()
-	acked := readAck(path)
 	r := &blockReader{r: bufio.NewReaderSize(f, 1<<20), dec: dec}
-	for i := 0; ; i++ {
+	slot := 0
+	for ; ; slot++ {
 		docs, err := r.next()
 		if err == io.EOF {
+			st.GoodBytes = r.off
 			return st, nil
 		}
-		if errors.Is(err, errTorn) {
-			st.Torn = true
+		if errors.Is(err, errTorn) && last {
+			st.Torn, st.GoodBytes = true, r.off
 			return st, nil
+		}
+		if errors.Is(err, errTorn) || errors.Is(err, errCorrupt) {
+			break
 		}
 		if err != nil {
 			return st, err
 		}
-		st.Docs += len(docs)
-		if i < acked {
-			st.AckedDocs += len(docs)
+		if err := fn(slot, docs); err != nil {
+			return st, sendError{err}
 		}
 	}
+	// Damage at r.off: read the rest whole and scan it.
+	st.Damaged = true
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	for p := int(r.off); p < len(b); slot++ {
+		if docs, n, ok := parseBlock(dec, b[p:]); ok {
+			if err := fn(slot, docs); err != nil {
+				return st, sendError{err}
+			}
+			p += n
+			continue
+		}
+		// A damaged stretch: up to the next header that opens a good block,
+		// or to the next header at all (a second damaged block: its own slot).
+		next := len(b)
+		if i := bytes.Index(b[p+1:], []byte(magic)); i >= 0 {
+			next = p + 1 + i
+		}
+		if slot >= acked {
+			claimed := -1
+			if len(b)-p >= headerLen && string(b[p:p+4]) == magic {
+				if c := binary.LittleEndian.Uint32(b[p+8:]); c <= maxClaimedDocs {
+					claimed = int(c)
+				}
+			}
+			if claimed >= 0 {
+				st.LostDocs += claimed
+			} else {
+				st.LostUnknown++
+			}
+		}
+		p = next
+	}
+	return st, nil
+}
+
+// Status describes a spool without locking it (safe while another process
+// appends or drains).
+type Status struct {
+	Dir         string
+	Segments    int
+	Bytes       int64
+	Docs        int // documents waiting
+	Corrupt     int // segments damaged: set aside as *.corrupt, or waiting with damage in them
+	Lost        int // records in damaged blocks: they cannot be recovered
+	LostUnknown int // damaged stretches whose record count cannot be read
+	TornTails   int // the last segment ends in a torn block (a crash, or an append under way)
+	Oldest      string
+}
+
+type segStat struct {
+	Docs, AckedDocs int
+	Torn            bool  // ends in a torn block (only the last segment may)
+	GoodBytes       int64 // length up to the end of the last good block before any damage
+	Damaged         bool
+	LostDocs        int // records in damaged blocks (their headers' count), past the ack
+	LostUnknown     int // damaged stretches without a readable count
+}
+
+func statSegment(path string, dec *zstd.Decoder, last bool) (segStat, error) {
+	acked := readAck(path)
+	var docs, ackedDocs int
+	st, err := walkSegment(path, dec, last, acked, func(slot int, d []Doc) error {
+		docs += len(d)
+		if slot < acked {
+			ackedDocs += len(d)
+		}
+		return nil
+	})
+	st.Docs, st.AckedDocs = docs, ackedDocs
+	return st, err
 }
 
 // Stat reads the spool in dir and counts what waits there.
@@ -509,11 +654,13 @@ func Stat(dir string) (Status, error) {
 	}
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
 	defer dec.Close()
-	for _, sg := range segs {
-		ss, err := statSegment(filepath.Join(dir, sg.name), dec)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+	for i, sg := range segs {
+		ss, err := statSegment(filepath.Join(dir, sg.name), dec, i == len(segs)-1)
+		if err != nil && !errors.Is(err, os.ErrNotExist) || ss.Damaged {
 			st.Corrupt++
 		}
+		st.Lost += ss.LostDocs
+		st.LostUnknown += ss.LostUnknown
 		st.Segments++
 		st.Bytes += sg.size
 		st.Docs += ss.Docs - ss.AckedDocs
@@ -528,6 +675,10 @@ func Stat(dir string) (Status, error) {
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".corrupt") {
 			st.Corrupt++
+			// Its good blocks were delivered; its damaged ones are lost.
+			ss, _ := walkSegment(filepath.Join(dir, e.Name()), dec, false, 0, func(int, []Doc) error { return nil })
+			st.Lost += ss.LostDocs
+			st.LostUnknown += ss.LostUnknown
 		}
 	}
 	return st, nil

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func docs(from, n int) []Doc {
@@ -114,32 +117,152 @@ func TestTornTail(t *testing.T) {
 	}
 	s, _ = Open(dir, Options{})
 	defer s.Close()
-	if got := drainAll(t, s); len(got) != 3 {
-		t.Fatalf("got %d", len(got))
+	// The torn block was cut: once more is appended the segment is sealed
+	// and still reads clean, not as damage.
+	s.Append(docs(10, 2))
+	if got := ids(drainAll(t, s)); got != "0 1 2 10 11" {
+		t.Fatalf("got %s", got)
+	}
+	if l := s.Losses(); l != (Losses{}) {
+		t.Fatalf("a torn tail taken for damage: %+v", l)
 	}
 }
 
-// A damaged block in the middle sets the segment aside, never deletes it.
-func TestCorruptMiddle(t *testing.T) {
-	dir := t.TempDir()
-	s, _ := Open(dir, Options{})
-	s.Append(docs(0, 3))
-	s.Append(docs(3, 3))
-	s.Append(docs(6, 3))
+// blockSpans returns where each block of a segment starts and ends.
+func blockSpans(t *testing.T, path string) [][2]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	var spans [][2]int
+	for p := 0; p < len(b); {
+		_, n, ok := parseBlock(dec, b[p:])
+		if !ok {
+			t.Fatalf("block at %d does not parse", p)
+		}
+		spans = append(spans, [2]int{p, p + n})
+		p += n
+	}
+	return spans
+}
+
+// sealedThenMore writes three blocks (ids 0-8) into a first segment, sealed
+// by a reopen, and two (ids 9-14) into a second. It returns the first
+// segment's path.
+func sealedThenMore(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		s.Append(docs(i*3, 3))
+	}
+	s.Close()
+	s, _ = Open(dir, Options{})
+	s.Append(docs(9, 3))
+	s.Append(docs(12, 3))
 	s.Close()
 	segs, _ := listSegments(dir)
-	path := filepath.Join(dir, segs[0].name)
-	b, _ := os.ReadFile(path)
-	b[len(b)/2] ^= 0xff
-	os.WriteFile(path, b, 0o600)
-	s, _ = Open(dir, Options{})
-	defer s.Close()
-	got := drainAll(t, s)
-	if len(got) == 0 || len(got) >= 9 {
-		t.Fatalf("got %d docs", len(got))
+	if len(segs) != 2 {
+		t.Fatalf("%d segments, want 2", len(segs))
 	}
-	if _, err := os.Stat(path + ".corrupt"); err != nil {
-		t.Fatal("damaged segment not kept:", err)
+	return filepath.Join(dir, segs[0].name)
+}
+
+func ids(ds []Doc) string {
+	var b strings.Builder
+	for _, d := range ds {
+		b.WriteString(strings.TrimPrefix(d.ID, "id-") + " ")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Damage in a sealed segment is corruption wherever it is: the good blocks on
+// both sides are delivered, the damaged block's records are counted as lost,
+// and the file is kept as *.corrupt.
+func TestCorruptSealedSegment(t *testing.T) {
+	cases := []struct {
+		name    string
+		damage  func(b []byte, spans [][2]int) []byte
+		want    string // ids delivered
+		lost    int
+		unknown int
+	}{
+		{"payload of the middle block", func(b []byte, sp [][2]int) []byte { b[sp[1][0]+headerLen+3] ^= 0xff; return b },
+			"0 1 2 6 7 8 9 10 11 12 13 14", 3, 0},
+		{"header of the middle block", func(b []byte, sp [][2]int) []byte { b[sp[1][0]] = 'X'; return b },
+			"0 1 2 6 7 8 9 10 11 12 13 14", 0, 1},
+		{"length of the middle block", func(b []byte, sp [][2]int) []byte { b[sp[1][0]+5] ^= 0x40; return b },
+			"0 1 2 6 7 8 9 10 11 12 13 14", 3, 0},
+		{"payload of the last block of the sealed segment", func(b []byte, sp [][2]int) []byte { b[sp[2][0]+headerLen+3] ^= 0xff; return b },
+			"0 1 2 3 4 5 9 10 11 12 13 14", 3, 0},
+		{"sealed segment cut inside its last block", func(b []byte, sp [][2]int) []byte { return b[:len(b)-5] },
+			"0 1 2 3 4 5 9 10 11 12 13 14", 3, 0},
+		{"garbage between blocks", func(b []byte, sp [][2]int) []byte {
+			return append(append(append([]byte(nil), b[:sp[1][0]]...), "garbage that is no block"...), b[sp[1][0]:]...)
+		}, "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14", 0, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := sealedThenMore(t, dir)
+			b, _ := os.ReadFile(path)
+			os.WriteFile(path, c.damage(b, blockSpans(t, path)), 0o600)
+
+			st, err := Stat(dir)
+			if err != nil || st.Corrupt != 1 || st.Lost != c.lost || st.LostUnknown != c.unknown || st.TornTails != 0 {
+				t.Errorf("stat %+v %v; want 1 corrupt, %d lost, %d unknown, no torn tail", st, err, c.lost, c.unknown)
+			}
+			s, _ := Open(dir, Options{})
+			defer s.Close()
+			if got := ids(drainAll(t, s)); got != c.want {
+				t.Errorf("delivered %s, want %s", got, c.want)
+			}
+			if l := s.Losses(); l != (Losses{Segments: 1, Docs: c.lost, Unknown: c.unknown}) {
+				t.Errorf("losses %+v, want %d records and %d unknown stretches in 1 segment", l, c.lost, c.unknown)
+			}
+			if _, err := os.Stat(path + ".corrupt"); err != nil {
+				t.Error("damaged segment not kept:", err)
+			}
+			if st, _ := Stat(dir); st.Corrupt != 1 || st.Lost != c.lost || st.Docs != 0 {
+				t.Errorf("stat after the drain %+v", st)
+			}
+		})
+	}
+}
+
+// A drain that stops half way (the cluster refuses) resumes after the damage
+// without sending again what was delivered.
+func TestCorruptResumes(t *testing.T) {
+	dir := t.TempDir()
+	path := sealedThenMore(t, dir)
+	b, _ := os.ReadFile(path)
+	b[blockSpans(t, path)[1][0]+headerLen+3] ^= 0xff
+	os.WriteFile(path, b, 0o600)
+	s, _ := Open(dir, Options{})
+	defer s.Close()
+	var got []Doc
+	calls := 0
+	_, err := s.Drain(func(d []Doc) error {
+		if calls++; calls == 2 {
+			return errors.New("cluster away")
+		}
+		got = append(got, d...)
+		return nil
+	})
+	if err == nil || err.Error() != "cluster away" {
+		t.Fatalf("drain error %v", err)
+	}
+	got = append(got, drainAll(t, s)...)
+	if ids(got) != "0 1 2 6 7 8 9 10 11 12 13 14" {
+		t.Fatalf("delivered %s", ids(got))
+	}
+	if l := s.Losses(); l.Docs != 3 {
+		t.Fatalf("losses %+v", l)
 	}
 }
 
