@@ -64,9 +64,10 @@ func (t *Table) Write(d record.Document) error {
 		return t.session(v)
 	case *record.Event:
 		fmt.Fprintf(t.w, "  %s %-8s %-21s %-21s %-12s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"),
-			orDash(v.Protocol), v.Client.String(), v.Server.String(), trunc(orDash(v.UserName), 12), eventText(v))
+			Escape(orDash(v.Protocol)), v.Client.String(), v.Server.String(), trunc(Escape(orDash(v.UserName)), 12), eventText(v))
 	case *record.Alert:
-		fmt.Fprintf(t.w, "! %s ALERT %-8s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"), v.RuleLevel, quote(v.Message))
+		// The message holds network text (user names, commands, paths).
+		fmt.Fprintf(t.w, "! %s ALERT %-8s %s\n", v.Time.UTC().Format("2006-01-02 15:04:05.000"), Escape(v.RuleLevel), quote(v.Message))
 	}
 	return nil
 }
@@ -88,12 +89,12 @@ func orDash(s string) string {
 // eventText says what an activity event was, in a few words; text from the
 // network is escaped (a terminal must not obey it).
 func eventText(e *record.Event) string {
-	s := e.Action
+	s := Escape(e.Action)
 	switch {
 	case e.Login != nil:
-		s += " " + e.Outcome
+		s += " " + Escape(e.Outcome)
 		if e.Login.Method != "" {
-			s += " " + e.Login.Method
+			s += " " + Escape(e.Login.Method)
 		}
 		if e.Login.Inferred {
 			s += " (inferred)"
@@ -104,7 +105,7 @@ func eventText(e *record.Event) string {
 			s += " -> " + strconv.Itoa(e.Command.ReplyCode)
 		}
 	case e.File != nil:
-		s += " " + strings.Join(e.Type, ",")
+		s += " " + Escape(strings.Join(e.Type, ","))
 		if e.File.Path != "" {
 			s += " " + quote(e.File.Path)
 		}
@@ -112,10 +113,10 @@ func eventText(e *record.Event) string {
 			s += " " + strconv.FormatInt(e.File.Size, 10) + "B"
 		}
 		if e.File.Direction != "" {
-			s += " " + e.File.Direction
+			s += " " + Escape(e.File.Direction)
 		}
 	case e.Kind != "":
-		s += " " + e.Kind
+		s += " " + Escape(e.Kind)
 	}
 	if e.Reason != "" {
 		s += " (" + quote(e.Reason) + ")"
@@ -140,8 +141,8 @@ func (t *Table) session(r *record.Record) error {
 		user = "-"
 	}
 	fmt.Fprintf(t.w, tableFormat,
-		r.Start.UTC().Format("2006-01-02 15:04:05.000"), proto, r.Client.String(), r.Server.String(), trunc(user, 12), login(r),
-		r.End.Sub(r.Start).Round(time.Millisecond).String(), humanBytes(r.ClientBytes+r.ServerBytes), r.State, details(r))
+		r.Start.UTC().Format("2006-01-02 15:04:05.000"), Escape(proto), r.Client.String(), r.Server.String(), trunc(Escape(user), 12), login(r),
+		r.End.Sub(r.Start).Round(time.Millisecond).String(), humanBytes(r.ClientBytes+r.ServerBytes), r.State, Escape(details(r)))
 	return nil
 }
 
@@ -192,12 +193,7 @@ func details(r *record.Record) string {
 	return strings.Join(parts, " ")
 }
 
-func trunc(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
+func trunc(s string, n int) string { return Cut(s, n) }
 
 func humanBytes(n uint64) string {
 	switch {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/internal/rules"
 )
 
@@ -68,7 +69,9 @@ func rulesCommand() *cli.Command {
 						if level == "" {
 							level = "medium"
 						}
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", level, at, r.Ruleset, resp, r.Title)
+						// Rule files are the operator's, but a terminal obeys any file.
+						e := index.Escape
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e(level), e(at), e(r.Ruleset), e(resp), e(r.Title))
 					}
 					return w.Flush()
 				},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	psmindex "github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/index/setup"
 	"github.com/psmtap/psmtap/internal/record"
 )
@@ -242,14 +243,12 @@ func runSearch(c *cli.Context) error {
 				cmds = append(cmds, fmt.Sprint(x))
 			}
 		}
-		cmdText := strings.Join(cmds, "; ")
-		if len(cmdText) > 60 {
-			cmdText = cmdText[:59] + "…"
-		}
-		fmt.Fprintf(w, row, start, dash(get(d, "network.protocol")),
+		cmdText := psmindex.Cut(psmindex.Escape(strings.Join(cmds, "; ")), 60)
+		// Every cell is escaped: the index holds what the network sent.
+		fmt.Fprintf(w, row, psmindex.Escape(start), esc(dash(get(d, "network.protocol"))),
 			netip.AddrPortFrom(addr(get(d, "source.ip")), port(get(d, "source.port"))).String(),
 			netip.AddrPortFrom(addr(get(d, "destination.ip")), port(get(d, "destination.port"))).String(),
-			dash(get(d, "user.name")), login, dash(get(d, "psm.state")), cmdText)
+			esc(dash(get(d, "user.name"))), esc(login), esc(dash(get(d, "psm.state"))), cmdText)
 	}
 	fmt.Fprintf(w, "%d of %d sessions\n", len(out.Hits.Hits), out.Hits.Total.Value)
 	return nil
@@ -270,10 +269,10 @@ func eventTable(w io.Writer, hits []hit, total int) {
 		if t, err := time.Parse(time.RFC3339Nano, when); err == nil {
 			when = t.UTC().Format("2006-01-02 15:04:05.000")
 		}
-		fmt.Fprintf(w, row, when, dash(get(d, "network.protocol")),
+		fmt.Fprintf(w, row, psmindex.Escape(when), esc(dash(get(d, "network.protocol"))),
 			netip.AddrPortFrom(addr(get(d, "source.ip")), port(get(d, "source.port"))).String(),
 			netip.AddrPortFrom(addr(get(d, "destination.ip")), port(get(d, "destination.port"))).String(),
-			dash(get(d, "user.name")), dash(get(d, "event.action")), dash(get(d, "event.outcome")), eventWhat(d))
+			esc(dash(get(d, "user.name"))), esc(dash(get(d, "event.action"))), esc(dash(get(d, "event.outcome"))), eventWhat(d))
 	}
 	fmt.Fprintf(w, "%d of %d events\n", len(hits), total)
 }
@@ -357,12 +356,12 @@ func eventWhat(d map[string]any) string {
 	if r := get(d, "event.reason"); r != "" {
 		add("(" + r + ")")
 	}
-	s := []rune(strings.Join(parts, " "))
-	if len(s) > 100 {
-		s = append(s[:99], '…')
-	}
-	return dash(string(s))
+	return dash(psmindex.Cut(psmindex.Escape(strings.Join(parts, " ")), 100))
 }
+
+// esc escapes a table cell and keeps it to 39 characters (the widest column):
+// text from the index must neither drive the terminal nor push the table apart.
+func esc(s string) string { return psmindex.Cut(psmindex.Escape(s), 39) }
 
 func lookup(m map[string]any, path string) any {
 	var cur any = m
