@@ -18,7 +18,9 @@ func replayCommand() *cli.Command {
 		ArgsUsage: "FILE",
 		Description: "Plays an asciicast v2 recording, zstd-compressed as psmtap writes them or plain,\n" +
 			"as it happened: the server's output with its timing. Passwords were masked when\n" +
-			"the recording was made (unless psmtap ran with --reveal-credentials).\n\n" +
+			"the recording was made (unless psmtap ran with --reveal-credentials). What would\n" +
+			"reach outside the session (window title, clipboard, terminal reports) is dropped;\n" +
+			"see docs/replay.md. --export writes the recording as it is.\n\n" +
 			"Examples:\n" +
 			"   psmtap replay rec/telnet-20261126T000938Z-yhsc25kJHic1dFR23CUt.cast.zst\n" +
 			"   psmtap replay --speed 4 --idle-limit 2s --from 1m30s FILE\n" +
@@ -63,7 +65,14 @@ func runReplay(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("replay: %v", err), 1)
 	}
-	return play(c.Context, c.App.Writer, events, speed, c.Duration("idle-limit"), c.Duration("from"))
+	// The recording is what the server sent: the terminal may draw it, not
+	// obey it (title, clipboard, reports: docs/replay.md).
+	out := asciicast.NewFilter(c.App.Writer)
+	err = play(c.Context, out, events, speed, c.Duration("idle-limit"), c.Duration("from"))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // play writes the output events with their timing. Output before from is

