@@ -86,7 +86,7 @@ func runRead(c *cli.Context) error {
 	eng := newEngine(c, cfg)
 	progress := c.Bool("progress") || !c.IsSet("progress") && stderrIsTerminal()
 	prog := newProgress(progress)
-	failed := 0
+	failed, truncated := 0, 0
 	for _, path := range files {
 		src, err := capture.Open(c.Context, path)
 		if err != nil {
@@ -104,6 +104,7 @@ func runRead(c *cli.Context) error {
 		switch {
 		case err == nil:
 		case errors.Is(err, capture.ErrTruncatedFile):
+			truncated++
 			if errors.Is(err, capture.ErrCorruptCompression) {
 				log.Warn("capture ends early; sessions up to there are reported", "file", path, "error", err.Error())
 			} else {
@@ -126,7 +127,7 @@ func runRead(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
 	}
 	// One line at the default level, so that nothing lost passes unnoticed.
-	log.Info("read done", runSummary(eng.Stats(), out.Stats(), anomalies, len(files), failed, skipped)...)
+	log.Info("read done", runSummary(eng.Stats(), out.Stats(), anomalies, len(files), failed, truncated, skipped)...)
 	log.Debug("output", out.Stats().LogAttrs()...)
 	if ruleSet != nil {
 		log.Info("rules", append([]any{"loaded", len(ruleSet.Rules())}, ruleSet.Counters().LogAttrs()...)...)
@@ -164,7 +165,7 @@ func readAll(c *cli.Context, src capture.Source, eng packetEngine, prog *progres
 // runSummary gives the figures of a read as log attributes: what came in,
 // what went out, and everything that was lost or looked wrong on the way
 // (those only when there is something to say).
-func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files, unreadable, skipped int) []any {
+func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files, unreadable, truncated, skipped int) []any {
 	a := []any{"files", files, "packets", st.Packets, "sessions", st.Sessions, "records", st.Records, "written", qs.Written}
 	more := func(name string, n uint64) {
 		if n > 0 {
@@ -172,6 +173,7 @@ func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files
 		}
 	}
 	more("unreadable_files", uint64(unreadable))
+	more("truncated_files", uint64(truncated))
 	more("skipped_files", uint64(skipped))
 	more("dropped", qs.Dropped)
 	more("write_failed", qs.Failed)

@@ -121,7 +121,8 @@ func TestDamagedZstdCapture(t *testing.T) {
 		p := filepath.Join(dir, c.name)
 		os.WriteFile(p, c.data, 0o600)
 		r := run(t, "read", p)
-		if !strings.Contains(r.stderr, "corrupt zstd") || strings.Contains(r.stderr, "not a pcap") || r.code != c.code {
+		if !strings.Contains(r.stderr, "corrupt zstd") || strings.Contains(r.stderr, "not a pcap") || r.code != c.code ||
+			c.code == 0 && !strings.Contains(r.stderr, "truncated_files=1") || c.code == 1 && !strings.Contains(r.stderr, "unreadable_files=1") {
 			t.Errorf("%s: exit %d stderr %s; want exit %d and corrupt zstd", c.name, r.code, r.stderr, c.code)
 		}
 		recs := records(t, r.stdout)
