@@ -181,6 +181,13 @@ func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files
 	more("malformed", st.Malformed)
 	more("probe_budget_exceeded", st.ProbeBudgetExceeded)
 	more("related_refused", st.ExpectedDropped)
+	more("shed_undecided", st.ShedUndecided)
+	more("shed_at_login", st.ShedAtLogin)
+	more("shed_logged_in", st.ShedLoggedIn)
+	more("buffers_flushed", st.BuffersFlushed)
+	more("fragments_evicted", st.FragmentsEvicted)
+	more("fragments_dropped", st.FragmentsDropped)
+	more("fragments_expired", st.FragmentsExpired)
 	more("overlap_mismatches", st.OverlapMismatches)
 	more("parser_panics", st.Panics)
 	if len(anomalies) > 0 {
