@@ -42,7 +42,10 @@ func TestSearchTableEscapes(t *testing.T) {
 	ev := `{"create":{"_id":"e"}}
 {"@timestamp":"2026-11-26T00:00:01Z","event":{"dataset":"psmtap.activity","action":"command","id":"e"},"network":{"protocol":"telnet"},"source":{"ip":"192.0.2.10","port":4000},"destination":{"ip":"192.0.2.20","port":23},"user":{"name":` + string(h) + `},"process":{"command_line":` + string(h) + `},"psm":{"session_id":"s"}}
 `
-	for target, body := range map[string]string{"logs-psmtap.session-default": sess, "logs-psmtap.activity-default": ev} {
+	alert := `{"create":{"_id":"al"}}
+{"@timestamp":"2026-11-26T00:00:02Z","event":{"kind":"alert","dataset":"psmtap.alert","id":"al"},"rule":{"name":"r"},"psm":{"alert":{"level":"high"},"session_id":"s"},"user":{"name":` + string(h) + `},"message":` + string(h) + `}
+`
+	for target, body := range map[string]string{"logs-psmtap.session-default": sess, "logs-psmtap.activity-default": ev, "logs-psmtap.alert-default": alert} {
 		res, err := http.Post(url+"/"+target+"/_bulk", "application/x-ndjson", strings.NewReader(body))
 		if err != nil || res.StatusCode != 200 {
 			t.Fatal(err, res)
@@ -59,6 +62,11 @@ func TestSearchTableEscapes(t *testing.T) {
 		t.Fatalf("events: %s%s", r.stdout, r.stderr)
 	}
 	terminalSafe(t, "search --events", r.stdout)
+	r = run(t, "search", "--alerts", "--es-url", url)
+	if !strings.Contains(r.stdout, "1 of 1 alerts") || !strings.Contains(r.stdout, `x\x1b]0;owned`) {
+		t.Fatalf("alerts: %s%s", r.stdout, r.stderr)
+	}
+	terminalSafe(t, "search --alerts", r.stdout)
 }
 
 // TestRulesListEscapes: a rule file's title is shown escaped too.

@@ -301,8 +301,9 @@ func alertTable(w io.Writer, hits []hit, total int) {
 		if ids, ok := lookup(d, "psm.session_id").([]any); ok && len(ids) > 0 {
 			session = fmt.Sprintf("%v +%d", ids[0], len(ids)-1) // a correlation: the first and how many more
 		}
-		fmt.Fprintf(w, row, when, dash(get(d, "psm.alert.level")), clip(get(d, "rule.name"), 36), dash(get(d, "user.name")),
-			server, dash(session), dash(clip(strings.ReplaceAll(get(d, "message"), "\n", " "), 120)))
+		// The message and the user came from the network: escaped like every cell.
+		fmt.Fprintf(w, row, psmindex.Escape(when), esc(dash(get(d, "psm.alert.level"))), clip(psmindex.Escape(get(d, "rule.name")), 36), esc(dash(get(d, "user.name"))),
+			server, esc(dash(session)), dash(clip(psmindex.Escape(strings.ReplaceAll(get(d, "message"), "\n", " ")), 120)))
 	}
 	fmt.Fprintf(w, "%d of %d alerts\n", len(hits), total)
 }
