@@ -222,6 +222,7 @@ func (p *Parallel) Stats() Stats {
 		s.ProbeBudgetExceeded += ws.ProbeBudgetExceeded
 		s.Events += ws.Events
 		s.ExpectedDropped += ws.ExpectedDropped
+		s.OverlapMismatches += ws.OverlapMismatches
 		for k, v := range ws.ByProtocol {
 			s.ByProtocol[k] += v
 		}
