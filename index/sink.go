@@ -116,6 +116,11 @@ func eventText(e *record.Event) string {
 		}
 	case e.Kind != "":
 		s += " " + e.Kind
+	case e.Query != nil:
+		s += " " + e.Outcome + " " + quote(e.Query.Text)
+		if e.Query.StatusCode != "" {
+			s += " -> " + e.Query.StatusCode
+		}
 	}
 	if e.Reason != "" {
 		s += " (" + quote(e.Reason) + ")"
