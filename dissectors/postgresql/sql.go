@@ -183,6 +183,7 @@ func MaskPasswords(s string) (string, bool) {
 		for p < len(s) && (s[p] == ' ' || s[p] == '\t' || s[p] == '\n' || s[p] == '\r') {
 			p++
 		}
+		lit := p // where the literal starts, its E prefix included
 		if p < len(s) && (s[p] == 'E' || s[p] == 'e') && p+1 < len(s) && s[p+1] == '\'' {
 			p++
 		}
@@ -206,7 +207,7 @@ func MaskPasswords(s string) (string, bool) {
 				end = p + 2*len(tag) + e
 			}
 		}
-		b.WriteString(s[last:p])
+		b.WriteString(s[last:lit])
 		b.WriteString("'" + Mask + "'")
 		last, i, masked = end, end, true
 	}
