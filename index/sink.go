@@ -117,6 +117,11 @@ func eventText(e *record.Event) string {
 		}
 	case e.Kind != "":
 		s += " " + Escape(e.Kind)
+	case e.Query != nil:
+		s += " " + Escape(e.Outcome) + " " + quote(e.Query.Text)
+		if e.Query.StatusCode != "" {
+			s += " -> " + Escape(e.Query.StatusCode)
+		}
 	}
 	if e.Reason != "" {
 		s += " (" + quote(e.Reason) + ")"

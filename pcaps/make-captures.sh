@@ -39,6 +39,9 @@ ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-s
 ALL+=(telnet-suspicious telnet-bypass telnet-benign rlogin-suspicious)
 # more for rules: an account named admin over Telnet (cron, logs), FTP of a sensitive file and a script, SSH with 3des-cbc
 ALL+=(telnet-admin ftp-sensitive ssh-weak-cipher)
+# PostgreSQL 15: logins (SCRAM, wrong password, unknown database, md5, trust), statements, prepared statements, COPY, TLS, pgbench
+ALL+=(postgresql-psql postgresql-wrong-password postgresql-unknown-db postgresql-md5 postgresql-trust postgresql-psycopg
+      postgresql-copy postgresql-tls postgresql-pgbench)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -57,6 +60,7 @@ PARAMIKO_PKGS=(python3-paramiko)
 LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is built from libssh-doc's examples
 SUDO_PKGS=(sudo)                                     # telnet-suspicious types `sudo -l`
 CRON_PKGS=(cron)                                     # telnet-admin types crontab (the cron daemon is never started)
+PG_PKGS=(postgresql-15 postgresql-client-15 python3-psycopg openssl)   # its server, psql, pgbench, psycopg 3
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -67,6 +71,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx ssh-libssh; then want+=("${LIBSSH_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx telnet-suspicious; then want+=("${SUDO_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx telnet-admin; then want+=("${CRON_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^postgresql-'; then want+=("${PG_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -773,6 +778,17 @@ cap_ssh-weak-cipher() {
     sshd_log_has ssh-weak-cipher 2 'cipher: 3des-cbc MAC: '
     sshd_log_has ssh-weak-cipher 1 'Accepted password for alice'
 }
+# ---------------------------------------------------------------- PostgreSQL
+# shellcheck source=scripts/postgresql.sh
+cap_postgresql-psql()           { . "$SCRIPTS/postgresql.sh"; pg_capture_psql; }
+cap_postgresql-wrong-password() { . "$SCRIPTS/postgresql.sh"; pg_capture_wrong_password; }
+cap_postgresql-unknown-db()     { . "$SCRIPTS/postgresql.sh"; pg_capture_unknown_db; }
+cap_postgresql-md5()            { . "$SCRIPTS/postgresql.sh"; pg_capture_md5; }
+cap_postgresql-trust()          { . "$SCRIPTS/postgresql.sh"; pg_capture_trust; }
+cap_postgresql-psycopg()        { . "$SCRIPTS/postgresql.sh"; pg_capture_psycopg; }
+cap_postgresql-copy()           { . "$SCRIPTS/postgresql.sh"; pg_capture_copy; }
+cap_postgresql-tls()            { . "$SCRIPTS/postgresql.sh"; pg_capture_tls; }
+cap_postgresql-pgbench()        { . "$SCRIPTS/postgresql.sh"; pg_capture_pgbench; }
 
 # ---------------------------------------------------------------- main
 main() {

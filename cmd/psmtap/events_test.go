@@ -71,7 +71,7 @@ func parseTime(t *testing.T, s string) time.Time {
 // TestEventsMatchRecords: over every bundled capture, each session's events
 // fall inside the session, in order, with ids <session>-<sequence>, and they
 // count what the record counts: a login event per psm.login.attempts, a
-// command event per psm.commands entry (same text), a file event per
+// command event (databases: a query event) per psm.commands entry (same text), a file event per
 // ftp.files entry (transfers, deletions, renames).
 func TestEventsMatchRecords(t *testing.T) {
 	total := map[string]int{}
@@ -112,6 +112,11 @@ func TestEventsMatchRecords(t *testing.T) {
 			for _, ev := range s.of("command") {
 				cmds = append(cmds, str(ev, "process.command_line"))
 			}
+			for _, ev := range s.of("query") { // databases: psm.commands lists the statements
+				if q := str(ev, "db.query.text"); q != "" {
+					cmds = append(cmds, q)
+				}
+			}
 			var want []string
 			if a, ok := field(s.rec, "psm.commands").([]any); ok {
 				for _, x := range a {
@@ -143,7 +148,7 @@ func TestEventsMatchRecords(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	for _, a := range []string{"login", "command", "file", "session_kind", "security"} {
+	for _, a := range []string{"login", "command", "file", "session_kind", "security", "query"} {
 		if total[a] == 0 {
 			t.Errorf("no %s events over the bundled captures (saw %v)", a, kinds)
 		}

@@ -105,8 +105,11 @@ func (s *Stream) record(side int, hd RecordHeader, body []byte) {
 	h := &s.h[side]
 	switch hd.Type {
 	case recHandshake:
-		if s.seenCCS[side] {
-			h.done = true // encrypted Finished and beyond
+		// Encrypted Finished and beyond; but a server's TLS 1.3 compatibility
+		// ChangeCipherSpec after a HelloRetryRequest comes before its real
+		// ServerHello, which is still in clear.
+		if s.seenCCS[side] && (side == SideClient || s.Server != nil) {
+			h.done = true
 			return
 		}
 		s.handshake(side, body)
