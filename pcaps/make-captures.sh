@@ -36,6 +36,8 @@ ALL+=(ssh-wrong-password ssh-wrong-then-right ssh-publickey ssh-scp-upload ssh-s
       ssh-compression ssh-reverse-shell ssh-interactive-long ssh-dropbear ssh-paramiko ssh-libssh)
 # commands that rules look at: suspicious, disguised and ordinary command lines over Telnet and rlogin
 ALL+=(telnet-suspicious telnet-bypass telnet-benign rlogin-suspicious)
+# MySQL/MariaDB: MariaDB 10.11 with the mariadb CLI and Perl DBD::MariaDB (pcaps/scripts/mysql.sh)
+ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls mysql-compress mysql-multi-statement mysql-ed25519)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -53,6 +55,7 @@ DROPBEAR_PKGS=(dropbear-bin)
 PARAMIKO_PKGS=(python3-paramiko)
 LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is built from libssh-doc's examples
 SUDO_PKGS=(sudo)                                     # telnet-suspicious types `sudo -l`
+MYSQL_PKGS=(mariadb-server mariadb-client libdbd-mariadb-perl openssl)   # the server runs by hand, never as the host's service
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -62,6 +65,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx ssh-paramiko; then want+=("${PARAMIKO_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx ssh-libssh; then want+=("${LIBSSH_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx telnet-suspicious; then want+=("${SUDO_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^mysql-'; then want+=("${MYSQL_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -385,6 +389,15 @@ cap_rdp-neg-failure()       { . "$SCRIPTS/rdp.sh"; rdp_capture_neg_failure; }
 # ---------------------------------------------------------------- more SSH captures
 # Each runs its own sshd (log $WORK/sshd-NAME.log at LogLevel DEBUG1: the log level changes nothing on the wire)
 # and checks afterwards, from that log or the files, that the session did what the ground truth says.
+cap_mysql-cli()              { . "$SCRIPTS/mysql.sh"; mysql_capture_cli; }
+cap_mysql-wrong-password()   { . "$SCRIPTS/mysql.sh"; mysql_capture_wrong_password; }
+cap_mysql-unknown-db()       { . "$SCRIPTS/mysql.sh"; mysql_capture_unknown_db; }
+cap_mysql-prepared()         { . "$SCRIPTS/mysql.sh"; mysql_capture_prepared; }
+cap_mysql-tls()              { . "$SCRIPTS/mysql.sh"; mysql_capture_tls; }
+cap_mysql-compress()         { . "$SCRIPTS/mysql.sh"; mysql_capture_compress; }
+cap_mysql-multi-statement()  { . "$SCRIPTS/mysql.sh"; mysql_capture_multi; }
+cap_mysql-ed25519()          { . "$SCRIPTS/mysql.sh"; mysql_capture_ed25519; }
+
 SSH_CFG=$SCRIPTS/ssh_config
 ALICE=(runuser -u alice -- env HOME=/home/alice TERM=xterm LANG=C)   # run as the local user alice
 sshd_log_has() {   # sshd_log_has NAME COUNT PATTERN: the sshd log of capture NAME has COUNT lines matching PATTERN
