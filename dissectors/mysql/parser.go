@@ -848,7 +848,7 @@ func printableASCII(b []byte) bool {
 }
 
 // SplitStatements cuts a multi-statement query at the semicolons that end
-// statements: not inside quotes ('', "", ``), comments (-- , #, /* */) or
+// statements: not inside quotes (”, "", “), comments (-- , #, /* */) or
 // escapes. Empty statements are dropped; at most limit are returned, the
 // last one holding the rest.
 func SplitStatements(q string, limit int) []string {

@@ -23,6 +23,7 @@ import (
 // ourProtocols maps the names the peers use to network.protocol values.
 var ourProtocols = map[string]string{
 	"ssh": "ssh", "rdp": "rdp", "telnet": "telnet", "rlogin": "rlogin", "rsh": "rsh", "ftp": "ftp",
+	"mysql": "mysql",
 	// Zeek's analyzer for RDP's UDP transport (MS-RDPEUDP), a side channel of an
 	// RDP session; kept as rdp over udp so the exception below is visible.
 	"rdpeudp": "rdp",
