@@ -987,8 +987,9 @@ func passwordContext(before string) bool {
 	case strings.HasSuffix(s, "PASSWORD("), strings.HasSuffix(s, "OLD_PASSWORD("):
 		return true
 	case strings.HasSuffix(s, "="):
-		k := strings.LastIndex(s, "SET PASSWORD")
-		return k >= 0 && !strings.ContainsAny(s[k:], "';")
+		// SET PASSWORD [FOR user] = '...' (a statement of its own, not a column named password)
+		t := strings.TrimLeft(s, " \t\r\n")
+		return strings.HasPrefix(t, "SET PASSWORD") && !strings.Contains(t, ";")
 	}
 	fields := strings.Fields(s)
 	n := len(fields)

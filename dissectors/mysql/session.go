@@ -72,6 +72,9 @@ type command struct {
 	stmtKnown bool
 	params    []string
 	initDB    string // COM_INIT_DB / USE: the database it switches to
+	// An execution of "the statement prepared last" (id 0xFFFFFFFF) sent
+	// before that PREPARE's answer: read when its own answer comes.
+	raw []byte
 	// response progress
 	state   respState
 	left    int
@@ -109,9 +112,10 @@ type session struct {
 	authUser  string
 	authOpen  bool // an attempt waits for its outcome
 
-	pending []*command
-	stmts   map[uint32]*stmt
-	lastID  uint32
+	pending  []*command
+	pendBase []*command
+	stmts    map[uint32]*stmt
+	lastID   uint32
 
 	commands  []string
 	cmdBytes  int
@@ -120,7 +124,8 @@ type session struct {
 }
 
 func newSession(ctx *dissectors.Context) *session {
-	s := &session{ctx: ctx, stmts: map[uint32]*stmt{}}
+	s := &session{ctx: ctx, stmts: map[uint32]*stmt{}, pendBase: make([]*command, 0, 8)}
+	s.pending = s.pendBase
 	if ctx != nil {
 		s.rec = ctx.Record
 	}
@@ -423,6 +428,10 @@ func (s *session) response(p *Packet, ts int64) {
 func (s *session) first(c *command, p *Packet, ts int64) {
 	b := p.Data
 	c.cur.ts = ts
+	if c.raw != nil {
+		s.bindExecute(c, c.raw, s.lastID)
+		c.raw = nil
+	}
 	switch c.code {
 	case comQuery, comStmtExecute:
 		switch {
@@ -589,16 +598,25 @@ func addKnown(a, b int64) int64 {
 // done: the oldest pending command has its whole response.
 func (s *session) done(c *command, ts int64) {
 	if len(s.pending) > 0 && s.pending[0] == c {
-		s.pending[0] = nil
-		s.pending = s.pending[1:]
-		if len(s.pending) == 0 {
-			s.pending = s.pending[:0:0]
+		s.pop()
+		// Closes that were queued behind it take effect now.
+		for len(s.pending) > 0 && s.pending[0].code == comStmtClose {
+			delete(s.stmts, s.pending[0].stmtID)
+			s.pop()
 		}
 	}
 	if c.code == comQuery && len(c.results) > 0 && c.results[len(c.results)-1].err == nil && c.initDB != "" {
 		s.db = c.initDB // USE db succeeded
 	}
 	s.complete(c, ts)
+}
+
+func (s *session) pop() {
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	if len(s.pending) == 0 {
+		s.pending = s.pendBase[:0] // back to the start of the array, which is kept
+	}
 }
 
 // complete publishes a command's query events.
@@ -809,7 +827,14 @@ func (s *session) command(p *Packet, ts int64) {
 		return
 	case comStmtClose:
 		if len(b) >= 5 {
-			delete(s.stmts, le32(b[1:]))
+			id := le32(b[1:])
+			if len(s.pending) > 0 && len(s.pending) < maxPending {
+				// Pipelined behind commands still waiting (perhaps its own
+				// PREPARE): it takes effect in its turn.
+				s.pending = append(s.pending, &command{code: comStmtClose, stmtID: id})
+			} else {
+				delete(s.stmts, id)
+			}
 		}
 		return
 	case comStmtSendLongData:
@@ -868,31 +893,13 @@ func (s *session) command(p *Packet, ts int64) {
 		}
 		id := le32(b[1:])
 		if id == 0xffffffff { // MariaDB: the statement prepared last
+			if s.preparing() {
+				c.raw = append([]byte(nil), b...) // its PREPARE_OK has not come yet
+				break
+			}
 			id = s.lastID
 		}
-		c.stmtID = id
-		st := s.stmts[id]
-		n := -1
-		var types []uint16
-		var long uint64
-		if st != nil {
-			c.stmtKnown = true
-			c.text = st.text
-			n, types, long = st.params, st.types, st.longData
-		}
-		e, err := ParseExecute(b, n, types, long)
-		if err != nil {
-			s.anomaly("mysql.bad_packet")
-		}
-		if e != nil {
-			c.params = e.Params
-			if st != nil {
-				if e.NewTypes {
-					st.types = e.Types
-				}
-				st.longData = 0
-			}
-		}
+		s.bindExecute(c, b, id)
 	case comStmtReset:
 		if len(b) >= 5 {
 			if st := s.stmts[le32(b[1:])]; st != nil {
@@ -927,6 +934,43 @@ func (s *session) command(p *Packet, ts int64) {
 		return
 	}
 	s.pending = append(s.pending, c)
+}
+
+// bindExecute reads a COM_STMT_EXECUTE of statement id.
+func (s *session) bindExecute(c *command, b []byte, id uint32) {
+	c.stmtID = id
+	st := s.stmts[id]
+	n := -1
+	var types []uint16
+	var long uint64
+	if st != nil {
+		c.stmtKnown = true
+		c.text = st.text
+		n, types, long = st.params, st.types, st.longData
+	}
+	e, err := ParseExecute(b, n, types, long)
+	if err != nil {
+		s.anomaly("mysql.bad_packet")
+	}
+	if e != nil {
+		c.params = e.Params
+		if st != nil {
+			if e.NewTypes {
+				st.types = e.Types
+			}
+			st.longData = 0
+		}
+	}
+}
+
+// preparing reports whether a COM_STMT_PREPARE waits for its answer.
+func (s *session) preparing() bool {
+	for _, c := range s.pending {
+		if c.code == comStmtPrepare {
+			return true
+		}
+	}
+	return false
 }
 
 // statementText is a statement as the record and events show it: bounded,
