@@ -42,6 +42,8 @@ ALL+=(telnet-admin ftp-sensitive ssh-weak-cipher)
 # PostgreSQL 15: logins (SCRAM, wrong password, unknown database, md5, trust), statements, prepared statements, COPY, TLS, pgbench
 ALL+=(postgresql-psql postgresql-wrong-password postgresql-unknown-db postgresql-md5 postgresql-trust postgresql-psycopg
       postgresql-copy postgresql-tls postgresql-pgbench)
+# MySQL/MariaDB: MariaDB 10.11 with the mariadb CLI and Perl DBD::MariaDB (pcaps/scripts/mysql.sh)
+ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls mysql-compress mysql-multi-statement mysql-ed25519)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -61,6 +63,7 @@ LIBSSH_PKGS=(libssh-dev libssh-doc gcc libc6-dev)    # libssh's sample client is
 SUDO_PKGS=(sudo)                                     # telnet-suspicious types `sudo -l`
 CRON_PKGS=(cron)                                     # telnet-admin types crontab (the cron daemon is never started)
 PG_PKGS=(postgresql-15 postgresql-client-15 python3-psycopg openssl)   # its server, psql, pgbench, psycopg 3
+MYSQL_PKGS=(mariadb-server mariadb-client libdbd-mariadb-perl openssl)   # the server runs by hand, never as the host's service
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -72,6 +75,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx telnet-suspicious; then want+=("${SUDO_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -qx telnet-admin; then want+=("${CRON_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -q '^postgresql-'; then want+=("${PG_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^mysql-'; then want+=("${MYSQL_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -395,6 +399,15 @@ cap_rdp-neg-failure()       { . "$SCRIPTS/rdp.sh"; rdp_capture_neg_failure; }
 # ---------------------------------------------------------------- more SSH captures
 # Each runs its own sshd (log $WORK/sshd-NAME.log at LogLevel DEBUG1: the log level changes nothing on the wire)
 # and checks afterwards, from that log or the files, that the session did what the ground truth says.
+cap_mysql-cli()              { . "$SCRIPTS/mysql.sh"; mysql_capture_cli; }
+cap_mysql-wrong-password()   { . "$SCRIPTS/mysql.sh"; mysql_capture_wrong_password; }
+cap_mysql-unknown-db()       { . "$SCRIPTS/mysql.sh"; mysql_capture_unknown_db; }
+cap_mysql-prepared()         { . "$SCRIPTS/mysql.sh"; mysql_capture_prepared; }
+cap_mysql-tls()              { . "$SCRIPTS/mysql.sh"; mysql_capture_tls; }
+cap_mysql-compress()         { . "$SCRIPTS/mysql.sh"; mysql_capture_compress; }
+cap_mysql-multi-statement()  { . "$SCRIPTS/mysql.sh"; mysql_capture_multi; }
+cap_mysql-ed25519()          { . "$SCRIPTS/mysql.sh"; mysql_capture_ed25519; }
+
 SSH_CFG=$SCRIPTS/ssh_config
 ALICE=(runuser -u alice -- env HOME=/home/alice TERM=xterm LANG=C)   # run as the local user alice
 sshd_log_has() {   # sshd_log_has NAME COUNT PATTERN: the sshd log of capture NAME has COUNT lines matching PATTERN

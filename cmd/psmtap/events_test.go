@@ -123,7 +123,9 @@ func TestEventsMatchRecords(t *testing.T) {
 					want = append(want, x.(string))
 				}
 			}
-			if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
+			// Database sessions list statements in psm.commands and publish
+			// query events, one per execution (dissectors/mysql tests them).
+			if db := str(s.rec, "network.protocol") == "mysql"; !db && strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 				t.Errorf("%s %s: command events %q, psm.commands %q", c, sid, cmds, want)
 			}
 			if files, ok := field(s.rec, "ftp.files").([]any); ok {

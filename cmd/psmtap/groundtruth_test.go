@@ -63,6 +63,40 @@ func TestGroundTruth(t *testing.T) {
 				"LIST", "TYPE I", "SIZE report.txt", "PORT 192,0,2,10,132,33", "RETR report.txt", "MDTM report.txt", "QUIT")}}},
 		// The later SSH captures: login outcome and attempts as sshd logged
 		// them, kind as the README describes the session ("" = no session ran).
+		// MySQL/MariaDB: users, login outcomes and statements as pcaps/README.md lists them.
+		"mysql-cli.pcap": {{"mysql", "192.0.2.10:47796", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "psm.login.attempts": "1", "mysql.database": "shop",
+			"mysql.server.version": "5.5.5-10.11.19-MariaDB-0+deb12u1", "mysql.server.connection_id": "3",
+			"mysql.auth_plugin": "mysql_native_password", "mysql.client.program": "mysql", "mysql.client.name": "libmariadb",
+			"mysql.errors": "1", "mysql.statements": "8",
+			"psm.commands": list("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), price INT)",
+				"INSERT INTO items VALUES (1, 'apple', 3), (2, 'pear', 4), (3, 'plum', 5)", "UPDATE items SET price = price + 1",
+				"DELETE FROM items WHERE id = 2", "SELECT id, name, price FROM items ORDER BY id", "SELECT * FROM no_such_table",
+				"GRANT SELECT ON shop.items TO 'bob'@'%'", "DROP TABLE items")}}},
+		"mysql-wrong-password.pcap": {{"mysql", "192.0.2.10:47806", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "false", "psm.login.attempts": "1", "psm.commands": "",
+			"mysql.login_error": "Access denied for user 'alice'@'192.0.2.10' (using password: YES)"}}},
+		"mysql-unknown-db.pcap": {{"mysql", "192.0.2.10:47816", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "false", "mysql.database": "nosuchdb",
+			"mysql.login_error": "Unknown database 'nosuchdb'"}}},
+		"mysql-prepared.pcap": {{"mysql", "192.0.2.10:34830", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "mysql.prepared": "3", "mysql.executed": "4", "mysql.statements": "4",
+			"psm.commands": list("SET NAMES 'utf8mb4'", "SET character_set_server = 'utf8mb4'",
+				"SET collation_connection = 'utf8mb4_unicode_ci'", "SET collation_server = 'utf8mb4_unicode_ci'",
+				"INSERT INTO orders (id, customer, total, placed) VALUES (?, ?, ?, ?)",
+				"SELECT id, customer FROM orders WHERE total > ? ORDER BY id", "DELETE FROM orders WHERE id = ?")}}},
+		"mysql-tls.pcap": {{"mysql", "192.0.2.10:34832", "192.0.2.20:3306", map[string]string{
+			"mysql.tls": "true", "tls.version": "1.3", "tls.cipher": "TLS_AES_256_GCM_SHA384", "user.name": "", "psm.commands": ""}}},
+		"mysql-compress.pcap": {{"mysql", "192.0.2.10:34848", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "mysql.compression": "true",
+			"psm.commands": list("SELECT customer, total FROM orders WHERE id = 2", "SHOW TABLES")}}},
+		"mysql-multi-statement.pcap": {{"mysql", "192.0.2.10:57876", "192.0.2.20:3306", map[string]string{
+			"user.name": "alice", "psm.login.success": "true", "mysql.statements": "1",
+			"psm.commands": list("SELECT COUNT(*) FROM orders", "UPDATE orders SET total = total * 2 WHERE id = 1",
+				"SELECT customer FROM orders WHERE id < 3")}}},
+		"mysql-ed25519.pcap": {{"mysql", "192.0.2.10:57892", "192.0.2.20:3306", map[string]string{
+			"user.name": "bob", "psm.login.success": "true", "mysql.client_auth_plugin": "mysql_native_password",
+			"mysql.auth_plugin": "client_ed25519", "psm.commands": list("SELECT COUNT(*) FROM orders")}}},
 		"ssh-wrong-password.pcap": {{"ssh", "192.0.2.10:43584", "192.0.2.20:22", map[string]string{
 			"psm.login.success": "false", "psm.login.attempts": "1", "psm.kind": ""}}},
 		"ssh-wrong-then-right.pcap": {{"ssh", "192.0.2.10:39126", "192.0.2.20:22", map[string]string{

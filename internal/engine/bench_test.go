@@ -14,6 +14,7 @@ import (
 	"github.com/psmtap/psmtap/internal/record"
 
 	_ "github.com/psmtap/psmtap/dissectors/ftp"
+	_ "github.com/psmtap/psmtap/dissectors/mysql"
 	_ "github.com/psmtap/psmtap/dissectors/postgresql"
 	_ "github.com/psmtap/psmtap/dissectors/rdp"
 	_ "github.com/psmtap/psmtap/dissectors/rlogin"

@@ -1,0 +1,2 @@
+SELECT customer, total FROM orders WHERE id = 2;
+SHOW TABLES;
