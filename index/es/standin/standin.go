@@ -456,7 +456,9 @@ func (e *esError) body() map[string]any {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // _source comes back as it was sent, as Elasticsearch returns it
+	enc.Encode(v)
 }
 
 func writeErr(w http.ResponseWriter, e *esError) { writeJSON(w, e.status, e.body()) }
