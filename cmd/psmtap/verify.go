@@ -62,6 +62,7 @@ func runVerify(c *cli.Context) error {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}
 	case c.NArg() > 0:
+		v.Files = true
 		if find, err = verifyDirs(c.Args().Slice(), v); err != nil {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}

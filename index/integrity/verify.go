@@ -79,6 +79,9 @@ type Verifier struct {
 	// NoOrder: documents come in no particular order (Elasticsearch), so
 	// their order is not checked; leaf indexes place them.
 	NoOrder bool
+	// Files: documents come from the -w files themselves (Source names them
+	// by base name), so a file a rotation checkpoint names must be there.
+	Files bool
 
 	sources []string
 	logs    map[string]*logState
@@ -416,8 +419,15 @@ func (v *Verifier) finishLog(l *logState, find func(string) (string, bool)) {
 			l.id, lastCP.c.Time.UTC().Format(time.RFC3339), lastCP.c.Size)
 	}
 	maxSize := int64(0)
+	seen := map[string]bool{}
+	for _, src := range v.sources {
+		seen[src] = true
+	}
 	for _, cp := range l.cps {
 		maxSize = max(maxSize, cp.c.Size)
+		if cp.c.File != "" && v.Files && !seen[cp.c.File] {
+			v.problem(Removed, cp.c.File, "the file is gone: the rotation checkpoint at %s says it was completed with the log at %d leaves", cp.where, cp.c.Size)
+		}
 	}
 	if last+1 < maxSize {
 		v.problem(Removed, lastCP.where, "log %s: the checkpoints count %d leaves, the last found is leaf %d (%s): the last %d were removed, or the file holding them deleted or cut",

@@ -63,6 +63,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -408,6 +409,40 @@ func (s *Server) Docs(target string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// Replace changes the _source of the stored document name ("index/_id",
+// as Docs gives it) in place, as someone with write access to the cluster
+// could (tests of psmtap verify); false when there is no such document.
+func (s *Server) Replace(name string, src []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ix := range s.targetIndices("*") {
+		if id, ok := strings.CutPrefix(name, ix.Name+"/"); ok {
+			if _, ok := ix.docs[id]; ok {
+				ix.docs[id] = src
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Remove deletes the stored document name ("index/_id"); false when there
+// is no such document.
+func (s *Server) Remove(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ix := range s.targetIndices("*") {
+		if id, ok := strings.CutPrefix(name, ix.Name+"/"); ok {
+			if _, ok := ix.docs[id]; ok {
+				delete(ix.docs, id)
+				ix.order = slices.DeleteFunc(ix.order, func(x string) bool { return x == id })
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Count is the number of documents under target.
