@@ -392,3 +392,53 @@ func replaceNote(t *testing.T, line []byte, edit func(string) string, signer not
 	b, _ := json.Marshal(d)
 	return append(b, '\n')
 }
+
+// Signed output into Elasticsearch (the stand-in): verify --es-url passes,
+// then names the document changed or removed in the cluster.
+func TestVerifyElasticsearch(t *testing.T) {
+	s := signedOutputRun(t)
+	srv, url := startStandin(t)
+	if r := run(t, "setup", "--es-url", url); r.code != 0 {
+		t.Fatalf("setup: %s", r.stderr)
+	}
+	r := run(t, "read", "--events", "--rules", "builtin", "--output", "es", "--es-url", url, "--spool", t.TempDir(),
+		"--signing-key", filepath.Join(s.keys, "psmtap.key"), "pcaps/telnet-login.pcap", "pcaps/ssh-password-interactive.pcap")
+	if r.code != 0 {
+		t.Fatalf("read: %s", r.stderr)
+	}
+	pub := filepath.Join(s.keys, "psmtap.pub")
+	r = run(t, "verify", "--key", pub, "--es-url", url)
+	if r.code != 0 || !strings.Contains(r.stdout, "all intact") {
+		t.Fatalf("verify --es-url: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cps := srv.Docs("logs-psmtap.integrity-default")
+	if len(cps) != 2 { // start, shutdown
+		t.Fatalf("%d checkpoints in the integrity stream", len(cps))
+	}
+	for k, d := range cps {
+		var m map[string]any
+		json.Unmarshal(d, &m)
+		if un := unmappedLeaves(m, srv.Mapping("logs-psmtap.integrity-default")); len(un) > 0 {
+			t.Errorf("%s: unmapped %v", k, un)
+		}
+	}
+	var victim, victim2 string
+	for k, d := range srv.Docs("logs-psmtap.activity-default") {
+		var m map[string]any
+		json.Unmarshal(d, &m)
+		if un := unmappedLeaves(m, srv.Mapping("logs-psmtap.activity-default")); len(un) > 0 {
+			t.Errorf("%s: unmapped %v", k, un)
+		}
+		if victim == "" {
+			victim = k
+		} else if victim2 == "" {
+			victim2 = k
+		}
+	}
+	doc := srv.Docs("logs-psmtap.activity-default")[victim]
+	srv.Replace(victim, bytes.Replace(doc, []byte(`"192.0.2.`), []byte(`"192.0.3.`), 1))
+	expectProblem(t, "changed", victim, "--key", pub, "--es-url", url)
+	srv.Replace(victim, doc)
+	srv.Remove(victim2)
+	expectProblem(t, "removed", "are missing", "--key", pub, "--es-url", url)
+}
