@@ -1,6 +1,6 @@
 module github.com/psmtap/psmtap
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
@@ -20,5 +20,6 @@ require (
 	go.opentelemetry.io/otel v1.29.0 // indirect
 	go.opentelemetry.io/otel/metric v1.29.0 // indirect
 	go.opentelemetry.io/otel/trace v1.29.0 // indirect
+	golang.org/x/mod v0.43.0 // indirect
 	golang.org/x/net v0.55.0 // indirect
 )

@@ -28,6 +28,8 @@ type Rotating struct {
 	opened  time.Time
 	seq     int
 	now     func() time.Time
+	// onRotate is told of each completed file (OnRotate).
+	onRotate func(file string)
 	// Files lists the completed files, in order.
 	Files []string
 }
@@ -83,8 +85,54 @@ func (r *Rotating) finish() error {
 		r.Files = append(r.Files, r.path)
 	}
 	r.f = nil
+	if err == nil && r.onRotate != nil {
+		r.onRotate(r.path)
+	}
 	return err
 }
+
+// OnRotate sets a function called after each file is completed (synced and
+// renamed), at rotation and at Close: the integrity stage signs a
+// checkpoint there.
+func (r *Rotating) OnRotate(f func(file string)) { r.onRotate = f }
+
+// Sync pushes what was written so far to the disk: the buffered lines, the
+// compressor's pending block, fsync. The file stays open (a reader of the
+// .part file sees every line before a checkpoint that counts it).
+func (r *Rotating) Sync() error {
+	if r.f == nil {
+		return nil
+	}
+	if err := r.nd.Flush(); err != nil {
+		return err
+	}
+	if err := r.z.Flush(); err != nil {
+		return err
+	}
+	return r.f.Sync()
+}
+
+// WriteCheckpoint appends a checkpoint document (one JSON line) to
+// psmtap-checkpoints.ndjson in the directory and syncs it. It is written
+// plain, not compressed: a line at a time, each complete on disk.
+func (r *Rotating) WriteCheckpoint(_ string, doc []byte) error {
+	f, err := os.OpenFile(filepath.Join(r.Dir, CheckpointsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(doc[:len(doc):len(doc)], '\n'))
+	if e := f.Sync(); err == nil {
+		err = e
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// CheckpointsFile is the file of signed checkpoints in a -w directory
+// (index/integrity writes them, psmtap verify reads them).
+const CheckpointsFile = "psmtap-checkpoints.ndjson"
 
 // Write implements Sink.
 func (r *Rotating) Write(rec record.Document) error {

@@ -153,7 +153,7 @@ func esOutput(c *cli.Context) (index.Sink, error) {
 	}
 	live := c.Command != nil && c.Command.Name == "live"
 	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")),
-		AlertIndex: es.AlertDataStream(c.String("es-namespace")), Spool: sp,
+		AlertIndex: es.AlertDataStream(c.String("es-namespace")), IntegrityIndex: es.IntegrityDataStream(c.String("es-namespace")), Spool: sp,
 		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried}
 	if live {
 		opt.DrainEvery = c.Duration("spool-drain-every")
@@ -182,6 +182,9 @@ type esSink struct {
 }
 
 func (s *esSink) Write(d record.Document) error { return s.sh.Write(d) }
+
+// WriteCheckpoint stores a signed checkpoint (--signing-key).
+func (s *esSink) WriteCheckpoint(id string, doc []byte) error { return s.sh.WriteCheckpoint(id, doc) }
 
 // Spool takes what the output queue of live has no room for (the cluster is
 // slow): straight to disk, delivered by the periodic drain.

@@ -61,6 +61,8 @@ func newApp() *cli.App {
 			setupCommand(),
 			searchCommand(),
 			rulesCommand(),
+			keygenCommand(),
+			verifyCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -39,6 +39,7 @@ func commonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "workers", Value: 1, Usage: "engines in parallel, one core each, flows spread by IP address pair (record order then varies from run to run)"},
 		&cli.IntFlag{Name: "queue-docs", Value: queue.DefaultMaxDocs, Usage: "documents waiting for the output at most (read waits for room; live sends the rest to the spool with --output es, else drops them, counted)"},
 		&cli.StringFlag{Name: "queue-bytes", Value: "64MB", Usage: "bytes (estimated) waiting for the output at most (`SIZE`)"},
+		&cli.StringFlag{Name: "signing-key", Usage: "make the output tamper-evident: every document and recording a leaf of a Merkle tree, checkpoints signed with this key `FILE` (psmtap keygen) into -w DIR or Elasticsearch; docs/integrity.md"},
 		&cli.DurationFlag{Name: "interim", Usage: "also write a snapshot record (event.type start, then info) of every session open this long, and again each interval (live default 5m; 0 = off)"},
 	}, append(esShipFlags(), alertOutputFlags()...)...) // --output es and its flags: esflags.go; alert outputs: alertout.go
 }
@@ -104,6 +105,10 @@ func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
 	}
 	sink, err := output(c)
 	if err != nil {
+		return nil, nil, err
+	}
+	// --signing-key: each document gets its leaf just before the sink (after the rules: alerts too).
+	if sink, err = signedOutput(c, sink); err != nil { // keygen.go
 		return nil, nil, err
 	}
 	maxBytes, err := parseSize(c.String("queue-bytes"))

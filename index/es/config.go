@@ -1,7 +1,8 @@
 // Package es ships session records to Elasticsearch through the
 // go-elasticsearch bulk indexer, into the data stream
 // logs-psmtap.session-<namespace> (activity events and alerts into
-// logs-psmtap.activity-<namespace> and logs-psmtap.alert-<namespace>), and
+// logs-psmtap.activity-<namespace> and logs-psmtap.alert-<namespace>, signed
+// checkpoints into logs-psmtap.integrity-<namespace>), and
 // never loses a record: what the cluster
 // does not acknowledge goes to a disk spool (index/spool) and is sent again
 // later; what it rejects for good goes to a dead-letter file with the reason.
@@ -86,6 +87,15 @@ func AlertDataStream(namespace string) string {
 		namespace = "default"
 	}
 	return "logs-psmtap.alert-" + namespace
+}
+
+// IntegrityDataStream is the data stream signed checkpoints go to (with
+// --signing-key; index/integrity).
+func IntegrityDataStream(namespace string) string {
+	if namespace == "" {
+		namespace = "default"
+	}
+	return "logs-psmtap.integrity-" + namespace
 }
 
 // CheckNamespace applies Elastic's data stream naming rules to a namespace.

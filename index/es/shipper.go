@@ -39,15 +39,18 @@ func (s Stats) String() string {
 // Options configure a Shipper.
 type Options struct {
 	Client        *elasticsearch.Client
-	Index         string       // data stream of session records (DataStream(namespace))
-	ActivityIndex string       // data stream of activity events (ActivityDataStream(namespace))
-	AlertIndex    string       // data stream of alerts (AlertDataStream(namespace))
-	Spool         *spool.Spool // required: where unacknowledged records go
-	DeadLetter    string       // file for rejected documents (default <spool>/dead-letter.ndjson)
-	Logger        *slog.Logger
-	Workers       int           // bulk indexer workers (default 2)
-	FlushBytes    int           // bulk request size (default 5 MB)
-	FlushInterval time.Duration // flush at least this often (default 1s)
+	Index         string // data stream of session records (DataStream(namespace))
+	ActivityIndex string // data stream of activity events (ActivityDataStream(namespace))
+	AlertIndex    string // data stream of alerts (AlertDataStream(namespace))
+	// IntegrityIndex is the data stream of signed checkpoints
+	// (IntegrityDataStream(namespace); index/integrity).
+	IntegrityIndex string
+	Spool          *spool.Spool // required: where unacknowledged records go
+	DeadLetter     string       // file for rejected documents (default <spool>/dead-letter.ndjson)
+	Logger         *slog.Logger
+	Workers        int           // bulk indexer workers (default 2)
+	FlushBytes     int           // bulk request size (default 5 MB)
+	FlushInterval  time.Duration // flush at least this often (default 1s)
 	// DrainEvery: while running, try the spool again this often when it holds
 	// records (0: only at New and Close).
 	DrainEvery time.Duration
@@ -166,6 +169,17 @@ func (s *Shipper) Write(r record.Document) error {
 		return err
 	}
 	return s.add(d)
+}
+
+// WriteCheckpoint implements integrity.CheckpointWriter: a signed
+// checkpoint goes into the integrity data stream with _id id, through the
+// same bulk indexer and spool as the documents it covers (never lost).
+func (s *Shipper) WriteCheckpoint(id string, doc []byte) error {
+	ix := s.opt.IntegrityIndex
+	if ix == "" {
+		return errors.New("es: no integrity data stream configured")
+	}
+	return s.add(spool.Doc{Index: ix, ID: id, Body: doc})
 }
 
 func (s *Shipper) add(d spool.Doc) error {

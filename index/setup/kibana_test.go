@@ -347,7 +347,7 @@ func TestKibanaFieldsInTemplate(t *testing.T) {
 // the activity template (assets/activity_fields.txt), and every field of the
 // "Alerts" section one in the alert template (assets/alert_fields.txt).
 func TestEveryDocumentedFieldMapped(t *testing.T) {
-	session, activity, alert := map[string]string{}, map[string]string{}, map[string]string{}
+	session, activity, alert, integ := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, doc := range []string{"../../docs/fields.md", "../../../shared/SCHEMA.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -357,7 +357,10 @@ func TestEveryDocumentedFieldMapped(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		s, a, al := documentedFields(string(b))
+		s, a, al, in := documentedFields(string(b))
+		for name, typ := range in {
+			integ[name] = typ
+		}
 		for name, typ := range s {
 			session[name] = typ
 		}
@@ -371,6 +374,25 @@ func TestEveryDocumentedFieldMapped(t *testing.T) {
 	checkMapped(t, session, mapped(Fields()), "assets/fields.txt")
 	checkMapped(t, activity, mapped(ActivityFields()), "assets/activity_fields.txt")
 	checkMapped(t, alert, mapped(AlertFields()), "assets/alert_fields.txt")
+	// Integrity: the members every document carries are in the three
+	// document templates, the rest in the checkpoints' template.
+	perDoc, cps := map[string]string{}, map[string]string{}
+	inCP, inDoc := mapped(IntegrityFields()), mapped(Fields())
+	for n, typ := range integ {
+		if _, ok := inCP[n]; ok {
+			cps[n] = typ
+		}
+		if _, ok := inDoc[n]; ok || cps[n] == "" {
+			perDoc[n] = typ // log_id is both
+		}
+	}
+	checkMapped(t, cps, inCP, "assets/integrity_fields.txt")
+	checkMapped(t, perDoc, mapped(Fields()), "assets/fields.txt")
+	checkMapped(t, perDoc, mapped(ActivityFields()), "assets/activity_fields.txt")
+	checkMapped(t, perDoc, mapped(AlertFields()), "assets/alert_fields.txt")
+	if len(perDoc) < 5 || len(cps) < 6 {
+		t.Fatalf("only %d+%d integrity fields documented: did the parsing break?", len(perDoc), len(cps))
+	}
 	if len(session) < 80 || len(activity) < 25 || len(alert) < 30 {
 		t.Fatalf("only %d session, %d activity and %d alert fields documented: did the parsing break?", len(session), len(activity), len(alert))
 	}
@@ -461,8 +483,8 @@ var backticked = regexp.MustCompile("`([^`]+)`")
 // events" are session record fields, those after it activity event fields,
 // those after "## Alerts" alert fields. A cell may name several fields
 // ("`source.ip`, `source.port`") with as many types ("ip, long").
-func documentedFields(doc string) (session, activity, alert map[string]string) {
-	session, activity, alert = map[string]string{}, map[string]string{}, map[string]string{}
+func documentedFields(doc string) (session, activity, alert, integ map[string]string) {
+	session, activity, alert, integ = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	out := session
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "## Anomalies") {
@@ -473,6 +495,9 @@ func documentedFields(doc string) (session, activity, alert map[string]string) {
 		}
 		if strings.HasPrefix(line, "## Alerts") {
 			out = alert
+		}
+		if strings.HasPrefix(line, "## Integrity") {
+			out = integ
 		}
 		if !strings.HasPrefix(line, "| `") {
 			continue
@@ -496,5 +521,5 @@ func documentedFields(doc string) (session, activity, alert map[string]string) {
 			out[name] = t
 		}
 	}
-	return session, activity, alert
+	return session, activity, alert, integ
 }

@@ -1,9 +1,10 @@
 // Package setup installs what psmtap's data needs in Elasticsearch and
-// Kibana. For each of the three data streams, logs-psmtap.session-* (session
-// records), logs-psmtap.activity-* (activity events) and logs-psmtap.alert-*
-// (alerts of the rules): a component template with an explicit mapping for
+// Kibana. For each of the four data streams, logs-psmtap.session-* (session
+// records), logs-psmtap.activity-* (activity events), logs-psmtap.alert-*
+// (alerts of the rules) and logs-psmtap.integrity-* (signed checkpoints,
+// with --signing-key): a component template with an explicit mapping for
 // every field (assets/fields.txt, assets/activity_fields.txt,
-// assets/alert_fields.txt), a component template with the settings, an
+// assets/alert_fields.txt, assets/integrity_fields.txt), a component template with the settings, an
 // index template that makes the pattern a data stream, and an ILM policy
 // (rollover and retention). In Kibana: the data views and dashboards
 // (assets/kibana.ndjson) through the saved-objects import API.
@@ -53,6 +54,15 @@ const (
 	AlertPolicy  = "psmtap-alert"
 	AlertPattern = "logs-psmtap.alert-*"
 
+	IntegrityMappingsTemplate = "psmtap-integrity-mappings"
+	IntegritySettingsTemplate = "psmtap-integrity-settings"
+	IntegrityIndexTemplate    = "psmtap-integrity"
+	// IntegrityPolicy has no delete phase by default: the checkpoints are a
+	// few small documents a minute, and without them the documents they
+	// cover can no longer be verified (docs/integrity.md).
+	IntegrityPolicy  = "psmtap-integrity"
+	IntegrityPattern = "logs-psmtap.integrity-*"
+
 	// Priority above the built-in logs-*-* template (100), and above 500 as
 	// Elastic's documentation asks of templates overlapping built-in ones.
 	// The patterns do not overlap each other, so they share it.
@@ -67,6 +77,9 @@ var activityFieldsTxt string
 
 //go:embed assets/alert_fields.txt
 var alertFieldsTxt string
+
+//go:embed assets/integrity_fields.txt
+var integrityFieldsTxt string
 
 //go:embed assets/kibana.ndjson
 var KibanaObjects []byte
@@ -109,6 +122,13 @@ func ActivityFields() []Field {
 // AlertFields lists the mapped fields of alerts (assets/alert_fields.txt).
 func AlertFields() []Field {
 	fs, _ := parseFields(alertFieldsTxt)
+	return fs
+}
+
+// IntegrityFields lists the mapped fields of checkpoint documents
+// (assets/integrity_fields.txt).
+func IntegrityFields() []Field {
+	fs, _ := parseFields(integrityFieldsTxt)
 	return fs
 }
 
@@ -205,8 +225,11 @@ type Options struct {
 	ActivityRetention string
 	// AlertRetention is Retention for the alerts' data stream.
 	AlertRetention string
-	Shards         int
-	Replicas       int // -1: leave the cluster default
+	// IntegrityRetention is Retention for the signed checkpoints ("" keeps
+	// them: a document whose checkpoints are gone cannot be verified).
+	IntegrityRetention string
+	Shards             int
+	Replicas           int // -1: leave the cluster default
 }
 
 // DefaultOptions: daily-ish rollover, 90 days kept (sessions and events), a
@@ -230,7 +253,10 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		if retention != "" {
 			phases["delete"] = map[string]any{"min_age": retention, "actions": map[string]any{"delete": map[string]any{}}}
 		}
-		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards}
+		// Standard index mode: _source kept as sent, byte for byte (logsdb,
+		// the default of logs-*-* streams in recent versions, rebuilds it,
+		// and psmtap verify checks the bytes a leaf was made of).
+		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards, "index.mode": "standard"}
 		if o.Replicas >= 0 {
 			settings["index.number_of_replicas"] = o.Replicas
 		}
@@ -250,6 +276,8 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		"psmtap activity events (docs/fields.md, Activity events)", ActivityMappings())
 	add(AlertPolicy, o.AlertRetention, AlertMappingsTemplate, AlertSettingsTemplate, AlertIndexTemplate, AlertPattern,
 		"psmtap alerts of the Sigma rules (docs/fields.md, Alerts; docs/rules.md)", AlertMappings())
+	add(IntegrityPolicy, o.IntegrityRetention, IntegrityMappingsTemplate, IntegritySettingsTemplate, IntegrityIndexTemplate, IntegrityPattern,
+		"psmtap signed checkpoints of its output (docs/integrity.md)", mappingsOf(IntegrityFields()))
 	return paths, bodies
 }
 

@@ -18,7 +18,7 @@ import (
 // text and match_only_text fields analysed by lower-casing and splitting on
 // non-letters/digits; other types compared whole, as a term query),
 // match_phrase, exists, match_all; "sort" on one field; "size" (default 10,
-// as documented) and "from". A query type outside that subset is refused
+// as documented), "from" and "search_after" (one value, compared as a string). A query type outside that subset is refused
 // with 400 parsing_exception, as Elasticsearch refuses unknown queries.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 	b, _ := readBody(r)
@@ -27,6 +27,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 		Size  *int            `json:"size"`
 		From  int             `json:"from"`
 		Sort  json.RawMessage `json:"sort"`
+		// SearchAfter: the sort value of the last hit of the page before.
+		SearchAfter []any `json:"search_after"`
 	}
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, &req); err != nil {
@@ -100,6 +102,18 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 		})
 	}
 	total := len(hits)
+	if sortField != "" && len(req.SearchAfter) > 0 {
+		after := fmt.Sprint(req.SearchAfter[0])
+		k := 0
+		for k < len(hits) {
+			v := firstString(hits[k].doc[sortField])
+			if desc && v < after || !desc && v > after {
+				break
+			}
+			k++
+		}
+		hits = hits[k:]
+	}
 	if req.From < len(hits) {
 		hits = hits[req.From:]
 	} else {

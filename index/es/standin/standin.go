@@ -63,6 +63,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -410,6 +411,40 @@ func (s *Server) Docs(target string) map[string][]byte {
 	return out
 }
 
+// Replace changes the _source of the stored document name ("index/_id",
+// as Docs gives it) in place, as someone with write access to the cluster
+// could (tests of psmtap verify); false when there is no such document.
+func (s *Server) Replace(name string, src []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ix := range s.targetIndices("*") {
+		if id, ok := strings.CutPrefix(name, ix.Name+"/"); ok {
+			if _, ok := ix.docs[id]; ok {
+				ix.docs[id] = src
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Remove deletes the stored document name ("index/_id"); false when there
+// is no such document.
+func (s *Server) Remove(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ix := range s.targetIndices("*") {
+		if id, ok := strings.CutPrefix(name, ix.Name+"/"); ok {
+			if _, ok := ix.docs[id]; ok {
+				delete(ix.docs, id)
+				ix.order = slices.DeleteFunc(ix.order, func(x string) bool { return x == id })
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Count is the number of documents under target.
 func (s *Server) Count(target string) int { return len(s.Docs(target)) }
 
@@ -456,7 +491,9 @@ func (e *esError) body() map[string]any {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // _source comes back as it was sent, as Elasticsearch returns it
+	enc.Encode(v)
 }
 
 func writeErr(w http.ResponseWriter, e *esError) { writeJSON(w, e.status, e.body()) }
