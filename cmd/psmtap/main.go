@@ -59,6 +59,7 @@ func newApp() *cli.App {
 			setupCommand(),
 			searchCommand(),
 			rulesCommand(),
+			reportCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
