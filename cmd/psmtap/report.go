@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 	_ "time/tzdata" // --tz works on machines without a zone database
 
@@ -106,6 +107,9 @@ func runReport(c *cli.Context) error {
 		}
 		src = &report.Elastic{Client: cl, Namespace: ns, Name: cfg.String()}
 	}
+	// Decoding a year of records makes short-lived garbage at a high rate:
+	// collecting less often is a third faster for some more memory.
+	debug.SetGCPercent(400)
 	r, err := report.Build(c.Context, src, o)
 	if err != nil {
 		return cli.Exit("report: "+err.Error(), 1)

@@ -113,12 +113,13 @@ type builder struct {
 	secWeak   map[string]*SessionRef // SSH security events, by session
 	secRDP    map[string]*SessionRef
 	alerts    []alert
+	strs      map[string]string
 }
 
 func newBuilder(o Options) *builder {
 	return &builder{o: o, sessions: map[string]*session{}, seen: map[uint64]bool{}, seed: maphash.MakeSeed(),
 		firstUser: map[string]time.Time{}, firstClient: map[string]time.Time{}, firstHASSH: map[string]time.Time{},
-		events: map[string]int{}, names: map[string]*nameCount{}, secWeak: map[string]*SessionRef{}, secRDP: map[string]*SessionRef{}}
+		strs: map[string]string{}, events: map[string]int{}, names: map[string]*nameCount{}, secWeak: map[string]*SessionRef{}, secRDP: map[string]*SessionRef{}}
 }
 
 func first(m map[string]time.Time, k string, t time.Time) {
@@ -128,6 +129,17 @@ func first(m map[string]time.Time, k string, t time.Time) {
 	if f, ok := m[k]; !ok || t.Before(f) {
 		m[k] = t
 	}
+}
+
+func (b *builder) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if c, ok := b.strs[s]; ok {
+		return c
+	}
+	b.strs[s] = s
+	return s
 }
 
 // dup says whether a document id was read before (and remembers it).
@@ -186,7 +198,16 @@ func (b *builder) add(d *Doc) {
 		case !d.Final() && d.Event.End.Before(prev.end):
 			return // an older snapshot than the one kept
 		}
-		b.sessions[id] = fromDoc(d)
+		s := fromDoc(d)
+		// One copy of each name, address and command line for the whole
+		// period: a year of sessions repeats them endlessly.
+		for _, p := range []*string{&s.proto, &s.user, &s.client, &s.srv, &s.sensor, &s.hassh, &s.sw} {
+			*p = b.intern(*p)
+		}
+		for i := range s.commands {
+			s.commands[i] = b.intern(s.commands[i])
+		}
+		b.sessions[id] = s
 	case DatasetActivity:
 		if b.dup(d.Event.ID) {
 			return

@@ -119,7 +119,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 
 const page = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="referrer" content="no-referrer">
 <title>psmtap report {{day .R.Since}} to {{day .R.Until}}</title>
 <style>

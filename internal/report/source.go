@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -138,6 +139,8 @@ func (r *Records) Scan(ctx context.Context, w Window, fn func(*Doc)) (ScanStats,
 	return st, nil
 }
 
+var decoders, buffers sync.Pool
+
 // maxLine bounds one document: a record has at most 10000 commands of 4 KiB
 // and 64 KiB of screen text.
 const maxLine = 64 << 20
@@ -150,16 +153,29 @@ func readFile(ctx context.Context, path string, w Window) ([]Doc, int, error) {
 	defer f.Close()
 	var in io.Reader = f
 	if strings.HasSuffix(path, ".zst") {
-		z, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
+		// Decoders are reused: a new one per file costs its window buffers.
+		z, _ := decoders.Get().(*zstd.Decoder)
+		if z == nil {
+			if z, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1)); err != nil {
+				return nil, 0, err
+			}
+		}
+		if err := z.Reset(f); err != nil {
 			return nil, 0, fmt.Errorf("records: %s: %w", path, err)
 		}
-		defer z.Close()
+		defer func() { z.Reset(nil); decoders.Put(z) }()
 		in = z
 	}
+	buf, _ := buffers.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 256<<10)
+		buf = &b
+	}
+	defer buffers.Put(buf)
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 256<<10), maxLine)
+	sc.Buffer(*buf, maxLine)
 	var docs []Doc
+	var scratch []byte
 	bad := 0
 	for n := 0; sc.Scan(); n++ {
 		if n&4095 == 0 && ctx.Err() != nil {
@@ -168,6 +184,9 @@ func readFile(ctx context.Context, path string, w Window) ([]Doc, int, error) {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
+		}
+		if len(line) > 1024 {
+			line, scratch = strip(line, scratch[:0])
 		}
 		var d Doc
 		if err := json.Unmarshal(line, &d); err != nil || d.Event.Dataset == "" {
@@ -185,4 +204,69 @@ func readFile(ctx context.Context, path string, w Window) ([]Doc, int, error) {
 		bad++
 	}
 	return docs, bad, nil
+}
+
+// Bulky string fields the report never reads: most of an SSH record's bytes
+// are its algorithm lists, most of a Telnet record's its screen text.
+var unread = [][]byte{[]byte(`"hassh_string":"`), []byte(`"kex_algs":"`), []byte(`"host_key_algs":"`),
+	[]byte(`"cipher_algs":"`), []byte(`"mac_algs":"`), []byte(`"compression_algs":"`), []byte(`"output_text":"`)}
+
+// strip empties the values of the unread fields before decoding, which
+// halves the decoder's work on SSH records. It is exact: in JSON text a
+// quote inside a string is escaped, so `"kex_algs":"` unescaped can only be
+// a key and the start of its string value, which ends at the next quote
+// not escaped by a backslash. (A line whose only fault is inside a cut
+// value, a bad escape, is read rather than counted unreadable.) It returns the line to decode, in buf when
+// anything was cut.
+func strip(line, buf []byte) ([]byte, []byte) {
+	var cutsArr [16][2]int
+	cuts := cutsArr[:0]
+	for _, key := range unread {
+		for from := 0; ; {
+			i := bytes.Index(line[from:], key)
+			if i < 0 {
+				break
+			}
+			start := from + i + len(key)
+			end := stringEnd(line, start)
+			if end < 0 {
+				break // no end: the decoder will say what is wrong
+			}
+			if end > start {
+				cuts = append(cuts, [2]int{start, end})
+			}
+			from = end
+		}
+	}
+	if len(cuts) == 0 {
+		return line, buf
+	}
+	sort.Slice(cuts, func(a, b int) bool { return cuts[a][0] < cuts[b][0] })
+	out, prev := buf[:0], 0
+	for _, c := range cuts {
+		out = append(out, line[prev:c[0]]...)
+		prev = c[1]
+	}
+	out = append(out, line[prev:]...)
+	return out, out
+}
+
+// stringEnd returns the index of the closing quote of the string whose
+// contents start at i, or -1.
+func stringEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		k := i + j
+		bs := 0
+		for p := k - 1; p >= i && b[p] == '\\'; p-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return k
+		}
+		i = k + 1
+	}
 }
