@@ -88,9 +88,8 @@ func runReport(c *cli.Context) error {
 	}
 
 	var src report.Source
+	// --records wins over Elasticsearch (PSMTAP_ES_URL may be set on a sensor).
 	switch dir := c.String("records"); {
-	case dir != "" && len(c.StringSlice("es-url")) > 0 && c.IsSet("es-url"):
-		return cli.Exit("give --records or --es-url, not both", 2)
 	case dir != "":
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return cli.Exit(fmt.Sprintf("--records %s: not a directory", dir), 2)

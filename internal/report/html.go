@@ -129,7 +129,7 @@ h3{font-size:15px;margin:18px 0 6px}.sub{color:#555;margin:0 0 2px}
 table{border-collapse:collapse;margin:4px 0 6px;font-size:13px}th,td{border:1px solid #d6d6d6;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f0f3f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.c{font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:pre-wrap;word-break:break-all;max-width:640px}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}.card{border:1px solid #d6d6d6;border-radius:6px;padding:8px 14px;min-width:120px;background:#fafbfc}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}.card{border:1px solid #d6d6d6;border-radius:6px;padding:6px 12px;min-width:96px;background:#fafbfc}
 .card b{display:block;font-size:22px}.card span{color:#555;font-size:12px}
 .none{color:#666;font-style:italic}.cap{color:#8a5a00;font-size:12px}.note{color:#555;font-size:12px;max-width:1100px}
 .chart{display:block;margin:4px 0 2px}.chart .ax{font-size:11px;fill:#555}

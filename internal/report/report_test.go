@@ -224,6 +224,13 @@ func TestNewThings(t *testing.T) {
 	if f.NewSSH.Total != 1 || f.NewSSH.Rows[0].Name != "fresh" {
 		t.Fatalf("new SSH clients %+v", f.NewSSH)
 	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), "Data read back to 2026-10-05 10:00") || !strings.Contains(page.String(), `mallory <span class="new">new</span>`) {
+		t.Fatal("the HTML does not show the new user or how far back the data goes")
+	}
 	for _, u := range r.Users.Rows {
 		if u.Name == "alice" && (u.New || u.FirstSeen.Format("2006-01-02") != "2026-10-05") {
 			t.Fatalf("alice was seen before: %+v", u)
