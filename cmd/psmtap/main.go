@@ -63,6 +63,7 @@ func newApp() *cli.App {
 			rulesCommand(),
 			keygenCommand(),
 			verifyCommand(),
+			reportCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -130,6 +130,13 @@ var weak = map[string]bool{
 	"ssh-dss": true,
 }
 
+// Weak says whether an algorithm name is on the weak list above (psmtap
+// report checks negotiated algorithms of session records with it).
+func Weak(alg string) bool { return weak[alg] }
+
+// AEAD says whether a cipher brings its own integrity (its MAC is unused).
+func AEAD(cipher string) bool { return aead(cipher) }
+
 // aead ciphers bring their own integrity: the negotiated MAC is not used.
 func aead(cipher string) bool {
 	return cipher == "chacha20-poly1305@openssh.com" || strings.HasSuffix(cipher, "-gcm@openssh.com")

@@ -18,17 +18,22 @@ import (
 // text and match_only_text fields analysed by lower-casing and splitting on
 // non-letters/digits; other types compared whole, as a term query),
 // match_phrase, exists, match_all; "sort" on one field; "size" (default 10,
-// as documented), "from" and "search_after" (one value, compared as a string). A query type outside that subset is refused
+// as documented) and "from"; "search_after"; "_source" filtering; "pit" (a
+// point in time, pit.go: then the target is the PIT's and the sort values
+// end with the implicit _shard_doc tiebreaker). A query type outside that subset is refused
 // with 400 parsing_exception, as Elasticsearch refuses unknown queries.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 	b, _ := readBody(r)
 	var req struct {
-		Query map[string]any  `json:"query"`
-		Size  *int            `json:"size"`
-		From  int             `json:"from"`
-		Sort  json.RawMessage `json:"sort"`
-		// SearchAfter: the sort value of the last hit of the page before.
-		SearchAfter []any `json:"search_after"`
+		Query       map[string]any  `json:"query"`
+		Size        *int            `json:"size"`
+		From        int             `json:"from"`
+		Sort        json.RawMessage `json:"sort"`
+		SearchAfter []any           `json:"search_after"`
+		Source      json.RawMessage `json:"_source"`
+		PIT         *struct {
+			ID string `json:"id"`
+		} `json:"pit"`
 	}
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, &req); err != nil {
@@ -41,21 +46,45 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 		size = *req.Size
 	}
 	s.mu.Lock()
-	ixs := s.targetIndices(target)
-	if len(ixs) == 0 && !strings.ContainsAny(target, "*,") {
+	var ixs []*index
+	var orders [][]string
+	switch {
+	case req.PIT != nil && target != "":
 		s.mu.Unlock()
-		writeErr(w, &esError{404, "index_not_found_exception", "no such index [" + target + "]"})
+		writeErr(w, &esError{400, "action_request_validation_exception", "Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;"})
 		return
+	case req.PIT != nil:
+		p, ok := s.pits[req.PIT.ID]
+		if !ok {
+			s.mu.Unlock()
+			writeErr(w, &esError{404, "search_context_missing_exception", "No search context found for id [" + req.PIT.ID + "]"})
+			return
+		}
+		ixs, orders = p.indices, p.order
+	default:
+		if target == "" {
+			target = "*"
+		}
+		ixs = s.targetIndices(target)
+		if len(ixs) == 0 && !strings.ContainsAny(target, "*,") {
+			s.mu.Unlock()
+			writeErr(w, &esError{404, "index_not_found_exception", "no such index [" + target + "]"})
+			return
+		}
+		for _, ix := range ixs {
+			orders = append(orders, ix.order)
+		}
 	}
 	type hit struct {
 		index, id string
 		src       json.RawMessage
 		doc       map[string][]any
+		shardDoc  int64
 	}
 	var hits []hit
 	var qerr error
-	for _, ix := range ixs {
-		for _, id := range ix.order {
+	for n, ix := range ixs {
+		for pos, id := range orders[n] {
 			src := ix.docs[id]
 			var d map[string]any
 			dec := json.NewDecoder(bytes.NewReader(src))
@@ -69,7 +98,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 				break
 			}
 			if ok {
-				hits = append(hits, hit{ix.Name, id, src, flat})
+				hits = append(hits, hit{ix.Name, id, src, flat, int64(n)<<32 | int64(pos)})
 			}
 		}
 	}
@@ -92,27 +121,44 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 			}
 		}
 	}
-	if sortField != "" {
-		sort.SliceStable(hits, func(i, j int) bool {
-			a, b := firstString(hits[i].doc[sortField]), firstString(hits[j].doc[sortField])
-			if desc {
-				return a > b
+	// cmp orders two hits by the sort field, then (with a PIT) by _shard_doc.
+	cmp := func(af string, ad int64, bf string, bd int64) int {
+		if sortField != "" && af != bf {
+			if (af < bf) != desc {
+				return -1
 			}
-			return a < b
-		})
-	}
-	total := len(hits)
-	if sortField != "" && len(req.SearchAfter) > 0 {
-		after := fmt.Sprint(req.SearchAfter[0])
-		k := 0
-		for k < len(hits) {
-			v := firstString(hits[k].doc[sortField])
-			if desc && v < after || !desc && v > after {
-				break
-			}
-			k++
+			return 1
 		}
-		hits = hits[k:]
+		if req.PIT == nil || ad == bd {
+			return 0
+		}
+		if ad < bd {
+			return -1
+		}
+		return 1
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		return cmp(firstString(hits[i].doc[sortField]), hits[i].shardDoc, firstString(hits[j].doc[sortField]), hits[j].shardDoc) < 0
+	})
+	total := len(hits)
+	if len(req.SearchAfter) > 0 {
+		// The values a previous page's last hit carried in "sort".
+		var af string
+		var ad int64
+		vals := req.SearchAfter
+		if sortField != "" {
+			af, vals = fmt.Sprint(vals[0]), vals[1:]
+		}
+		if req.PIT != nil && len(vals) > 0 {
+			if f, ok := vals[0].(float64); ok {
+				ad = int64(f)
+			}
+		}
+		i := 0
+		for i < len(hits) && cmp(firstString(hits[i].doc[sortField]), hits[i].shardDoc, af, ad) <= 0 {
+			i++
+		}
+		hits = hits[i:]
 	}
 	if req.From < len(hits) {
 		hits = hits[req.From:]
@@ -124,15 +170,29 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
 	}
 	out := make([]any, 0, len(hits))
 	for _, h := range hits {
-		o := map[string]any{"_index": h.index, "_id": h.id, "_score": nil, "_source": h.src}
+		o := map[string]any{"_index": h.index, "_id": h.id, "_score": nil}
+		if src := filterSource(h.src, req.Source); src != nil {
+			o["_source"] = src
+		}
+		var sv []any
 		if sortField != "" {
-			o["sort"] = []any{firstString(h.doc[sortField])}
+			sv = append(sv, firstString(h.doc[sortField]))
+		}
+		if req.PIT != nil {
+			sv = append(sv, h.shardDoc)
+		}
+		if sv != nil {
+			o["sort"] = sv
 		}
 		out = append(out, o)
 	}
-	writeJSON(w, 200, map[string]any{"took": 1, "timed_out": false,
+	resp := map[string]any{"took": 1, "timed_out": false,
 		"_shards": map[string]any{"total": len(ixs), "successful": len(ixs), "skipped": 0, "failed": 0},
-		"hits":    map[string]any{"total": map[string]any{"value": total, "relation": "eq"}, "max_score": nil, "hits": out}})
+		"hits":    map[string]any{"total": map[string]any{"value": total, "relation": "eq"}, "max_score": nil, "hits": out}}
+	if req.PIT != nil {
+		resp["pit_id"] = req.PIT.ID
+	}
+	writeJSON(w, 200, resp)
 }
 
 func firstString(vs []any) string {

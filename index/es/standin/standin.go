@@ -37,7 +37,9 @@
 //     refused), _ilm/policy (phases hot/warm/cold/frozen/delete, and the
 //     actions each phase allows), _data_stream (GET, PUT), _search with the
 //     query DSL subset psmtap search sends (bool, term, terms, range, match,
-//     match_phrase, exists, match_all; sort; size), _refresh, _count.
+//     match_phrase, exists, match_all; sort; size; search_after; _source
+//     filtering), point in time (POST /<target>/_pit, DELETE /_pit),
+//     _refresh, _count.
 //   - Authentication when configured: Basic, ApiKey and Bearer (service
 //     token); 401 security_exception otherwise.
 //   - Kibana: POST /api/saved_objects/_import (multipart "file", kbn-xsrf
@@ -80,6 +82,7 @@ type Server struct {
 	policies   map[string]json.RawMessage
 	streams    map[string]*dataStream
 	indices    map[string]*index
+	pits       map[string]*pit
 
 	// Authentication: when any is set, a request must present one of them.
 	Username, Password string
@@ -563,6 +566,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.dataStreamAPI(w, r, parts[1])
 	case len(parts) == 2 && parts[1] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.search(w, r, parts[0])
+	case len(parts) == 1 && parts[0] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		s.search(w, r, "")
+	case len(parts) == 2 && parts[1] == "_pit" && r.Method == http.MethodPost:
+		s.openPIT(w, r, parts[0])
+	case len(parts) == 1 && parts[0] == "_pit" && r.Method == http.MethodDelete:
+		s.closePIT(w, r)
 	case len(parts) == 2 && parts[1] == "_count":
 		s.mu.Lock()
 		n := 0

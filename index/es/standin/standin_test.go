@@ -2,8 +2,10 @@ package standin
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -142,5 +144,82 @@ func TestFlattened(t *testing.T) {
 	}
 	if n := hits(t, url, al, `{"term":{"psm.alert.group.user.name":"bob"}}`); n != 0 {
 		t.Fatalf("term on a flattened key, other value: %d hits", n)
+	}
+}
+
+// Paging with a point in time and search_after sees every document that was
+// there when the PIT opened, once, in order, and none written after it.
+func TestPointInTimeSearchAfter(t *testing.T) {
+	s := New()
+	url, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	bulk := func(from, to int) {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			// Equal timestamps in pairs: the tiebreaker must keep both.
+			b.WriteString(`{"create":{"_index":"logs-psmtap.session-default","_id":"d` + strconv.Itoa(i) + `"}}` + "\n")
+			b.WriteString(`{"@timestamp":"2026-11-26T00:00:` + fmt.Sprintf("%02d", i/2) + `Z","n":` + strconv.Itoa(i) + `,"user":{"name":"u","id":"x"}}` + "\n")
+		}
+		if st, m := do(t, http.MethodPost, url+"/_bulk", b.String()); st != 200 || m["errors"] != false {
+			t.Fatalf("bulk: %d %v", st, m)
+		}
+	}
+	bulk(0, 25)
+	if st, _ := do(t, http.MethodPost, url+"/logs-psmtap.session-*/_pit", ""); st != 400 {
+		t.Fatalf("PIT without keep_alive: %d, want 400", st)
+	}
+	st, m := do(t, http.MethodPost, url+"/logs-psmtap.session-*/_pit?keep_alive=1m", "")
+	if st != 200 {
+		t.Fatalf("open PIT: %d %v", st, m)
+	}
+	id := m["id"].(string)
+	bulk(25, 30) // after the PIT: not seen
+	if st, _ := do(t, http.MethodPost, url+"/logs-psmtap.session-default/_search", `{"pit":{"id":"`+id+`"}}`); st != 400 {
+		t.Fatalf("PIT search with an index: %d, want 400", st)
+	}
+	var seen []int
+	var after string
+	for page := 0; page < 10; page++ {
+		body := `{"size":10,"pit":{"id":"` + id + `","keep_alive":"1m"},"sort":[{"@timestamp":"asc"}],"_source":["n","user.name"]` + after + `}`
+		st, m := do(t, http.MethodPost, url+"/_search", body)
+		if st != 200 {
+			t.Fatalf("page %d: %d %v", page, st, m)
+		}
+		hs := m["hits"].(map[string]any)["hits"].([]any)
+		if len(hs) == 0 {
+			break
+		}
+		for _, h := range hs {
+			src := h.(map[string]any)["_source"].(map[string]any)
+			if _, ok := src["@timestamp"]; ok {
+				t.Fatalf("_source filtering kept @timestamp: %v", src)
+			}
+			if u := src["user"].(map[string]any); u["id"] != nil || u["name"] != "u" {
+				t.Fatalf("_source filtering of user: %v", u)
+			}
+			seen = append(seen, int(src["n"].(float64)))
+		}
+		sv, _ := json.Marshal(hs[len(hs)-1].(map[string]any)["sort"])
+		after = `,"search_after":` + string(sv)
+	}
+	if len(seen) != 25 {
+		t.Fatalf("paged %d documents, want the 25 there when the PIT opened: %v", len(seen), seen)
+	}
+	for i, n := range seen {
+		if n != i {
+			t.Fatalf("order: %v", seen)
+		}
+	}
+	if st, m := do(t, http.MethodDelete, url+"/_pit", `{"id":"`+id+`"}`); st != 200 || m["num_freed"] != 1.0 {
+		t.Fatalf("close PIT: %d %v", st, m)
+	}
+	if s.OpenPITs() != 0 {
+		t.Fatal("PIT still open")
+	}
+	if st, _ := do(t, http.MethodPost, url+"/_search", `{"pit":{"id":"`+id+`"}}`); st != 404 {
+		t.Fatalf("search on a closed PIT: %d, want 404", st)
 	}
 }
