@@ -100,10 +100,15 @@ func PlanFor(o Options) Plan {
 		p.Snaplen = snaplenFor(p.MTU, p.SuperFrame, o.Immediate)
 	}
 	if p.BufferSize <= 0 {
-		b := int64(p.SpeedMbps) * 1e6 / 8 * ringMillis / 1000 * 2
-		p.BufferSize = int(min(max(b, ringMin), ringMax))
+		p.BufferSize = ringFor(p.SpeedMbps)
 	}
 	return p
+}
+
+// ringFor is the ring for a link speed in Mbit/s.
+func ringFor(mbps int) int {
+	b := int64(mbps) * 1e6 / 8 * ringMillis / 1000 * 2
+	return int(min(max(b, ringMin), ringMax))
 }
 
 // snaplenFor keeps whole the largest frame the kernel may hand over. In
