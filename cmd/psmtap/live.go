@@ -10,6 +10,8 @@ import (
 	"github.com/psmtap/psmtap/capture/live"
 	"github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/index/queue"
+	"github.com/psmtap/psmtap/internal/engine"
+	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rules"
 )
 
@@ -17,17 +19,22 @@ func liveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "live",
 		Usage: "capture from an interface (mirror/SPAN port or tap) until stopped",
-		Description: "Captures through libpcap in immediate mode with a large buffer. SIGINT or SIGTERM\n" +
-			"ends the capture and flushes every open session exactly once. Counters are logged\n" +
-			"every minute and at exit.\n\n" +
+		Description: "Captures through libpcap into a kernel ring sized for the link (TPACKET_V3: packets\n" +
+			"are handed over in blocks within 100 ms). The snapshot length keeps the largest frame\n" +
+			"the interface can hand over (MTU, or GRO/GSO super-frames, plus link headers); the\n" +
+			"ring holds 250 ms of the link speed (32-256 MiB; 1 Gbit/s assumed when the interface\n" +
+			"does not say). SIGINT or SIGTERM ends the capture and flushes every open session\n" +
+			"exactly once. Counters (with the kernel's and the interface's drops) are logged every\n" +
+			"minute, and a summary at exit.\n\n" +
 			"Example:\n" +
 			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out",
 		Flags: append(commonFlags(),
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "bpf", Usage: "capture filter `EXPR` (tcpdump syntax)"},
-			&cli.IntFlag{Name: "snaplen", Value: 262144, Usage: "bytes kept of each packet"},
+			&cli.IntFlag{Name: "snaplen", Usage: "bytes kept of each packet (default: MTU or GRO/GSO size of the interface + 26)"},
 			&cli.BoolFlag{Name: "promisc", Usage: "put the interface in promiscuous mode"},
-			&cli.IntFlag{Name: "buffer-mb", Value: 64, Usage: "kernel capture buffer in MiB"},
+			&cli.IntFlag{Name: "buffer-mb", Usage: "kernel capture ring in MiB (default: 250 ms of the link speed, 32-256)"},
+			&cli.BoolFlag{Name: "immediate", Usage: "hand over each packet at once (TPACKET_V2: fixed slots, fewer packets in the ring; the default snapshot length is then the MTU's)"},
 			&cli.DurationFlag{Name: "stats-every", Value: time.Minute, Usage: "log counters this often"},
 			&cli.DurationFlag{Name: "spool-drain-every", Value: 30 * time.Second, Usage: "with --output es: send what waits in the spool this often"},
 		),
@@ -47,7 +54,7 @@ func counters(out *queue.Queue, set *rules.Set) []any {
 func runLive(c *cli.Context) error {
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
-		Promisc: c.Bool("promisc"), BufferSize: c.Int("buffer-mb") << 20,
+		Promisc: c.Bool("promisc"), BufferSize: c.Int("buffer-mb") << 20, Immediate: c.Bool("immediate"),
 	})
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
@@ -67,10 +74,24 @@ func runLive(c *cli.Context) error {
 		cfg.Interim = (5 * time.Minute).Nanoseconds() // a sensor shows long sessions while they last
 	}
 	log := cfg.Logger
+	anomalies := map[string]int{}
+	emit := cfg.Emit
+	cfg.Emit = func(r *record.Record) {
+		if r.EventType == "end" { // not the interim snapshots of the same session
+			for _, a := range r.Anomalies {
+				anomalies[a]++
+			}
+		}
+		emit(r)
+	}
 	eng := newEngine(c, cfg)
-	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"))
+	p := src.Plan()
+	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"), "snaplen", p.Snaplen, "buffer_mb", p.BufferSize>>20,
+		"immediate", p.Immediate, "mtu", p.MTU, "gro_gso_max", p.SuperFrame, "speed_mbps", p.SpeedMbps, "speed_known", p.SpeedKnown)
+	started := time.Now()
 	every := c.Duration("stats-every")
 	next := time.Now().Add(every)
+	nextStats := time.Now().Add(time.Second)
 	report := func() {
 		st := eng.Stats()
 		ps, _ := src.Stats()
@@ -93,14 +114,21 @@ func runLive(c *cli.Context) error {
 			// Quiet link: let packet time advance with the clock so idle flows expire.
 			eng.Tick(time.Now().UnixNano())
 		}
-		if every > 0 && time.Now().After(next) {
-			next = time.Now().Add(every)
+		if now := time.Now(); every > 0 && now.After(next) {
+			next = now.Add(every)
 			report()
+		} else if now.After(nextStats) {
+			// Keep Source.Last fresh for readers on other goroutines (/metrics).
+			nextStats = now.Add(time.Second)
+			src.Stats()
 		}
 	}
+	ps, _ := src.Stats() // before the flush: what the capture saw
 	eng.Flush()
 	writeErr := out.Close() // waits until every document is written or spooled
 	report()
+	// One line at the default level, like read's: drops at any layer show.
+	log.Info("live done", liveSummary(src.Name(), time.Since(started), ps, eng.Stats(), out.Stats(), anomalies)...)
 	if runErr != nil {
 		return cli.Exit(runErr.Error(), 1)
 	}
@@ -108,6 +136,18 @@ func runLive(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("writing records: %v", writeErr), 1)
 	}
 	return nil
+}
+
+// liveSummary gives the figures of a capture as log attributes: what the
+// kernel saw and dropped, then what read's summary says.
+func liveSummary(iface string, d time.Duration, ps live.Stats, st engine.Stats, qs queue.Stats, anomalies map[string]int) []any {
+	pct := 0.0
+	if ps.Received > 0 {
+		pct = float64(ps.Dropped) / float64(ps.Received) * 100
+	}
+	a := []any{"interface", iface, "seconds", int64(d.Seconds()), "received", ps.Received, "kernel_dropped", ps.Dropped,
+		"kernel_dropped_pct", fmt.Sprintf("%.3f", pct), "interface_dropped", ps.IfDropped}
+	return append(a, summaryAttrs(st, qs, anomalies)...)
 }
 
 var _ index.Sink = (*index.NDJSON)(nil)

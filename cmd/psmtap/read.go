@@ -166,7 +166,7 @@ func readAll(c *cli.Context, src capture.Source, eng packetEngine, prog *progres
 // what went out, and everything that was lost or looked wrong on the way
 // (those only when there is something to say).
 func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files, unreadable, truncated, skipped int) []any {
-	a := []any{"files", files, "packets", st.Packets, "sessions", st.Sessions, "records", st.Records, "written", qs.Written}
+	a := []any{"files", files}
 	more := func(name string, n uint64) {
 		if n > 0 {
 			a = append(a, name, n)
@@ -175,6 +175,17 @@ func runSummary(st engine.Stats, qs queue.Stats, anomalies map[string]int, files
 	more("unreadable_files", uint64(unreadable))
 	more("truncated_files", uint64(truncated))
 	more("skipped_files", uint64(skipped))
+	return append(a, summaryAttrs(st, qs, anomalies)...)
+}
+
+// summaryAttrs are the figures read and live both report at the end.
+func summaryAttrs(st engine.Stats, qs queue.Stats, anomalies map[string]int) []any {
+	a := []any{"packets", st.Packets, "sessions", st.Sessions, "records", st.Records, "written", qs.Written}
+	more := func(name string, n uint64) {
+		if n > 0 {
+			a = append(a, name, n)
+		}
+	}
 	more("dropped", qs.Dropped)
 	more("write_failed", qs.Failed)
 	more("spilled", qs.Spilled)

@@ -53,22 +53,36 @@ type Pair struct {
 // the veth between them; t.Cleanup removes them, also when the test fails.
 func New(t testing.TB) *Pair {
 	t.Helper()
+	p, remove, err := Create()
+	t.Cleanup(remove)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Create is New for programs that are not tests: remove deletes the
+// namespaces (call it also when err is not nil).
+func Create() (p *Pair, remove func(), err error) {
 	var b [4]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	p := &Pair{Cap: "psmc" + id, Src: "psms" + id, CapIf: "vc" + id, SrcIf: "vs" + id}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
+	p = &Pair{Cap: "psmc" + id, Src: "psms" + id, CapIf: "vc" + id, SrcIf: "vs" + id}
+	remove = func() {
 		// Deleting a namespace deletes the veth end in it, and so the pair.
 		exec.Command("ip", "netns", "del", p.Cap).Run()
 		exec.Command("ip", "netns", "del", p.Src).Run()
 		exec.Command("ip", "link", "del", p.CapIf).Run() // if creation stopped half way
-	})
+	}
+	run := func(args ...string) error {
+		if err != nil {
+			return err
+		}
+		if out, e := exec.Command("ip", args...).CombinedOutput(); e != nil {
+			err = fmt.Errorf("ip %s: %v %s", strings.Join(args, " "), e, out)
+		}
+		return err
+	}
 	run("netns", "add", p.Cap)
 	run("netns", "add", p.Src)
 	run("link", "add", p.CapIf, "type", "veth", "peer", "name", p.SrcIf)
@@ -78,9 +92,11 @@ func New(t testing.TB) *Pair {
 		run("-n", x[0], "link", "set", "lo", "up")
 		run("-n", x[0], "link", "set", x[1], "up")
 		// No IPv6 chatter (router solicitations) on the test link.
-		exec.Command("ip", "netns", "exec", x[0], "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1").Run()
+		if err == nil {
+			exec.Command("ip", "netns", "exec", x[0], "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1").Run()
+		}
 	}
-	return p
+	return p, remove, err
 }
 
 // In runs f on an OS thread that has entered namespace ns. Sockets f opens
