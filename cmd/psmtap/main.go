@@ -16,6 +16,7 @@ import (
 
 	// The protocols psmtap knows; each registers itself.
 	_ "github.com/psmtap/psmtap/dissectors/ftp"
+	_ "github.com/psmtap/psmtap/dissectors/proxy"
 	_ "github.com/psmtap/psmtap/dissectors/rdp"
 	_ "github.com/psmtap/psmtap/dissectors/rlogin"
 	_ "github.com/psmtap/psmtap/dissectors/rsh"
