@@ -51,3 +51,5 @@ golden:
 # SLL2, raw IP, a truncated file).
 edge-pcaps:
 	$(GO) run ./internal/tools/pcaptool edge -out pcaps/edge -in pcaps/telnet-login.pcap pcaps/ssh-password-interactive.pcap
+	# picked up after the login, from the first command on: no option negotiation left
+	$(GO) run ./internal/tools/pcaptool cut -in pcaps/telnet-login.pcap -out pcaps/edge/telnet-midstream-noiac.pcap -from 121

@@ -178,6 +178,28 @@ type Expectation struct {
 	Session func() Session
 }
 
+// Tunnel is implemented by the dissectors of proxy handshakes (SOCKS, HTTP
+// CONNECT): their Probe says Match once the client's request and the
+// proxy's acceptance are both there. The engine then asks Unwrap what the
+// handshake took, takes it off the stream, and detects again on the bytes
+// after it, as if the connection began there. The session found inside
+// gets the record, with Proxy in psm.proxy. NewSession is never called.
+type Tunnel interface {
+	Dissector
+	Unwrap(in *ProbeInput) Unwrapped
+}
+
+// Unwrapped is a completed proxy handshake.
+type Unwrapped struct {
+	// Consumed is how many bytes of each endpoint's data the handshake took.
+	Consumed [2]int
+	// Client is the endpoint that asked the proxy.
+	Client int
+	// TargetPort is the port asked for: the port hint for what follows.
+	TargetPort uint16
+	Proxy      record.Proxy
+}
+
 // DatagramDissector is implemented by dissectors that also recognise UDP
 // flows (e.g. RDP over UDP). For UDP, ProbeInput.Data[i] holds the first
 // datagram endpoint i sent, and Feed receives one datagram per call.

@@ -44,6 +44,8 @@ ALL+=(postgresql-psql postgresql-wrong-password postgresql-unknown-db postgresql
       postgresql-copy postgresql-tls postgresql-pgbench)
 # MySQL/MariaDB: MariaDB 10.11 with the mariadb CLI and Perl DBD::MariaDB (pcaps/scripts/mysql.sh)
 ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls mysql-compress mysql-multi-statement mysql-ed25519)
+# detection of real traffic: typing without pauses, a banner grab, SSH and Telnet through SOCKS and HTTP CONNECT proxies
+ALL+=(ssh-fast-typing ssh-banner-grab ssh-socks5 ssh-http-connect telnet-socks4 telnet-http-connect)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -64,6 +66,7 @@ SUDO_PKGS=(sudo)                                     # telnet-suspicious types `
 CRON_PKGS=(cron)                                     # telnet-admin types crontab (the cron daemon is never started)
 PG_PKGS=(postgresql-15 postgresql-client-15 python3-psycopg openssl)   # its server, psql, pgbench, psycopg 3
 MYSQL_PKGS=(mariadb-server mariadb-client libdbd-mariadb-perl openssl)   # the server runs by hand, never as the host's service
+PROXY_PKGS=(dante-server tinyproxy netcat-openbsd)   # SOCKS and HTTP CONNECT proxies, nc -X as ssh's ProxyCommand
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -76,6 +79,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -qx telnet-admin; then want+=("${CRON_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -q '^postgresql-'; then want+=("${PG_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -q '^mysql-'; then want+=("${MYSQL_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -Eq -- '-(socks|http-connect)'; then want+=("${PROXY_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -802,6 +806,84 @@ cap_postgresql-psycopg()        { . "$SCRIPTS/postgresql.sh"; pg_capture_psycopg
 cap_postgresql-copy()           { . "$SCRIPTS/postgresql.sh"; pg_capture_copy; }
 cap_postgresql-tls()            { . "$SCRIPTS/postgresql.sh"; pg_capture_tls; }
 cap_postgresql-pgbench()        { . "$SCRIPTS/postgresql.sh"; pg_capture_pgbench; }
+
+# ---------------------------------------------------------------- detection of real traffic
+# Commands typed by a script the moment the prompt shows, 60 ms per key, no pause anywhere (no 300 ms silence).
+cap_ssh-fast-typing() {
+    start_sshd sshd-ssh-fast-typing -o LogLevel=DEBUG1
+    start_capture ssh-fast-typing
+    client in_cli "${ALICE[@]}" env PSM_TYPING=fast expect -f "$SCRIPTS/ssh-shell.exp" "$SSH_CFG" $SRV4 22 alice Wonderland1 \
+        "whoami pwd id hostname {uname -r} {ls -la /etc/ssh} {cd /tmp} pwd {echo hello}" \
+        >"$WORK/ssh-fast-typing.out" 2>"$WORK/ssh-fast-typing.times"
+    stop_capture
+    stop_servers
+    sshd_log_has ssh-fast-typing 1 'Accepted password for alice'
+    grep -q 'uid=2001(alice)' "$WORK/ssh-fast-typing.out" || die "ssh-fast-typing: no output of id"
+}
+
+# Banner grabs (what a scanner's version probe or an aborted connection looks like), three connections that never
+# send an identification line: read the server's line and close; read it and abort (RST); connect and close at once
+# (nc -z), before the line comes.
+cap_ssh-banner-grab() {
+    start_sshd sshd-ssh-banner-grab -o LogLevel=DEBUG1
+    start_capture ssh-banner-grab
+    # shellcheck disable=SC2016
+    client in_cli $PY -c 'import socket,struct,sys,time
+for abort in (False, True):
+    s = socket.create_connection((sys.argv[1], 22), timeout=10)
+    b = s.recv(256)
+    if abort:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    sys.stdout.write(b.decode("ascii", "replace"))
+    time.sleep(1)' $SRV4 >"$WORK/ssh-banner-grab.out"
+    client in_cli nc -z $SRV4 22
+    stop_capture
+    stop_servers
+    [ "$(grep -c '^SSH-2.0-OpenSSH' "$WORK/ssh-banner-grab.out")" = 2 ] || die "ssh-banner-grab: banners not read"
+}
+
+# The proxies run in psm-srv on 192.0.2.20 (Dante: SOCKS 4/4a/5 on 1080; tinyproxy: HTTP CONNECT on 8888) and
+# connect to sshd/telnetd on the same address: only the client's connection to the proxy crosses the veth.
+# Targets are named psm-srv: SOCKS5 and HTTP CONNECT carry the name and the proxy resolves it; SOCKS4 carries an
+# address (socat resolves psm-srv itself; Dante has no SOCKS4a).
+start_danted() {
+    start_server danted in_srv /usr/sbin/danted -f "$SCRIPTS/danted.conf" -p "$WORK/danted.pid"
+    wait_port $SRV4 1080
+}
+start_tinyproxy() {
+    start_server tinyproxy in_srv /usr/bin/tinyproxy -d -c "$SCRIPTS/tinyproxy.conf"
+    wait_port $SRV4 8888
+}
+# ssh through a proxy with nc as ProxyCommand (nc -X 5: SOCKS5, -X connect: HTTP CONNECT)
+ssh_via_proxy() {   # ssh_via_proxy NAME NC_PROXY_ARGS...
+    local name=$1; shift
+    start_sshd "sshd-$name" -o LogLevel=DEBUG1
+    start_capture "$name"
+    client in_cli "${ALICE[@]}" expect -f "$SCRIPTS/ssh-shell.exp" "$SSH_CFG" psm-srv 22 alice Wonderland1 "id hostname" \
+        -o "ProxyCommand=nc $* %h %p" >"$WORK/$name.out" 2>"$WORK/$name.times"
+    stop_capture
+    stop_servers
+    sshd_log_has "$name" 1 'Accepted password for alice'
+    grep -q 'uid=2001(alice)' "$WORK/$name.out" || die "$name: no output of id"
+}
+cap_ssh-socks5()       { start_danted;    ssh_via_proxy ssh-socks5 -X 5 -x $SRV4:1080; }
+cap_ssh-http-connect() { start_tinyproxy; ssh_via_proxy ssh-http-connect -X connect -x $SRV4:8888; }
+# telnet through a proxy: socat on the client's loopback forwards to the proxy (as a local tunnel would), telnet
+# connects to it; the wire shows the proxy handshake, then the Telnet session
+telnet_via_proxy() {   # telnet_via_proxy NAME SOCAT_ADDRESS
+    local name=$1
+    start_inetd
+    start_server socat-$name in_cli socat TCP-LISTEN:2301,bind=127.0.0.1,reuseaddr "$2"
+    wait_port_in $CLI 127.0.0.1 2301
+    start_capture "$name"
+    client in_cli expect -f "$SCRIPTS/telnet-simple.exp" 127.0.0.1 2301 bob Builder22 >"$WORK/$name.out"
+    stop_capture
+    stop_servers
+    grep -q '^psm-srv' "$WORK/$name.out" || die "$name: no output of hostname"
+}
+cap_telnet-socks4()      { start_danted;    telnet_via_proxy telnet-socks4 "SOCKS4:$SRV4:psm-srv:23,socksport=1080"; }
+cap_telnet-http-connect() { start_tinyproxy; telnet_via_proxy telnet-http-connect "PROXY:$SRV4:psm-srv:23,proxyport=8888"; }
 
 # ---------------------------------------------------------------- main
 main() {

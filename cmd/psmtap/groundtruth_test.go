@@ -187,6 +187,37 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.client.cipher_algs": "3des-cbc", "ssh.cipher_alg": "3des-cbc", "ssh.mac_alg": "umac-64-etm@openssh.com",
 			"ssh.kex_alg": "sntrup761x25519-sha512", "ssh.host_key_alg": "ssh-ed25519",
 			"ssh.host_key.fingerprint_sha256": "SHA256:fWRjSnTUUXn+mPU1ImzISLK554odjg7aTzN2w7zRJb4"}}},
+		// Detection of real traffic: commands typed without pauses, banner grabs, sessions through proxies
+		// (the destination is the proxy; psm.proxy says what the client asked it for).
+		"ssh-fast-typing.pcap": {{"ssh", "192.0.2.10:53874", "192.0.2.20:22", map[string]string{
+			"psm.login.success": "true", "psm.login.attempts": "1", "psm.kind": "interactive", "psm.state": "closed",
+			"ssh.host_key.fingerprint_sha256": "SHA256:pRUwagNB2Q7pWroVoDJIvSDZ7kTCf0mEbLvvo3cX5dA"}}},
+		"ssh-banner-grab.pcap": {
+			{"ssh", "192.0.2.10:49216", "192.0.2.20:22", map[string]string{"psm.state": "closed", "psm.login.success": "",
+				"ssh.server.software": "OpenSSH_9.2p1", "ssh.client.banner": "", "psm.anomalies": list("ssh.one_side_only")}},
+			{"ssh", "192.0.2.10:49218", "192.0.2.20:22", map[string]string{"psm.state": "reset",
+				"ssh.server.software": "OpenSSH_9.2p1", "ssh.client.banner": "", "psm.anomalies": list("ssh.one_side_only")}},
+			{"ssh", "192.0.2.10:49224", "192.0.2.20:22", map[string]string{"psm.state": "reset",
+				"ssh.server.software": "OpenSSH_9.2p1", "ssh.client.banner": "", "psm.anomalies": list("ssh.one_side_only")}},
+		},
+		"ssh-socks5.pcap": {{"ssh", "192.0.2.10:43166", "192.0.2.20:1080", map[string]string{
+			"psm.proxy.type": "socks5", "psm.proxy.target": "psm-srv:22", "psm.login.success": "true", "psm.login.attempts": "1",
+			"psm.kind": "interactive", "ssh.client.software": "OpenSSH_9.2p1", "ssh.server.software": "OpenSSH_9.2p1",
+			"ssh.host_key.fingerprint_sha256": "SHA256:pRUwagNB2Q7pWroVoDJIvSDZ7kTCf0mEbLvvo3cX5dA"}}},
+		"ssh-http-connect.pcap": {{"ssh", "192.0.2.10:39656", "192.0.2.20:8888", map[string]string{
+			"psm.proxy.type": "http_connect", "psm.proxy.target": "psm-srv:22", "psm.login.success": "true", "psm.login.attempts": "1",
+			"psm.kind": "interactive", "ssh.host_key.fingerprint_sha256": "SHA256:pRUwagNB2Q7pWroVoDJIvSDZ7kTCf0mEbLvvo3cX5dA"}}},
+		"telnet-socks4.pcap": {{"telnet", "192.0.2.10:45264", "192.0.2.20:1080", map[string]string{
+			"psm.proxy.type": "socks4", "psm.proxy.target": "192.0.2.20:23", "psm.proxy.user": "anonymous",
+			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit"),
+			"telnet.terminal_type": "XTERM"}}},
+		"telnet-http-connect.pcap": {{"telnet", "192.0.2.10:56414", "192.0.2.20:8888", map[string]string{
+			"psm.proxy.type": "http_connect", "psm.proxy.target": "psm-srv:23",
+			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit")}}},
+		// telnet-login.pcap picked up at its first command (make edge-pcaps): no negotiation, no login seen
+		"edge/telnet-midstream-noiac.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{
+			"psm.state": "partial", "psm.commands": list("id", "whoami", "exit"), "user.name": "",
+			"psm.anomalies": list("telnet.detected_by_port_and_shape")}}},
 	}
 	for file, sessions := range truth {
 		t.Run(file, func(t *testing.T) {

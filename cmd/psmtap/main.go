@@ -18,6 +18,7 @@ import (
 	_ "github.com/psmtap/psmtap/dissectors/ftp"
 	_ "github.com/psmtap/psmtap/dissectors/mysql"
 	_ "github.com/psmtap/psmtap/dissectors/postgresql"
+	_ "github.com/psmtap/psmtap/dissectors/proxy"
 	_ "github.com/psmtap/psmtap/dissectors/rdp"
 	_ "github.com/psmtap/psmtap/dissectors/rlogin"
 	_ "github.com/psmtap/psmtap/dissectors/rsh"

@@ -108,7 +108,7 @@ func TestBuiltinRulesFire(t *testing.T) {
 			fired[name][filepath.Base(c)] = true
 		}
 	}
-	cleartext := "ftp-active ftp-sensitive ftp-vsftpd rlogin rlogin-suspicious rsh telnet-admin telnet-benign telnet-busybox telnet-bypass telnet-login telnet-port2323 telnet-suspicious"
+	cleartext := "ftp-active ftp-sensitive ftp-vsftpd rlogin rlogin-suspicious rsh telnet-admin telnet-benign telnet-busybox telnet-bypass telnet-http-connect telnet-login telnet-port2323 telnet-socks4 telnet-suspicious"
 	want := map[string]string{
 		"Cleartext administration protocol in use":                                       cleartext,
 		"Password hashes read or changed (/etc/shadow)":                                  "rlogin-suspicious telnet-bypass telnet-suspicious",

@@ -127,6 +127,11 @@ func (s *shape) kind(usePost bool) string {
 		return KindTunnel
 	case hi.bytes >= 64<<10 && lo.bytes >= 16<<10:
 		return KindTunnel
+	case cl.small >= 20 && sv.small >= 20 && cl.big == 0 && cl.small*10 >= cl.chunks*9 && sv.small*2 >= sv.chunks:
+		// Many small records each way, no bulk, even without a pause: typed
+		// by a script or a quick typist (commands sent as soon as the prompt
+		// shows). Counts over the whole session only.
+		return KindInteractive
 	case cl.chunks <= 16:
 		return KindExec
 	}

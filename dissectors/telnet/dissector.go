@@ -15,6 +15,8 @@
 package telnet
 
 import (
+	"bytes"
+
 	"github.com/psmtap/psmtap/dissectors"
 )
 
@@ -142,6 +144,9 @@ func (Dissector) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	check := opensWithNegotiation
 	if in.Port[0] == 23 || in.Port[1] == 23 {
 		check = opensWithCommand
+		if in.Client == dissectors.Unknown && !opensWithIAC(in.Data[0]) && !opensWithIAC(in.Data[1]) {
+			return probeMidstream(in)
+		}
 	}
 	// Either side opening with binary rules Telnet out at once (a bulk
 	// transfer would otherwise keep the flow in detection).
@@ -174,4 +179,102 @@ func binaryOpening(b []byte) bool {
 		}
 	}
 	return false
+}
+
+func opensWithIAC(b []byte) bool { return len(b) > 0 && b[0] == IAC }
+
+// Mid-stream pickup without negotiation.
+//
+// A Telnet session picked up after its option negotiation (the capture
+// started late, or the flow table lost it) shows only what was typed, its
+// echo and the output. With the TCP handshake missing and one endpoint on
+// port 23, such a flow is claimed when it looks like a terminal session:
+// the client sends text a person types (printable, with Enter, erase and
+// control keys, never IAC) and the server sends text in which the client's
+// first typed word comes back (the echo). The record then says
+// telnet.detected_by_port_and_shape. A connection whose start was captured
+// must still open with negotiation.
+const (
+	echoWord     = 8    // at most this many typed characters are looked for in the echo
+	midstreamCap = 2048 // server bytes without the echo: not a terminal session
+)
+
+func probeMidstream(in *dissectors.ProbeInput) dissectors.ProbeResult {
+	no := dissectors.ProbeResult{Verdict: dissectors.NoMatch}
+	sv := 0
+	if in.Port[1] == 23 {
+		sv = 1
+	}
+	if in.Port[0] == in.Port[1] {
+		return no // both on port 23: no side to call the server
+	}
+	cl := 1 - sv
+	c, s := in.Data[cl], in.Data[sv]
+	if !typed(c) || !terminalText(s) {
+		return no
+	}
+	word := firstWord(c)
+	switch {
+	case word != nil && bytes.Contains(s, word):
+		return dissectors.ProbeResult{Verdict: dissectors.Match, Client: cl}
+	case len(s) >= midstreamCap || len(c) >= probeWindow || in.Done[0] && in.Done[1]:
+		return no
+	}
+	return dissectors.ProbeResult{Verdict: dissectors.NeedMore}
+}
+
+// typed reports whether b could be keys a person typed: printable text and
+// control keys (Enter, erase, ^C, ESC sequences...), no IAC, and at least
+// half of it printable.
+func typed(b []byte) bool {
+	b = b[:min(len(b), probeWindow)]
+	printable := 0
+	for _, c := range b {
+		switch {
+		case c == IAC:
+			return false
+		case c >= 0x20 && c < 0x7f:
+			printable++
+		}
+	}
+	return printable*2 >= len(b)
+}
+
+// terminalText reports whether b looks like what a shell sends to a
+// terminal: mostly text, line ends and escape sequences, no IAC.
+func terminalText(b []byte) bool {
+	b = b[:min(len(b), 512)]
+	bad := 0
+	for _, c := range b {
+		if c == IAC {
+			return false
+		}
+		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' && c != 0x08 && c != 0x1b && c != 0x07 && c != 0 {
+			bad++
+		}
+	}
+	return bad*16 <= len(b)
+}
+
+// firstWord is the client's first run of two or more printable characters
+// (up to echoWord of them), nil while there is none.
+func firstWord(b []byte) []byte {
+	b = b[:min(len(b), probeWindow)]
+	start := -1
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] > 0x20 && b[i] < 0x7f {
+			if start < 0 {
+				start = i
+			}
+			if i-start+1 == echoWord {
+				return b[start : i+1]
+			}
+			continue
+		}
+		if start >= 0 && i-start >= 2 && i < len(b) {
+			return b[start:i] // a word ended by a space or a key: complete
+		}
+		start = -1
+	}
+	return nil
 }

@@ -22,6 +22,13 @@ func TestProbe(t *testing.T) {
 		{Name: "plain text, other side done", A: "hello\r\n", DoneB: true, Client: 0, Want: dissectors.NoMatch},
 		{Name: "opens with GA", A: "\xff\xf9", DoneB: true, Client: 0, Want: dissectors.NoMatch},
 		{Name: "binary upload, server silent", A: "\x16\x03\x01\x02\x00\x01\x00", Client: 0, Want: dissectors.NoMatch},
+		// Mid-stream pickup after the negotiation (no handshake seen): port 23 and the echo decide.
+		{Name: "midstream: typed word echoed", A: "id\r", B: "id\r\n\x1b[?2004l\r\x00", Client: U, Want: dissectors.Match, WantClient: 0},
+		{Name: "midstream: erase key typed, echoed", A: "whoamu\x7fi\r", B: "whoamu\x08 \x08i\r\n", Client: U, Want: dissectors.Match, WantClient: 0},
+		{Name: "midstream: word not complete yet", A: "i", B: "i", Client: U, Want: dissectors.NeedMore},
+		{Name: "midstream: no echo by the end", A: "hello\r\n", B: "220 ok\r\n", DoneA: true, DoneB: true, Client: U, Want: dissectors.NoMatch},
+		{Name: "midstream: binary server", A: "ab\r", B: "\x01\x02\x03\x04ab", Client: U, Want: dissectors.NoMatch},
+		{Name: "handshake seen: echo is not enough", A: "id\r", B: "id\r\n", Client: 0, Want: dissectors.NoMatch},
 	}
 	for _, c := range cases {
 		if got, ok := dissectors.RunProbe(Dissector{}, c, [2]uint16{40000, 23}); !ok {
@@ -52,5 +59,7 @@ func TestProbeOffPort23(t *testing.T) {
 func FuzzProbe(f *testing.F) {
 	f.Add([]byte("\xff\xfd\x18\xff\xfd\x20"), []byte("\xff\xfb\x18"), uint8(0))
 	f.Add([]byte("login: "), []byte{}, uint8(4))
+	f.Add([]byte("id\r"), []byte("id\r\n\x1b[?2004l\r\x00"), uint8(0))       // mid-stream pickup (port 23, no handshake): echoed word
+	f.Add([]byte("whoamu\x7fi\r"), []byte("whoamu\x08 \x08i\r\n"), uint8(0)) // mid-stream: an erase key typed
 	f.Fuzz(func(t *testing.T, a, b []byte, flags uint8) { dissectors.FuzzProbe(Dissector{}, a, b, flags) })
 }

@@ -25,6 +25,9 @@ type session struct {
 	opts  options
 	f     Fields
 	speed string
+	// commands: a Telnet command (negotiation included) was seen. A session
+	// without any was claimed by port and shape (a mid-stream pickup).
+	commands bool
 }
 
 type sideHandler struct {
@@ -116,13 +119,15 @@ func (h *sideHandler) Data(b []byte) {
 
 func (h *sideHandler) Negotiate(cmd, opt byte) {
 	s := h.s
+	s.commands = true
 	s.opts.negotiate(h.dir, cmd, opt)
 }
 
-func (h *sideHandler) Command(byte) {}
+func (h *sideHandler) Command(byte) { h.s.commands = true }
 
 func (h *sideHandler) Sub(opt byte, p []byte) {
 	s := h.s
+	s.commands = true
 	switch opt {
 	case OptTTYPE:
 		if t, ok := ParseTerminalType(p); ok && h.dir == dissectors.FromClient {
@@ -192,6 +197,9 @@ func (s *session) Close(r *record.Record) {
 	if s.stop {
 		r.AddAnomaly("telnet.encrypted")
 	}
+	if !s.commands {
+		r.AddAnomaly("telnet.detected_by_port_and_shape")
+	}
 	if s.term.Rec != nil {
 		s.term.Rec.Term = strings.ToLower(f.TerminalType)
 		if w := f.Window; w != nil && s.term.Rec.Width == 0 {
@@ -210,6 +218,9 @@ func (s *session) Snapshot(r *record.Record) {
 	s.term.Snapshot(r)
 	if s.stop {
 		r.AddAnomaly("telnet.encrypted")
+	}
+	if !s.commands {
+		r.AddAnomaly("telnet.detected_by_port_and_shape")
 	}
 	if f := s.fields(); !f.empty() {
 		r.Set("telnet", f)

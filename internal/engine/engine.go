@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/psmtap/psmtap/capture/decode"
 	"github.com/psmtap/psmtap/capture/flow"
@@ -131,6 +132,12 @@ type Engine struct {
 	freeProbes []*probeState
 	// udpCandidates are the dissectors that take UDP flows (bit per index).
 	udpCandidates uint32
+	// tunnels are the proxy handshake dissectors (bit per index).
+	tunnels uint32
+	// unwrapped: a proxy handshake was taken off during this probe call
+	// (the segment being probed was copied into the probe buffers).
+	unwrapped bool
+	probeTS   int64 // packet time of the segment being probed
 	// expected holds related connections announced by sessions, by destination.
 	expected  map[netip.AddrPort][]dissectors.Expectation
 	nExpected int
@@ -147,8 +154,11 @@ const (
 
 // conn is the engine's per-flow state, stored inside the flow table entry.
 type conn struct {
-	mode      mode
-	client    int8 // endpoint index of the client, -1 unknown
+	mode   mode
+	client int8 // endpoint index of the client, -1 unknown
+	// tunnel: the session runs inside a proxy (SOCKS, HTTP CONNECT) whose
+	// handshake was taken off the stream; nil for every other flow.
+	tunnel    *tunnel
 	first     int8 // endpoint that sent the first packet
 	synSeen   bool
 	rst       bool
@@ -179,6 +189,15 @@ type conn struct {
 	sess       dissectors.Session
 	rec        *record.Record
 }
+
+// tunnel is what a proxy handshake said.
+type tunnel struct {
+	proxy record.Proxy
+	port  uint16 // the target port: the hint for the inner protocol
+}
+
+// tunnelCost is what a tunnel adds to a flow's fixed cost.
+const tunnelCost = int32(unsafe.Sizeof(tunnel{})) + 64
 
 type chunk struct {
 	ep       int8
@@ -240,6 +259,9 @@ func New(cfg Config) *Engine {
 	for i, d := range cfg.Dissectors {
 		if dd, ok := d.(dissectors.DatagramDissector); ok && dd.UDP() {
 			e.udpCandidates |= 1 << i
+		}
+		if _, ok := d.(dissectors.Tunnel); ok {
+			e.tunnels |= 1 << i
 		}
 	}
 	e.expected = map[netip.AddrPort][]dissectors.Expectation{}
@@ -528,7 +550,17 @@ func (e *Engine) probeData(f *flow.Flow[conn], ep int, data []byte, ts int64) {
 		ps.buf[ep] = append(ps.buf[ep], take...)
 		e.probeHeld += len(take)
 	}
+	e.probeTS = ts
 	e.runProbes(f, false)
+	if e.unwrapped {
+		// A proxy handshake came off: take was copied, and replayed if a
+		// session inside matched; only what did not fit is left.
+		e.unwrapped = false
+		if c.mode == modeSession && len(take) < len(data) {
+			e.feed(f, ep, data[len(take):], ts)
+		}
+		return
+	}
 	switch {
 	case c.mode == modeProbe && borrowed:
 		ps.view[ep] = nil
@@ -566,6 +598,9 @@ func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
 	if c.client < 0 {
 		in.Client = dissectors.Unknown
 	}
+	if c.tunnel != nil && c.tunnel.port != 0 && c.client >= 0 {
+		in.Port[1-c.client] = c.tunnel.port // inside a proxy: the port asked for is the hint
+	}
 	var matched dissectors.Dissector
 	matchedClient := dissectors.Unknown
 	for i, d := range e.cfg.Dissectors {
@@ -584,6 +619,10 @@ func (e *Engine) runProbes(f *flow.Flow[conn], final bool) {
 		}
 	}
 	if matched != nil {
+		if t, ok := matched.(dissectors.Tunnel); ok {
+			e.unwrap(f, t, final)
+			return
+		}
 		e.attach(f, matched, matchedClient)
 		return
 	}
@@ -610,6 +649,69 @@ func (e *Engine) safeProbe(d dissectors.Dissector, in *dissectors.ProbeInput) (r
 		}
 	}()
 	return d.Probe(in)
+}
+
+// unwrap takes a completed proxy handshake off the probe buffers and runs
+// detection again on what follows it, with every protocol but the proxies
+// (one level: a proxy inside a proxy is not unwrapped).
+func (e *Engine) unwrap(f *flow.Flow[conn], t dissectors.Tunnel, final bool) {
+	c := &f.Data
+	ps := c.probe
+	u, ok := e.safeUnwrap(t, &e.probeIn)
+	if !ok || u.Consumed[0] < 0 || u.Consumed[1] < 0 || u.Consumed[0] > len(ps.data(0)) || u.Consumed[1] > len(ps.data(1)) {
+		c.candidates &^= e.tunnels
+		return
+	}
+	// The bytes still in the packet are copied: they outlive this call now.
+	for ep := 0; ep < 2; ep++ {
+		if v := ps.view[ep]; v != nil {
+			ps.view[ep] = nil
+			ps.chunks = append(ps.chunks, chunk{ep: int8(ep), off: int32(len(ps.buf[ep])), len: int32(len(v)), ts: e.probeTS})
+			ps.buf[ep] = append(ps.buf[ep], v...)
+			e.probeHeld += len(v)
+			e.unwrapped = true
+		}
+	}
+	// Cut the handshake off each side and renumber the chunks.
+	kept := ps.chunks[:0]
+	for _, ch := range ps.chunks {
+		cut := int32(u.Consumed[ch.ep])
+		switch {
+		case ch.off+ch.len <= cut:
+			continue
+		case ch.off < cut:
+			ch.len -= cut - ch.off
+			ch.off = 0
+		default:
+			ch.off -= cut
+		}
+		kept = append(kept, ch)
+	}
+	ps.chunks = kept
+	for ep := 0; ep < 2; ep++ {
+		n := u.Consumed[ep]
+		ps.buf[ep] = ps.buf[ep][:copy(ps.buf[ep], ps.buf[ep][n:])]
+		e.probeHeld -= n
+	}
+	if c.client < 0 && (u.Client == 0 || u.Client == 1) {
+		c.client = int8(u.Client)
+	}
+	c.tunnel = &tunnel{proxy: u.Proxy, port: u.TargetPort}
+	c.static += tunnelCost
+	e.static += int64(tunnelCost)
+	c.candidates = e.allCandidates &^ e.tunnels
+	e.runProbes(f, final)
+}
+
+func (e *Engine) safeUnwrap(t dissectors.Tunnel, in *dissectors.ProbeInput) (u dissectors.Unwrapped, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.stats.Panics++
+			e.cfg.Logger.Error("proxy unwrap panicked; not unwrapped", "dissector", t.Name(), "panic", fmt.Sprint(r))
+			ok = false
+		}
+	}()
+	return t.Unwrap(in), true
 }
 
 // attach hands the flow to d and replays the probed bytes in arrival order.
@@ -785,6 +887,10 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	r.CommunityID = e.communityID(f, cl)
 	r.ID = sessionID(r.CommunityID, f.First)
 	r.Observer, r.Interface = e.cfg.Observer, e.cfg.Interface
+	if c.tunnel != nil {
+		p := c.tunnel.proxy
+		r.Proxy = &p
+	}
 	r.MissedBytes = c.streams[0].Missed + c.streams[1].Missed
 	if r.MissedBytes > 0 {
 		r.AddAnomaly("tcp.gap")

@@ -37,6 +37,15 @@ type Recording struct {
 	Bytes  int64  `json:"bytes"`
 }
 
+// Proxy is the proxy a session went through (psm.proxy.*): SOCKS or HTTP
+// CONNECT. The record's destination is the proxy; Target is what the client
+// asked it for.
+type Proxy struct {
+	Type   string `json:"type"`
+	Target string `json:"target"`
+	User   string `json:"user,omitempty"`
+}
+
 // Record is one session.
 type Record struct {
 	ID          string
@@ -64,6 +73,7 @@ type Record struct {
 	Commands             []string
 	OutputText           string
 	Recording            *Recording
+	Proxy                *Proxy
 
 	// Objects holds protocol-specific objects written at the top level under
 	// their names (e.g. "ssh", "rdp", "tls"); values must marshal to JSON objects.
@@ -173,6 +183,7 @@ type psm struct {
 	Commands             []string   `json:"commands,omitempty"`
 	OutputText           string     `json:"output_text,omitempty"`
 	Recording            *Recording `json:"recording,omitempty"`
+	Proxy                *Proxy     `json:"proxy,omitempty"`
 }
 
 type user struct {
@@ -214,7 +225,8 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Network: network{Transport: r.Transport, Protocol: r.Protocol, CommunityID: r.CommunityID,
 			Bytes: r.ClientBytes + r.ServerBytes, Packets: r.ClientPkts + r.ServerPkts},
 		PSM: psm{SessionID: r.ID, State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
-			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording},
+			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording,
+			Proxy: r.Proxy},
 	}
 	d.Observer = newObserver(r.Observer, r.Interface)
 	if r.UserName != "" {

@@ -39,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pcaptool edge|bench|flood [flags]")
+		return errors.New("usage: pcaptool edge|bench|flood|cut [flags]")
 	}
 	switch args[0] {
 	case "edge":
@@ -48,8 +48,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return benchCmd(ctx, args[1:], stdout)
 	case "flood":
 		return floodCmd(args[1:], stdout)
+	case "cut":
+		return cutCmd(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q (want edge, bench or flood)", args[0])
+	return fmt.Errorf("unknown command %q (want edge, bench, flood or cut)", args[0])
 }
 
 // listFlag collects a repeatable flag whose values may also be comma-separated.
