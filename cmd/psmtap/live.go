@@ -11,6 +11,7 @@ import (
 	"github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/rules"
+	"github.com/psmtap/psmtap/internal/sensor"
 )
 
 func liveCommand() *cli.Command {
@@ -22,7 +23,7 @@ func liveCommand() *cli.Command {
 			"every minute and at exit.\n\n" +
 			"Example:\n" +
 			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out",
-		Flags: append(commonFlags(),
+		Flags: append(append(commonFlags(),
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "bpf", Usage: "capture filter `EXPR` (tcpdump syntax)"},
 			&cli.IntFlag{Name: "snaplen", Value: 262144, Usage: "bytes kept of each packet"},
@@ -30,7 +31,7 @@ func liveCommand() *cli.Command {
 			&cli.IntFlag{Name: "buffer-mb", Value: 64, Usage: "kernel capture buffer in MiB"},
 			&cli.DurationFlag{Name: "stats-every", Value: time.Minute, Usage: "log counters this often"},
 			&cli.DurationFlag{Name: "spool-drain-every", Value: 30 * time.Second, Usage: "with --output es: send what waits in the spool this often"},
-		),
+		), apiFlags()...), // api.go
 		Action: runLive,
 	}
 }
@@ -45,6 +46,10 @@ func counters(out *queue.Queue, set *rules.Set) []any {
 }
 
 func runLive(c *cli.Context) error {
+	apiCfg, err := checkAPIFlags(c) // refused before anything is opened
+	if err != nil {
+		return err
+	}
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
 		Promisc: c.Bool("promisc"), BufferSize: c.Int("buffer-mb") << 20,
@@ -53,7 +58,11 @@ func runLive(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer src.Close()
-	out, ruleSet, err := queuedOutput(c, true)
+	var hub *sensor.Hub
+	if apiCfg != nil {
+		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
+	}
+	out, ruleSet, err := queuedOutput(c, true, hub)
 	if err != nil {
 		return err
 	}
@@ -61,6 +70,16 @@ func runLive(c *cli.Context) error {
 	if err != nil {
 		out.Close()
 		return err
+	}
+	var api *apiServer
+	if hub != nil {
+		wireHub(&cfg, hub, out)
+		hub.Gather(outputMetrics(out, ruleSet))
+		if api, err = startAPI(apiCfg, hub, cfg.Logger); err != nil {
+			out.Close()
+			hub.Close()
+			return err
+		}
 	}
 	cfg.Interface = src.Name()
 	if !c.IsSet("interim") {
@@ -81,6 +100,13 @@ func runLive(c *cli.Context) error {
 			"buffers_flushed", st.BuffersFlushed, "fragments_evicted", st.FragmentsEvicted, "fragments_dropped", st.FragmentsDropped},
 			counters(out, ruleSet)...)...)
 	}
+	publish := func() {
+		if hub != nil {
+			ps, _ := src.Stats()
+			hub.Publish(captureMetrics(eng.Stats(), ps))
+		}
+	}
+	nextPublish := time.Now()
 	var runErr error
 	for c.Context.Err() == nil {
 		frame, link, ts, wire, err := src.Next()
@@ -97,9 +123,17 @@ func runLive(c *cli.Context) error {
 			next = time.Now().Add(every)
 			report()
 		}
+		if hub != nil && time.Now().After(nextPublish) {
+			nextPublish = time.Now().Add(time.Second) // the engine's counters for /metrics
+			publish()
+		}
 	}
 	eng.Flush()
 	writeErr := out.Close() // waits until every document is written or spooled
+	publish()
+	if api != nil {
+		api.stop()
+	}
 	report()
 	if runErr != nil {
 		return cli.Exit(runErr.Error(), 1)

@@ -63,6 +63,8 @@ func newApp() *cli.App {
 			rulesCommand(),
 			keygenCommand(),
 			verifyCommand(),
+			sessionsCommand(), // sessions.go: a sensor's open sessions
+			watchCommand(),    // watch.go: one of them, live
 			{
 				Name:  "version",
 				Usage: "print the version",
