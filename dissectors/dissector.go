@@ -140,6 +140,11 @@ type Context struct {
 	// commands, files...) as they happen; nil when nobody listens. Use
 	// Publish, which checks.
 	Events func(*record.Event)
+	// Live receives an interactive session's terminal bytes as they are
+	// decoded, for the sensor's live view: server output, and client input
+	// masked exactly as in recordings. nil when nobody watches. data is
+	// borrowed; the callee copies what it keeps and must never block.
+	Live func(dir Direction, ts int64, data []byte)
 }
 
 // Listening reports whether activity events are wanted: a dissector may
@@ -152,6 +157,22 @@ func (c *Context) Listening() bool { return c != nil && c.Events != nil }
 func (c *Context) Publish(ev *record.Event) {
 	if c != nil && c.Events != nil && ev != nil {
 		c.Events(ev)
+	}
+}
+
+// TermLive adapts Live for internal/term's Terminal.Live (input: bytes from
+// the client); nil when nobody watches.
+func (c *Context) TermLive() func(input bool, ts int64, data []byte) {
+	if c == nil || c.Live == nil {
+		return nil
+	}
+	live := c.Live
+	return func(input bool, ts int64, data []byte) {
+		dir := FromServer
+		if input {
+			dir = FromClient
+		}
+		live(dir, ts, data)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rules"
+	"github.com/psmtap/psmtap/internal/sensor"
 )
 
 func liveCommand() *cli.Command {
@@ -28,7 +29,7 @@ func liveCommand() *cli.Command {
 			"minute, and a summary at exit.\n\n" +
 			"Example:\n" +
 			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out",
-		Flags: append(commonFlags(),
+		Flags: append(append(commonFlags(),
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "bpf", Usage: "capture filter `EXPR` (tcpdump syntax)"},
 			&cli.IntFlag{Name: "snaplen", Usage: "bytes kept of each packet (default: MTU or GRO/GSO size of the interface + 26)"},
@@ -37,7 +38,7 @@ func liveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "immediate", Usage: "hand over each packet at once (TPACKET_V2: fixed slots, fewer packets in the ring; the default snapshot length is then the MTU's)"},
 			&cli.DurationFlag{Name: "stats-every", Value: time.Minute, Usage: "log counters this often"},
 			&cli.DurationFlag{Name: "spool-drain-every", Value: 30 * time.Second, Usage: "with --output es: send what waits in the spool this often"},
-		),
+		), apiFlags()...), // api.go
 		Action: runLive,
 	}
 }
@@ -52,6 +53,10 @@ func counters(out *queue.Queue, set *rules.Set) []any {
 }
 
 func runLive(c *cli.Context) error {
+	apiCfg, err := checkAPIFlags(c) // refused before anything is opened
+	if err != nil {
+		return err
+	}
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
 		Promisc: c.Bool("promisc"), BufferSize: c.Int("buffer-mb") << 20, Immediate: c.Bool("immediate"),
@@ -60,7 +65,11 @@ func runLive(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer src.Close()
-	out, ruleSet, err := queuedOutput(c, true)
+	var hub *sensor.Hub
+	if apiCfg != nil {
+		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
+	}
+	out, ruleSet, err := queuedOutput(c, true, hub)
 	if err != nil {
 		return err
 	}
@@ -68,6 +77,16 @@ func runLive(c *cli.Context) error {
 	if err != nil {
 		out.Close()
 		return err
+	}
+	var api *apiServer
+	if hub != nil {
+		wireHub(&cfg, hub, out)
+		hub.Gather(outputMetrics(out, ruleSet))
+		if api, err = startAPI(apiCfg, hub, cfg.Logger); err != nil {
+			out.Close()
+			hub.Close()
+			return err
+		}
 	}
 	cfg.Interface = src.Name()
 	if !c.IsSet("interim") {
@@ -102,6 +121,13 @@ func runLive(c *cli.Context) error {
 			"buffers_flushed", st.BuffersFlushed, "fragments_evicted", st.FragmentsEvicted, "fragments_dropped", st.FragmentsDropped},
 			counters(out, ruleSet)...)...)
 	}
+	publish := func() {
+		if hub != nil {
+			ps, _ := src.Stats()
+			hub.Publish(captureMetrics(eng.Stats(), ps))
+		}
+	}
+	nextPublish := time.Now()
 	var runErr error
 	for c.Context.Err() == nil {
 		frame, link, ts, wire, err := src.Next()
@@ -122,10 +148,18 @@ func runLive(c *cli.Context) error {
 			nextStats = now.Add(time.Second)
 			src.Stats()
 		}
+		if hub != nil && time.Now().After(nextPublish) {
+			nextPublish = time.Now().Add(time.Second) // the engine's counters for /metrics
+			publish()
+		}
 	}
 	ps, _ := src.Stats() // before the flush: what the capture saw
 	eng.Flush()
 	writeErr := out.Close() // waits until every document is written or spooled
+	publish()
+	if api != nil {
+		api.stop()
+	}
 	report()
 	// One line at the default level, like read's: drops at any layer show.
 	log.Info("live done", liveSummary(src.Name(), time.Since(started), ps, eng.Stats(), out.Stats(), anomalies)...)

@@ -65,6 +65,8 @@ func newApp() *cli.App {
 			keygenCommand(),
 			verifyCommand(),
 			reportCommand(),
+			sessionsCommand(), // sessions.go: a sensor's open sessions
+			watchCommand(),    // watch.go: one of them, live
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -16,6 +16,7 @@ import (
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rules"
+	"github.com/psmtap/psmtap/internal/sensor"
 )
 
 // commonFlags are shared by read and live.
@@ -94,7 +95,11 @@ func parseSize(s string) (int64, error) {
 // lost); live never waits: what does not fit goes to the Elasticsearch
 // spool with --output es, or is dropped and counted with files and stdout
 // (the disk that is too slow for them is the one a spool would be on).
-func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
+//
+// hub, when set (live --listen), sits right behind the queue (sensor.Tee):
+// it sees every record, event and alert first, and events go on to the
+// outputs only with --events (or to the rules, which want them).
+func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub) (*queue.Queue, *rules.Set, error) {
 	// Rules first: a bad rule file stops the start, before anything is opened.
 	var set *rules.Set
 	if paths := c.StringSlice("rules"); len(paths) > 0 {
@@ -136,6 +141,23 @@ func queuedOutput(c *cli.Context, live bool) (*queue.Queue, *rules.Set, error) {
 			rs.OnAlert = outs.OnAlert // queues only: never waits for a receiver
 			sink = outs.Wrap(sink)    // closed after the sink: the last alerts are out
 		}
+		if hub != nil {
+			next := rs.OnAlert
+			rs.OnAlert = func(a *record.Alert) {
+				hub.Alert(a) // never waits: slow event streams are dropped
+				if next != nil {
+					next(a)
+				}
+			}
+		}
+	}
+	if hub != nil {
+		tee := &sensor.Tee{Hub: hub, Next: sink, PassEvents: c.Bool("events") || set != nil}
+		if spools {
+			tee.SpoolTo = sp.Spool
+			sp = tee
+		}
+		sink = tee
 	}
 	if spools && live {
 		opt.Spill = sp.Spool

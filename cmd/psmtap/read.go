@@ -63,7 +63,7 @@ func runRead(c *cli.Context) error {
 	if len(files) == 0 {
 		return cli.Exit("read: no capture files (*.pcap, *.pcapng, optionally .gz/.zst) found there", 1)
 	}
-	out, ruleSet, err := queuedOutput(c, false)
+	out, ruleSet, err := queuedOutput(c, false, nil)
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,7 @@ func newSession(ctx *dissectors.Context) *session {
 	if ctx.Listening() {
 		s.term.Events = s.publish
 	}
+	s.term.Live = ctx.TermLive()
 	return s
 }
 

@@ -77,6 +77,7 @@ func newSession(ctx *dissectors.Context) *session {
 	if ctx.Listening() {
 		s.term.Events = ctx.Publish
 	}
+	s.term.Live = ctx.TermLive()
 	return s
 }
 

@@ -61,7 +61,13 @@ type Config struct {
 	// publishes it (--events); nil turns them off and they cost nothing.
 	// It may keep ev, as Emit may keep a record.
 	EmitEvent func(ev *record.Event)
-	Logger    *slog.Logger
+	// Live, when set, is told of each session as it is attached (ctx:
+	// addresses, and ctx.Record with protocol and psm.session_id; it must
+	// not keep ctx.Record; start: the flow's first packet time, ns) and
+	// returns the session's live terminal feed (dissectors.Context.Live),
+	// or nil. Runs on the packet path: it must not block.
+	Live   func(ctx *dissectors.Context, start int64) func(dir dissectors.Direction, ts int64, data []byte)
+	Logger *slog.Logger
 }
 
 // Stats are the engine's counters.
@@ -746,6 +752,9 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	c.rec.ID = sessionID(c.rec.CommunityID, f.First)
 	if e.cfg.EmitEvent != nil {
 		ctx.Events = e.publisher(ctx, c)
+	}
+	if e.cfg.Live != nil {
+		ctx.Live = e.cfg.Live(ctx, f.First)
 	}
 	func() {
 		defer e.recoverParser(c)

@@ -392,3 +392,24 @@ func TestReason(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveMasked: the live feed gets output and input as they are fed,
+// input masked exactly as in the recording.
+func TestLiveMasked(t *testing.T) {
+	var live strings.Builder
+	tm := Terminal{Rec: &asciicast.Writer{}}
+	tm.Live = func(input bool, ts int64, data []byte) {
+		fmt.Fprintf(&live, "%v:%s|", input, data)
+	}
+	tm.Server([]byte("login: "), 1)
+	tm.Client([]byte("alice\r"), 2)
+	tm.Server([]byte("alice\r\nPassword: "), 3)
+	tm.Client([]byte("Wonderland1\r"), 4)
+	want := "false:login: |true:alice\r|false:alice\r\nPassword: |true:***********\r|"
+	if live.String() != want {
+		t.Errorf("live feed %q, want %q", live.String(), want)
+	}
+	if cast := string(tm.Rec.Bytes(0)); !strings.Contains(cast, `"i", "***********\r"`) {
+		t.Errorf("recording differs from the live feed: %s", cast)
+	}
+}

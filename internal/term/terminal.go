@@ -29,6 +29,10 @@ type Terminal struct {
 	// event per command as they happen (dissectors.Context.Publish); nil
 	// when nobody listens, and then no event is built.
 	Events func(*record.Event)
+	// Live, when set, receives server output (input false) and client
+	// keystrokes (input true, passwords masked as in Rec) as they are fed:
+	// the sensor's live view. data is borrowed.
+	Live func(input bool, ts int64, data []byte)
 
 	prompt []byte
 	kind   PromptKind
@@ -72,6 +76,9 @@ func (t *Terminal) Server(data []byte, ts int64) {
 	t.ts = ts
 	if t.Rec != nil {
 		t.Rec.Output(ts, data)
+	}
+	if t.Live != nil {
+		t.Live(false, ts, data)
 	}
 	t.Screen.Write(data)
 	t.commitRecording()
@@ -134,6 +141,9 @@ func (t *Terminal) Client(data []byte, ts int64) {
 	}
 	if t.Rec != nil {
 		t.Rec.Input(ts, t.scratch)
+	}
+	if t.Live != nil {
+		t.Live(true, ts, t.scratch)
 	}
 	t.commitRecording()
 }
