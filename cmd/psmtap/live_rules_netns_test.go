@@ -40,7 +40,8 @@ import (
 // checked against that send time, so a wrong match cannot go unnoticed.
 //
 // Needs root and ip netns; about 45 s. PSMTAP_LATENCY_LOG=1 logs every
-// alert; PSMTAP_LATENCY_NICE sets psmtap's niceness (default -10).
+// alert; PSMTAP_LATENCY_NICE sets psmtap's niceness (default -10);
+// PSMTAP_LATENCY_BIN and PSMTAP_LATENCY_ARGS run another build or add flags.
 func TestLiveRuleLatencyNetns(t *testing.T) {
 	if err := vethtest.Available(); err != nil {
 		t.Skipf("live capture in a network namespace: %v", err)
@@ -91,8 +92,16 @@ func TestLiveRuleLatencyNetns(t *testing.T) {
 	if v := os.Getenv("PSMTAP_LATENCY_NICE"); v != "" {
 		niceness = v
 	}
-	cmd := exec.Command("ip", "netns", "exec", pair.Cap, "nice", "-n", niceness, binary, "live", "-i", pair.CapIf,
-		"--bpf", "tcp", "--stats-every", "1s", "--observer", "netns-test", "--rules", "builtin", "--events")
+	// PSMTAP_LATENCY_BIN measures another psmtap build, PSMTAP_LATENCY_ARGS
+	// adds flags (space-separated), for comparisons in docs/PERFORMANCE.md.
+	bin := binary
+	if v := os.Getenv("PSMTAP_LATENCY_BIN"); v != "" {
+		bin = v
+	}
+	args := []string{"netns", "exec", pair.Cap, "nice", "-n", niceness, bin, "live", "-i", pair.CapIf,
+		"--bpf", "tcp", "--stats-every", "1s", "--observer", "netns-test", "--rules", "builtin", "--events"}
+	args = append(args, strings.Fields(os.Getenv("PSMTAP_LATENCY_ARGS"))...)
+	cmd := exec.Command("ip", args...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
