@@ -25,15 +25,17 @@ fuzz:
 
 # Generate the benchmark capture (>= 1 GB) once, then run the benchmarks: the
 # whole read path three times over it (the first pass also warms the page
-# cache), without and with activity events (--events) and without SSH, then
-# the per-component benchmarks.
+# cache), without and with activity events (--events), with about 100 Sigma
+# rules on the events and records (--rules), and without SSH, then the
+# per-component benchmarks. On a shared machine compare pinned runs
+# (GOMAXPROCS=1 taskset -c N) and their cpu-s/pass: docs/PERFORMANCE.md.
 bench-pcap: $(BENCH_PCAP)
 $(BENCH_PCAP):
 	mkdir -p $(dir $(BENCH_PCAP))
 	$(GO) run ./internal/tools/pcaptool bench -in $(PCAPS) -out $(BENCH_PCAP) -size 1GB -flows 30000 -seed 1
 
 bench: $(BENCH_PCAP)
-	PSMTAP_BENCH_PCAP=$(abspath $(BENCH_PCAP)) $(GO) test -run '^$$' -bench '^BenchmarkRead(WithEvents|WithoutSSH)?$$' -benchmem -benchtime 3x ./internal/engine/
+	PSMTAP_BENCH_PCAP=$(abspath $(BENCH_PCAP)) $(GO) test -run '^$$' -bench '^BenchmarkRead(WithEvents|WithRules|WithoutSSH)?$$' -benchmem -benchtime 3x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/... ./dissectors/...
 
 vet:

@@ -129,3 +129,68 @@ func addNonEmpty(f *sigma.FlatEvent, field, v string) {
 		f.Add(field, v)
 	}
 }
+
+// recordEvent is a session record as the rules see it. Session rules test
+// network.protocol or psm.kind first and most records fail there, so those
+// two (and psm.session_id, which Evaluate always reads) come straight from
+// the record; any other field, or a keyword search, flattens the record
+// through its JSON once, as for any document. Flattening every record that
+// way was two thirds of what the rules cost on the benchmark capture
+// (docs/PERFORMANCE.md, "Rules: latency and cost").
+// TestRecordEventMatchesJSON keeps the direct fields in step with the JSON.
+type recordEvent struct {
+	r      *record.Record
+	direct bool // the direct fields can be trusted (no object shadows them)
+	flat   *sigma.FlatEvent
+	err    error
+}
+
+// recordFields are the fields recordEvent answers without the JSON.
+var recordFields = []string{"network.protocol", "psm.kind", "psm.session_id"}
+
+func newRecordEvent(r *record.Record) *recordEvent {
+	r.Complete() // deferred work may add fields; MarshalJSON would run it too
+	_, n := r.Objects["network"]
+	_, p := r.Objects["psm"]
+	return &recordEvent{r: r, direct: !n && !p}
+}
+
+// Values implements sigma.Event.
+func (e *recordEvent) Values(field string) []any {
+	if e.direct && e.flat == nil {
+		switch field {
+		case "network.protocol":
+			return strValue(e.r.Protocol, true)
+		case "psm.kind":
+			return strValue(e.r.Kind, true)
+		case "psm.session_id":
+			return strValue(e.r.ID, false) // not omitempty in the JSON
+		}
+	}
+	if f := e.full(); f != nil {
+		return f.Values(field)
+	}
+	return nil
+}
+
+// All implements sigma.Event (keyword search): every value, so the JSON.
+func (e *recordEvent) All(fn func(string) bool) bool {
+	if f := e.full(); f != nil {
+		return f.All(fn)
+	}
+	return false
+}
+
+func (e *recordEvent) full() *sigma.FlatEvent {
+	if e.flat == nil && e.err == nil {
+		e.flat, e.err = flatten(e.r)
+	}
+	return e.flat
+}
+
+func strValue(s string, omitEmpty bool) []any {
+	if s == "" && omitEmpty {
+		return nil
+	}
+	return []any{&sigma.Str{S: s}}
+}

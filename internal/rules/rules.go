@@ -293,15 +293,26 @@ func (s *Set) Evaluate(d record.Document) ([]*record.Alert, error) {
 	default:
 		return nil, nil
 	}
-	ev, err := flatten(d)
-	if err != nil {
-		return nil, err
+	var ev sigma.Event
+	var rec *recordEvent
+	if r, ok := d.(*record.Record); ok {
+		rec = newRecordEvent(r) // flattened only if a rule looks further
+		ev = rec
+	} else {
+		flat, err := flatten(d)
+		if err != nil {
+			return nil, err
+		}
+		ev = flat
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Stats.Evaluated++
 	sid := firstText(ev, "psm.session_id")
 	hits := s.engine.Process(ev, at, category, sid)
+	if rec != nil && rec.err != nil {
+		return nil, rec.err
+	}
 	if len(hits) == 0 {
 		return nil, nil
 	}
