@@ -7,7 +7,9 @@
 // TPACKET_V2 with it. V3 packs packets into blocks by their captured length,
 // so a large snapshot length costs nothing and the ring holds as many packets
 // as their bytes allow; a block is handed over when full or after the read
-// timeout (the latency bound, 100 ms here). V2 gives each packet a fixed slot
+// timeout (the latency bound: 10 ms here, so that a rule's alert or a
+// viewer's keystroke is not held back by a quiet link; a busy link fills
+// blocks long before). V2 gives each packet a fixed slot
 // of the snapshot length, and with receive or segmentation offloads on
 // (GRO/TSO: a veth, most NICs) libpcap makes that slot 64 KiB whatever the
 // buffer: a 64 MiB buffer was then ~1 000 packets, a few milliseconds of a
@@ -88,7 +90,7 @@ const (
 	ringMin    = 32 << 20
 	ringMax    = 256 << 20
 	maxSnaplen = 262144 // libpcap's MAXIMUM_SNAPLEN
-	timeout    = 100 * time.Millisecond
+	timeout    = 10 * time.Millisecond
 )
 
 // PlanFor chooses what Options leave at zero for an interface.
