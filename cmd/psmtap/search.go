@@ -23,10 +23,12 @@ func searchCommand() *cli.Command {
 		Usage: "find sessions, or with --events their activity events, or with --alerts the alerts of the rules, in Elasticsearch without Kibana",
 		Description: "Every criterion narrows the search; the newest come first.\n" +
 			"--host matches the client or the server (an IP address or a CIDR), or else the\n" +
-			"sensor, RDP client or TLS server name. --command is full-text over what was typed.\n" +
+			"sensor, RDP client or TLS server name. --command is full-text over what was typed\n" +
+			"(and the database statements a session ran).\n" +
 			"Times: RFC 3339, a date (2026-11-26), or a duration back from now (24h).\n" +
 			"With --events it searches the activity events (" + setup.ActivityPattern + "): each login\n" +
-			"attempt, command, file... as it happened; --action and --outcome narrow them, and\n" +
+			"attempt, command, database statement, file... as it happened; --action and --outcome\n" +
+			"narrow them, and\n" +
 			"--session shows one session's whole story (its record's psm.session_id).\n" +
 			"With --alerts it searches the alerts (" + setup.AlertPattern + "): --rule names rules (id or\n" +
 			"title), --level keeps those of that level or above; --session finds the alerts about a session\n" +
@@ -37,22 +39,23 @@ func searchCommand() *cli.Command {
 			"   psmtap search --host 10.1.0.0/16 --from 2026-11-01 --to 2026-11-02\n" +
 			"   psmtap search --events --command 'sudo shadow' --user alice\n" +
 			"   psmtap search --events --action login --outcome failure --since 1h\n" +
+			"   psmtap search --events --action query --command 'delete accounts'\n" +
 			"   psmtap search --alerts --level high --since 24h\n" +
 			"   psmtap search --alerts --rule 'Shadow file read or changed' --user alice",
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "user", Usage: "user.name"},
 			&cli.StringFlag{Name: "host", Usage: "client or server IP or CIDR, or a host name"},
-			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp (comma-separated)"},
+			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp, postgresql, mysql (comma-separated)"},
 			&cli.StringFlag{Name: "from", Aliases: []string{"since"}, Usage: "sessions that started at or after `TIME`"},
 			&cli.StringFlag{Name: "to", Aliases: []string{"until"}, Usage: "sessions that started at or before `TIME`"},
-			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear); with --events, in the command"},
+			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear); with --events, in one command or database statement"},
 			&cli.StringFlag{Name: "session", Usage: "the session with this psm.session_id"},
 			&cli.BoolFlag{Name: "interim", Usage: "also interim records of sessions still open (default: final records only)"},
 			&cli.BoolFlag{Name: "events", Usage: "search activity events (" + setup.ActivityPattern + ") instead of session records"},
 			&cli.BoolFlag{Name: "alerts", Usage: "search alerts (" + setup.AlertPattern + ") instead of session records"},
 			&cli.StringFlag{Name: "rule", Usage: "with --alerts: rule ids or titles (comma-separated; exact)"},
 			&cli.StringFlag{Name: "level", Usage: "with --alerts: this level or above: informational, low, medium, high, critical"},
-			&cli.StringFlag{Name: "action", Usage: "with --events (or --alerts, the trigger's): login, command, file, session_kind, security (comma-separated)"},
+			&cli.StringFlag{Name: "action", Usage: "with --events (or --alerts, the trigger's): login, command, query, file, session_kind, security (comma-separated)"},
 			&cli.StringFlag{Name: "outcome", Usage: "with --events: success, failure, unknown"},
 			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions or events"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (NDJSON, one record a line)"},
@@ -147,13 +150,26 @@ func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 		filter = append(filter, map[string]any{"range": map[string]any{"@timestamp": rng}})
 	}
 	if cmd := c.String("command"); cmd != "" {
-		// Sessions: psm.commands is text. Events: process.command_line is a
-		// wildcard field; its .text multi-field holds the words.
-		field := "psm.commands"
-		if events || alerts {
-			field = "process.command_line.text"
+		// Sessions: psm.commands is text (it lists database statements too).
+		// Events: process.command_line and db.query.text are wildcard fields
+		// whose .text multi-fields hold the words; every word must be in the
+		// one field, a command line or a statement. Alerts carry no statement.
+		fields := []string{"psm.commands"}
+		switch {
+		case events:
+			fields = []string{"process.command_line.text", "db.query.text.text"}
+		case alerts:
+			fields = []string{"process.command_line.text"}
 		}
-		must = append(must, map[string]any{"match": map[string]any{field: map[string]any{"query": cmd, "operator": "and"}}})
+		var should []any
+		for _, f := range fields {
+			should = append(should, map[string]any{"match": map[string]any{f: map[string]any{"query": cmd, "operator": "and"}}})
+		}
+		if len(should) == 1 {
+			must = append(must, should[0])
+		} else {
+			must = append(must, map[string]any{"bool": map[string]any{"should": should, "minimum_should_match": 1}})
+		}
 	}
 	b := map[string]any{"filter": filter}
 	if len(must) > 0 {
@@ -219,7 +235,7 @@ func runSearch(c *cli.Context) error {
 		alertTable(w, out.Hits.Hits, out.Hits.Total.Value)
 		return nil
 	}
-	const row = "%-23s %-7s %-39s %-39s %-12s %-7s %-11s %s\n"
+	const row = "%-23s %-10s %-39s %-39s %-12s %-7s %-11s %s\n"
 	fmt.Fprintf(w, row, "START (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "LOGIN", "STATE", "COMMANDS")
 	for _, h := range out.Hits.Hits {
 		var d map[string]any
@@ -260,7 +276,7 @@ type hit = struct {
 
 // eventTable writes activity events one a line: when, where, who, what.
 func eventTable(w io.Writer, hits []hit, total int) {
-	const row = "%-23s %-7s %-39s %-39s %-12s %-12s %-7s %s\n"
+	const row = "%-23s %-10s %-39s %-39s %-12s %-12s %-7s %s\n"
 	fmt.Fprintf(w, row, "TIME (UTC)", "PROTO", "CLIENT", "SERVER", "USER", "ACTION", "OUTCOME", "WHAT")
 	for _, h := range hits {
 		var d map[string]any
@@ -331,6 +347,25 @@ func eventWhat(d map[string]any) string {
 		add(get(d, "process.command_line"))
 		if rc := get(d, "psm.command.reply_code"); rc != "" {
 			add("-> " + rc)
+		}
+	case "query":
+		// The statement, its parameters, then what it did: an error, or rows.
+		add(get(d, "db.query.text"))
+		if ps, ok := lookup(d, "psm.query.parameters").([]any); ok && len(ps) > 0 {
+			var vs []string
+			for _, p := range ps {
+				vs = append(vs, fmt.Sprint(p))
+			}
+			add("[" + strings.Join(vs, ", ") + "]")
+		}
+		switch {
+		case get(d, "db.response.status_code") != "":
+			add("-> " + get(d, "db.response.status_code"))
+			add(get(d, "psm.query.error"))
+		case get(d, "db.response.returned_rows") != "":
+			add("-> " + get(d, "db.response.returned_rows") + " rows")
+		case get(d, "psm.query.affected_rows") != "":
+			add("-> " + get(d, "psm.query.affected_rows") + " affected")
 		}
 	case "file":
 		if ts, ok := lookup(d, "event.type").([]any); ok && len(ts) > 0 {

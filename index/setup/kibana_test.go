@@ -74,6 +74,11 @@ var visSpec = []vis{
 	{"psmtap-top-commands", "Most frequent commands", "table", "event.action:command", []agg{{"terms", "bucket", "process.command_line", 30}, {"terms", "bucket", "user.name", 5}}, activityDataView},
 	{"psmtap-login-failures-by-user", "Login failures by user and server", "table", "event.action:login and event.outcome:failure", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "destination.ip", 5}, {"terms", "bucket", "psm.login.method", 3}}, activityDataView},
 
+	// Database statements: the query events of PostgreSQL and MySQL/MariaDB sessions.
+	{"psmtap-queries-by-operation", "Statements over time by operation", "histogram", "event.action:query", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "db.operation.name", 10}}, activityDataView},
+	{"psmtap-query-errors-over-time", "Statement errors over time by status code", "histogram", "event.action:query and db.response.status_code:*", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "db.response.status_code", 10}}, activityDataView},
+	{"psmtap-top-operations-per-user", "Top operations per user", "table", "event.action:query", []agg{{"terms", "bucket", "user.name", 20}, {"terms", "bucket", "db.operation.name", 10}, {"terms", "bucket", "db.system.name", 2}}, activityDataView},
+
 	// Alerts (logs-psmtap.alert-*).
 	{"psmtap-alerts-by-rule", "Alerts over time by rule", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "rule.name", 10}}, alertDataView},
 	{"psmtap-alerts-by-severity", "Alerts over time by severity", "histogram", "", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "psm.alert.level", 5}}, alertDataView},
@@ -86,6 +91,8 @@ var searchSpec = []search{
 		[]string{"user.name", "source.ip", "destination.ip", "network.protocol", "psm.login.success", "psm.commands", "ftp.files"}, ""},
 	{"psmtap-latest-commands", "Latest commands", "event.action:command",
 		[]string{"user.name", "source.ip", "destination.ip", "destination.port", "network.protocol", "process.command_line", "psm.command.reply_code", "psm.session_id"}, activityDataView},
+	{"psmtap-latest-statements", "Latest database statements", "event.action:query",
+		[]string{"user.name", "destination.ip", "db.system.name", "db.namespace", "db.operation.name", "db.query.text", "psm.query.affected_rows", "db.response.status_code", "event.outcome", "psm.session_id"}, activityDataView},
 	{"psmtap-latest-alerts", "Latest alerts", "",
 		[]string{"psm.alert.level", "rule.name", "user.name", "destination.ip", "network.protocol", "message", "psm.session_id"}, alertDataView},
 }
@@ -101,6 +108,8 @@ var dashSpec = []dashboard{
 		[]string{"psmtap-cleartext-over-time", "psmtap-cleartext-credentials", "psmtap-cleartext-commands", "psmtap-cleartext-sessions"}},
 	{"psmtap-commands", "psmtap: Commands over time", "Activity events: commands per user over time, login failures over time, the latest commands, the most frequent ones",
 		[]string{"psmtap-commands-per-user", "psmtap-login-failures-over-time", "psmtap-latest-commands", "psmtap-top-commands", "psmtap-login-failures-by-user"}},
+	{"psmtap-databases", "psmtap: Database statements", "Activity events of PostgreSQL and MySQL/MariaDB sessions: statements over time by operation, errors over time by status code, top operations per user, the latest statements",
+		[]string{"psmtap-queries-by-operation", "psmtap-query-errors-over-time", "psmtap-latest-statements", "psmtap-top-operations-per-user"}},
 	{"psmtap-alerts", "psmtap: Alerts", "Alerts of the Sigma rules: over time by rule and by severity, the latest alerts, the top rules and users",
 		[]string{"psmtap-alerts-by-rule", "psmtap-alerts-by-severity", "psmtap-latest-alerts", "psmtap-alert-top-rules", "psmtap-alert-top-users"}},
 }

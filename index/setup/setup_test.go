@@ -85,6 +85,7 @@ func TestKibanaImport(t *testing.T) {
 	}
 	for _, id := range []string{"dashboard/psmtap-overview", "dashboard/psmtap-ssh", "dashboard/psmtap-rdp", "dashboard/psmtap-cleartext", "index-pattern/psmtap-sessions",
 		"index-pattern/psmtap-activity", "dashboard/psmtap-commands", "search/psmtap-latest-commands", "visualization/psmtap-commands-per-user",
+		"dashboard/psmtap-databases", "search/psmtap-latest-statements", "visualization/psmtap-queries-by-operation",
 		"index-pattern/psmtap-alerts", "dashboard/psmtap-alerts", "search/psmtap-latest-alerts", "visualization/psmtap-alerts-by-rule"} {
 		if k.Objects[id] == nil {
 			t.Errorf("%s not imported", id)

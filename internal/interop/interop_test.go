@@ -26,6 +26,10 @@
 //   - RDP and TLS facts, field by field (rdp_test.go): Zeek's rdp.log, ssl.log,
 //     x509.log and rdpeudp events, Suricata's RDP checks, salesforce JA3,
 //     Suricata's JA4 and JA3S checks;
+//   - PostgreSQL and MySQL facts, field by field (db_test.go): Zeek's
+//     postgresql and mysql logs, Suricata's pgsql checks, CredSLayer's
+//     database samples: users, databases, login outcomes and errors,
+//     statements with their results and error codes;
 //   - every capture is read with exit status 0 and without a panic.
 //
 // Where psmtap disagrees with a peer on purpose, the disagreement is an entry
