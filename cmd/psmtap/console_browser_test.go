@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/psmtap/psmtap/internal/vethtest"
 )
 
 // cdp is a minimal client of Chromium's DevTools protocol over one page's
@@ -69,12 +73,13 @@ func (c *cdp) eval(t *testing.T, expr string) json.RawMessage {
 	return r.Result.Value
 }
 
-// waitFor polls a JavaScript condition until it is true.
+// waitFor polls a JavaScript condition until it is true (an exception, as
+// while the page is still loading, is "not yet").
 func (c *cdp) waitFor(t *testing.T, what, expr string, d time.Duration) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {
-		if string(c.eval(t, "!!("+expr+")")) == "true" {
+		if string(c.eval(t, "(() => { try { return !!("+expr+") } catch (e) { return false } })()")) == "true" {
 			return
 		}
 		if time.Now().After(end) {
@@ -100,16 +105,34 @@ func (c *cdp) screenshot(t *testing.T, path string) {
 
 // chromium starts headless Chromium and connects to its first page; it skips
 // the test when there is none (.ci/run installs it).
-func chromium(t *testing.T) *cdp {
+func chromium(t *testing.T) *cdp { return chromiumIn(t, "") }
+
+// chromiumIn starts it in a network namespace (ns, or this one when "").
+func chromiumIn(t *testing.T, ns string) *cdp {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("no chromium on this machine (apt-get install chromium): the console's browser test is skipped")
 	}
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	dial := func(network, addr string) (c net.Conn, err error) {
+		if ns == "" {
+			return net.Dial(network, addr)
+		}
+		err = vethtest.In(ns, func() error { c, err = net.Dial(network, addr); return err })
+		return c, err
+	}
+	hc := &http.Client{Transport: &http.Transport{Dial: dial}}
+	args := []string{bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--user-data-dir="+t.TempDir(), "--window-size=1400,1000", "--remote-debugging-port=0",
-		"--remote-allow-origins=http://127.0.0.1", "about:blank")
+		"--user-data-dir=" + t.TempDir(), "--window-size=1400,1000", "--remote-debugging-port=0",
+		"--remote-allow-origins=http://127.0.0.1", "about:blank"}
+	if ns != "" {
+		args = append([]string{"netns", "exec", ns}, args...)
+		bin = "ip"
+	} else {
+		args = args[1:]
+	}
+	cmd := exec.Command(bin, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -136,7 +159,7 @@ func chromium(t *testing.T) *cdp {
 		WS   string `json:"webSocketDebuggerUrl"`
 	}
 	for i := 0; ; i++ {
-		res, err := http.Get("http://" + hostPort + "/json/list")
+		res, err := hc.Get("http://" + hostPort + "/json/list")
 		if err == nil {
 			json.NewDecoder(res.Body).Decode(&targets)
 			res.Body.Close()
@@ -148,7 +171,15 @@ func chromium(t *testing.T) *cdp {
 	}
 	for _, tg := range targets {
 		if tg.Type == "page" {
-			ws, err := websocket.Dial(tg.WS, "", "http://127.0.0.1")
+			cfg, err := websocket.NewConfig(tg.WS, "http://127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := dial("tcp", cfg.Location.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := websocket.NewClient(cfg, conn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,4 +309,88 @@ func TestConsoleBrowser(t *testing.T) {
 	if got.User != hostile || got.Command != hostile || !strings.Contains(got.Alert, hostile) || got.Pwned != nil || got.Imgs+got.Scripts+got.Bolds != 0 {
 		t.Errorf("hostile session: %+v", got)
 	}
+}
+
+// TestConsoleLiveBrowser: the console of psmtap live --listen (with a
+// token) in headless Chromium, both in a network namespace, while
+// pcaps/telnet-login.pcap is replayed onto the capture veth as someone
+// typing: the page asks for the token, the session appears open, and its
+// live terminal (xterm.js) shows the typed command and its answer.
+//
+// Needs root, ip netns and chromium; about 10 s.
+func TestConsoleLiveBrowser(t *testing.T) {
+	if err := vethtest.Available(); err != nil {
+		t.Skipf("live capture in a network namespace: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("starts a browser: not with -short")
+	}
+	pair := vethtest.New(t)
+	c := chromiumIn(t, pair.Cap)
+	frames, err := vethtest.Sessions(repoRoot+"/pcaps/telnet-login.pcap", 1, 42000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("console-test-token\n"), 0o600)
+	cmd := exec.Command("ip", "netns", "exec", pair.Cap, binary, "live", "-i", pair.CapIf, "--bpf", "tcp",
+		"--listen", "127.0.0.1:0", "--api-token-file", tokenFile, "--observer", "console-test")
+	cmd.Stdout = io.Discard
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addrRE := regexp.MustCompile(`msg="api listening" addr=(\S+)`)
+	addrc, capturing := make(chan string, 1), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+			if strings.Contains(sc.Text(), "capturing") {
+				close(capturing)
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case <-time.After(15 * time.Second):
+		t.Fatal("psmtap live did not start its API")
+	}
+	select {
+	case <-capturing:
+	case <-time.After(15 * time.Second):
+		t.Fatal("psmtap live did not start capturing")
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	c.call(t, "Page.navigate", map[string]any{"url": base + "/"})
+	c.waitFor(t, "the token asked for", `!document.querySelector("#login").hidden`, 15*time.Second)
+	c.eval(t, `document.querySelector("#token").value = "console-test-token"; document.querySelector("#login").requestSubmit()`)
+	c.waitFor(t, "the console open", `!document.querySelector("#app").hidden && document.querySelector("#status").textContent === "live"`, 10*time.Second)
+
+	rp, err := vethtest.NewReplayer(pair.Src, pair.SrcIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	done := make(chan error, 1)
+	go func() { _, err := rp.Replay(context.Background(), frames, 25); done <- err }()
+
+	c.waitFor(t, "the open Telnet session listed", `Array.from(document.querySelectorAll("#sessions tbody tr")).some(tr => tr.querySelector(".protocol").textContent === "telnet" && tr.querySelector(".open"))`, 15*time.Second)
+	c.eval(t, `Array.from(document.querySelectorAll("#sessions tbody tr")).find(tr => tr.querySelector(".open")).click()`)
+	c.waitFor(t, "the live terminal showing whoami and its answer",
+		`document.querySelector("#term .xterm-rows") && /alice@psm-srv:~\$ whoami\s*alice/.test(document.querySelector("#term .xterm-rows").innerText)`,
+		30*time.Second)
+	if shots := os.Getenv("PSMTAP_CONSOLE_SHOTS"); shots != "" {
+		c.screenshot(t, filepath.Join(shots, "console-live.png"))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, "alice's session ended", `Array.from(document.querySelectorAll("#sessions tbody tr")).some(tr => tr.querySelector(".user").textContent === "alice" && !tr.querySelector(".open"))`, 20*time.Second)
 }

@@ -278,7 +278,7 @@
   // emulator goes anywhere (no onData listener, stdin disabled).
   function newTerminal(cols, rows) {
     const t = new Terminal({ cols, rows, disableStdin: true, convertEol: false, scrollback: 2000,
-      cursorBlink: false, allowProposedApi: false, fontSize: 14 });
+      cursorBlink: false, allowProposedApi: false, fontSize: 14, lineHeight: 1.15 });
     for (const n of [0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 46, 50, 51, 52, 104, 105, 110, 111, 112, 117, 118, 119, 133, 633, 777, 1337]) {
       t.parser.registerOscHandler(n, () => true);
     }
