@@ -16,6 +16,7 @@ import (
 
 	"github.com/psmtap/psmtap/capture/live"
 	"github.com/psmtap/psmtap/index/queue"
+	"github.com/psmtap/psmtap/internal/console"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rules"
@@ -43,9 +44,10 @@ type apiServer struct {
 
 // apiConfig is what the API flags say, checked before capture starts.
 type apiConfig struct {
-	addr  string
-	token string
-	tls   *tls.Config
+	addr       string
+	token      string
+	tls        *tls.Config
+	recordings string // the console replays finished sessions from here
 }
 
 // checkAPIFlags refuses a bad --listen before anything is opened: a
@@ -59,11 +61,21 @@ func checkAPIFlags(c *cli.Context) (*apiConfig, error) {
 		}
 		return nil, nil
 	}
+	cfg, err := listenConfig(c, c.String("listen"))
+	if cfg != nil {
+		cfg.recordings = c.String("recordings")
+	}
+	return cfg, err
+}
+
+// listenConfig checks an address to serve on with the TLS and token flags
+// (live --listen, serve --listen).
+func listenConfig(c *cli.Context, listen string) (*apiConfig, error) {
 	cert, key := c.String("tls-cert"), c.String("tls-key")
 	if (cert == "") != (key == "") {
 		return nil, cli.Exit("--tls-cert and --tls-key go together", 2)
 	}
-	addr, err := sensor.CheckListen(c.String("listen"), cert != "", c.String("api-token-file") != "")
+	addr, err := sensor.CheckListen(listen, cert != "", c.String("api-token-file") != "")
 	if err != nil {
 		return nil, cli.Exit("psmtap: "+err.Error(), 2)
 	}
@@ -98,7 +110,8 @@ func startAPI(cfg *apiConfig, hub *sensor.Hub, log *slog.Logger) (*apiServer, er
 		ln = tls.NewListener(ln, cfg.tls)
 	}
 	s := &apiServer{hub: hub, ln: ln, done: make(chan error, 1), log: log}
-	api := &sensor.Server{Hub: hub, Token: cfg.token, Logger: log}
+	api := &sensor.Server{Hub: hub, Token: cfg.token, Logger: log, Static: console.Static(),
+		Mount: func(mux *http.ServeMux) { console.MountSensor(mux, hub, cfg.recordings, version, log) }}
 	s.srv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.srv.Serve(ln) }()

@@ -67,6 +67,7 @@ func newApp() *cli.App {
 			reportCommand(),
 			sessionsCommand(), // sessions.go: a sensor's open sessions
 			watchCommand(),    // watch.go: one of them, live
+			serveCommand(),    // serve.go: the web console over recorded sessions
 			{
 				Name:  "version",
 				Usage: "print the version",

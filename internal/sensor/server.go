@@ -48,6 +48,13 @@ type Server struct {
 	// Heartbeat is how often an idle event stream gets a comment line
 	// (default 15 s), so proxies and clients see it is alive.
 	Heartbeat time.Duration
+	// Mount, when set, adds routes to the API's mux (behind the token):
+	// the web console's own endpoints (internal/console).
+	Mount func(*http.ServeMux)
+	// Static, when set, serves what is outside /api/ and /metrics without
+	// the token: the console's page and scripts, which hold no data (a
+	// browser cannot send a bearer token when it opens a page).
+	Static http.Handler
 }
 
 // Handler returns the API's handler.
@@ -64,18 +71,27 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathSessions+"/{id}/live", s.live)
 	mux.HandleFunc("GET "+PathEvents, s.events)
 	mux.HandleFunc("GET "+PathMetrics, s.metrics)
-	return s.auth(mux)
+	if s.Mount != nil {
+		s.Mount(mux)
+	}
+	return Guard(s.Token, s.Static, mux)
 }
 
-func (s *Server) auth(next http.Handler) http.Handler {
+// Guard requires the bearer token (when one is set) on every request but
+// those static serves: the paths outside /api/ and /metrics.
+func Guard(token string, static, next http.Handler) http.Handler {
 	var want [32]byte
-	if s.Token != "" {
-		want = sha256.Sum256([]byte(s.Token))
+	if token != "" {
+		want = sha256.Sum256([]byte(token))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if s.Token != "" {
+		if static != nil && !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != PathMetrics {
+			static.ServeHTTP(w, r)
+			return
+		}
+		if token != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
