@@ -65,8 +65,9 @@ func newApp() *cli.App {
 			keygenCommand(),
 			verifyCommand(),
 			reportCommand(),
-			sessionsCommand(), // sessions.go: a sensor's open sessions
-			watchCommand(),    // watch.go: one of them, live
+			sessionsCommand(),  // sessions.go: a sensor's open sessions
+			watchCommand(),     // watch.go: one of them, live
+			terminateCommand(), // respond.go: end one of them
 			{
 				Name:  "version",
 				Usage: "print the version",
