@@ -39,7 +39,7 @@ func (e *Engine) track(f *flow.Flow[conn], ctx *dissectors.Context) {
 				Type: []string{"denied", "end"}, Outcome: record.OutcomeSuccess, Response: r}
 			switch t.Outcome {
 			case respond.OutcomeConfirmed, respond.OutcomeEnded:
-			case respond.OutcomePartial, respond.OutcomeUnconfirmed:
+			case respond.OutcomePartial, respond.OutcomeUnconfirmed, respond.OutcomeAlertOnly:
 				ev.Outcome = record.OutcomeUnknown
 			default:
 				ev.Outcome = record.OutcomeFailure
@@ -47,6 +47,9 @@ func (e *Engine) track(f *flow.Flow[conn], ctx *dissectors.Context) {
 			ev.Reason = t.Req.Action + " by " + t.Req.Why
 			if t.Req.RuleID != "" {
 				ev.Reason += " " + t.Req.RuleID
+			}
+			if t.Outcome == respond.OutcomeAlertOnly {
+				ev.Reason += ": alert only, nothing sent (no line can be shown in an encrypted session)"
 			}
 			events(ev)
 		}
@@ -93,22 +96,28 @@ func (e *Engine) Respond(now time.Time) {
 		if !ok {
 			break
 		}
-		rc := e.findSession(req.SessionID)
-		if rc == nil {
+		c := e.findSession(req.SessionID)
+		if c == nil {
 			e.cfg.Logger.Warn("response: no open session with that id", "session", req.SessionID, "action", req.Action, "reason", req.Why, "rule", req.RuleID)
 			continue
 		}
-		rs.Start(rc, req, now)
+		if req.Action == respond.ActionWarn && c.rec.Protocol != "telnet" && c.rec.Protocol != "rlogin" {
+			// No line can be shown inside an encrypted session, and ending it
+			// unannounced is not what warn asked: the alert is the warning.
+			rs.AlertOnly(c.resp, req, now)
+			continue
+		}
+		rs.Start(c.resp, req, now)
 	}
 	rs.Tick(now)
 }
 
-// findSession returns the response state of the open session id, or nil.
-func (e *Engine) findSession(id string) *respond.Conn {
-	var found *respond.Conn
+// findSession returns the open session id (tracked for responses), or nil.
+func (e *Engine) findSession(id string) *conn {
+	var found *conn
 	look := func(f *flow.Flow[conn]) {
 		if c := &f.Data; found == nil && c.resp != nil && c.rec != nil && c.rec.ID == id {
-			found = c.resp
+			found = c
 		}
 	}
 	for _, cl := range []flow.Class{flow.ClassSession, flow.ClassLoggedIn, flow.ClassClosing} {

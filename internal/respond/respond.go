@@ -22,6 +22,7 @@ const (
 	OutcomeNotFound    = "not_found"   // no open session with that id
 	OutcomeUnsupported = "unsupported" // the link type gives no header to send with (not Ethernet)
 	OutcomeFailed      = "failed"      // the interface refused the frames
+	OutcomeAlertOnly   = "alert_only"  // warn on an encrypted session: nothing sent, the alert is the warning
 )
 
 // Request asks for a session to be ended.
@@ -137,6 +138,19 @@ func (r *Responder) Start(c *Conn, req Request, now time.Time) {
 		r.warn(c)
 	}
 	r.try(c, now)
+	if t.Packets == 0 && t.Err != "" {
+		t.Outcome = OutcomeFailed
+		r.finish(c)
+	}
+}
+
+// AlertOnly records a warn that sends nothing (an encrypted session).
+func (r *Responder) AlertOnly(c *Conn, req Request, now time.Time) {
+	if c.Term != nil && !c.Term.Done() {
+		return
+	}
+	c.Term = &Termination{Req: req, Started: now, Outcome: OutcomeAlertOnly}
+	r.finish(c)
 }
 
 // warn injects the policy line to the client as the next server bytes.
