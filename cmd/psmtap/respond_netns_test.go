@@ -304,6 +304,7 @@ func TestRespondTerminateNetns(t *testing.T) {
 		records  []map[string]any
 		events   int
 		latency  []time.Duration
+		tries    = map[int]int{}
 		idOnly   int
 		byAPI    *resp
 		terminal int
@@ -352,6 +353,7 @@ func TestRespondTerminateNetns(t *testing.T) {
 				if r.Outcome != "confirmed" || r.Tries < 1 || r.Reason != "rule" || r.Action != "terminate" || r.RuleID == "" {
 					t.Errorf("rule response: %+v", r)
 				}
+				tries[r.Tries]++
 				tr, _ := time.Parse(time.RFC3339Nano, r.Triggered)
 				cf, _ := time.Parse(time.RFC3339Nano, r.Confirmed)
 				if !tr.IsZero() && !cf.IsZero() {
@@ -376,8 +378,8 @@ func TestRespondTerminateNetns(t *testing.T) {
 		sort.Slice(latency, func(i, j int) bool { return latency[i] < latency[j] })
 		sort.Slice(seen, func(i, j int) bool { return seen[i] < seen[j] })
 		pct := func(d []time.Duration, p float64) time.Duration { return d[int(float64(len(d)-1)*p+0.5)] }
-		t.Logf("%d sessions ended by the rule: trigger packet to confirmed (both ends answered as closed) p50 %v p99 %v max %v; client saw its connection end after typing Enter: p50 %v p99 %v; API: session ended %v after psmtap terminate was run",
-			len(latency), pct(latency, .5), pct(latency, .99), latency[len(latency)-1], pct(seen, .5), pct(seen, .99), apiTook.Round(time.Millisecond))
+		t.Logf("%d sessions ended by the rule: trigger packet to confirmed (both ends answered as closed) p50 %v p95 %v p99 %v max %v; rounds of resets (tries: sessions) %v; client saw its connection end after typing Enter: p50 %v p95 %v p99 %v; API: session ended %v after psmtap terminate was run",
+			len(latency), pct(latency, .5), pct(latency, .95), pct(latency, .99), latency[len(latency)-1], tries, pct(seen, .5), pct(seen, .95), pct(seen, .99), apiTook.Round(time.Millisecond))
 	}
 	if t.Failed() {
 		t.Logf("psmtap:\n%s\noutput:\n%s", logs(), fmt.Sprint(len(records)))

@@ -12,6 +12,7 @@ import (
 	"github.com/psmtap/psmtap/capture"
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/respond"
 
 	_ "github.com/psmtap/psmtap/dissectors/ftp"
 	_ "github.com/psmtap/psmtap/dissectors/mysql"
@@ -38,6 +39,17 @@ func BenchmarkReadWithEvents(b *testing.B) { benchRead(b, true) }
 // difference is what SSH parsing costs (issue 3 asks for under 10%).
 func BenchmarkReadWithoutSSH(b *testing.B) { benchRead(b, false, "ssh") }
 
+// BenchmarkReadTracking is BenchmarkRead with responses on (live
+// --inject-interface): every session keeps its last TCP state per
+// direction (issue 14: the packet path must not slow measurably).
+func BenchmarkReadTracking(b *testing.B) {
+	benchTrack = true
+	defer func() { benchTrack = false }()
+	benchRead(b, false)
+}
+
+var benchTrack bool
+
 func benchRead(b *testing.B, events bool, disabled ...string) {
 	path := os.Getenv("PSMTAP_BENCH_PCAP")
 	if path == "" {
@@ -59,6 +71,9 @@ func benchRead(b *testing.B, events bool, disabled ...string) {
 		cfg := Config{Dissectors: dissectors.All(disabled...), Emit: func(*record.Record) { n++ }}
 		if events {
 			cfg.EmitEvent = func(*record.Event) { evs++ }
+		}
+		if benchTrack {
+			cfg.Responder = respond.NewResponder(func([]byte) error { return nil }, 1)
 		}
 		e := New(cfg)
 		var ms0, ms1 runtime.MemStats

@@ -129,6 +129,14 @@ func (r *Responder) Start(c *Conn, req Request, now time.Time) {
 	c.Term = t
 	if c.Side[0].L2Len == 0 && c.Side[1].L2Len == 0 {
 		t.Outcome = OutcomeUnsupported
+		t.Err = "no link header to send with (not Ethernet)"
+		r.finish(c)
+		return
+	}
+	if !c.Side[0].Seen || !c.Side[1].Seen {
+		// What one end expects is only known from what the other sent.
+		t.Outcome = OutcomeUnsupported
+		t.Err = "only one direction of the connection seen"
 		r.finish(c)
 		return
 	}

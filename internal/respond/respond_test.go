@@ -191,3 +191,18 @@ func TestEthernetHeaderLen(t *testing.T) {
 		}
 	}
 }
+
+// TestOneDirectionRefused: a flow the tap saw one side of is never injected into.
+func TestOneDirectionRefused(t *testing.T) {
+	c := &Conn{Client: 0}
+	f := clientFrame()
+	c.Observe(0, f[:18], 1000, 5000, flagACK, 4, 502)
+	frames := 0
+	r := NewResponder(func([]byte) error { frames++; return nil }, 1)
+	var done *Termination
+	c.Done = func(t *Termination) { done = t }
+	r.Start(c, Request{Action: ActionTerminate}, time.Unix(1, 0))
+	if frames != 0 || done == nil || done.Outcome != OutcomeUnsupported {
+		t.Fatalf("%d frames, outcome %+v", frames, done)
+	}
+}
