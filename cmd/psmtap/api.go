@@ -101,7 +101,7 @@ func listenConfig(c *cli.Context, listen string) (*apiConfig, error) {
 
 // startAPI listens and serves; the bound address is logged ("api listening
 // addr=..."), so --listen 127.0.0.1:0 can be used.
-func startAPI(cfg *apiConfig, hub *sensor.Hub, log *slog.Logger) (*apiServer, error) {
+func startAPI(cfg *apiConfig, hub *sensor.Hub, log *slog.Logger, terminate func(string) bool) (*apiServer, error) {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("--listen: %v", err), 1)
@@ -110,7 +110,7 @@ func startAPI(cfg *apiConfig, hub *sensor.Hub, log *slog.Logger) (*apiServer, er
 		ln = tls.NewListener(ln, cfg.tls)
 	}
 	s := &apiServer{hub: hub, ln: ln, done: make(chan error, 1), log: log}
-	api := &sensor.Server{Hub: hub, Token: cfg.token, Logger: log, Static: console.Static(),
+	api := &sensor.Server{Hub: hub, Token: cfg.token, Logger: log, Terminate: terminate, Static: console.Static(),
 		Mount: func(mux *http.ServeMux) { console.MountSensor(mux, hub, cfg.recordings, version, log) }}
 	s.srv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,11 +134,17 @@ func chromiumIn(t *testing.T, ns string) *cdp {
 		args = args[1:]
 	}
 	cmd := exec.Command(bin, args...)
+	// Its own process group: chromium's helpers (renderer, zygote) go with
+	// it, and nothing writes into the profile while the test removes it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
 	re := regexp.MustCompile(`DevTools listening on ws://([^/]+)/`)
 	found := make(chan string, 1)
 	go func() {

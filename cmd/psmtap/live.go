@@ -12,6 +12,7 @@ import (
 	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/respond"
 	"github.com/psmtap/psmtap/internal/rules"
 	"github.com/psmtap/psmtap/internal/sensor"
 )
@@ -38,7 +39,7 @@ func liveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "immediate", Usage: "hand over each packet at once (TPACKET_V2: fixed slots, fewer packets in the ring; the default snapshot length is then the MTU's)"},
 			&cli.DurationFlag{Name: "stats-every", Value: time.Minute, Usage: "log counters this often"},
 			&cli.DurationFlag{Name: "spool-drain-every", Value: 30 * time.Second, Usage: "with --output es: send what waits in the spool this often"},
-		), apiFlags()...), // api.go
+		), append(apiFlags(), responseFlags()...)...), // api.go, respond.go
 		Action: runLive,
 	}
 }
@@ -57,6 +58,13 @@ func runLive(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	rsp, inj, err := liveResponder(c) // respond.go
+	if err != nil {
+		return err
+	}
+	if inj != nil {
+		defer inj.Close()
+	}
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
 		Promisc: c.Bool("promisc"), BufferSize: c.Int("buffer-mb") << 20, Immediate: c.Bool("immediate"),
@@ -69,7 +77,15 @@ func runLive(c *cli.Context) error {
 	if apiCfg != nil {
 		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
 	}
-	out, ruleSet, err := queuedOutput(c, true, hub)
+	var onAlert func(*record.Alert)
+	if rsp != nil && len(c.StringSlice("rules")) > 0 {
+		set, err := rules.Load(c.StringSlice("rules"))
+		if err != nil {
+			return cli.Exit("psmtap: "+err.Error(), 2)
+		}
+		onAlert = ruleResponder(set, rsp, newLogger(c.String("log-level")))
+	}
+	out, ruleSet, err := queuedOutput(c, true, hub, onAlert)
 	if err != nil {
 		return err
 	}
@@ -82,7 +98,13 @@ func runLive(c *cli.Context) error {
 	if hub != nil {
 		wireHub(&cfg, hub, out)
 		hub.Gather(outputMetrics(out, ruleSet))
-		if api, err = startAPI(apiCfg, hub, cfg.Logger); err != nil {
+		var terminate func(string) bool
+		if rsp != nil {
+			terminate = func(id string) bool {
+				return rsp.Submit(respond.Request{SessionID: id, Action: respond.ActionTerminate, Why: "api"})
+			}
+		}
+		if api, err = startAPI(apiCfg, hub, cfg.Logger, terminate); err != nil {
 			out.Close()
 			hub.Close()
 			return err
@@ -103,7 +125,12 @@ func runLive(c *cli.Context) error {
 		}
 		emit(r)
 	}
+	if rsp != nil {
+		rsp.Logger = log
+		cfg.Responder = rsp
+	}
 	eng := newEngine(c, cfg)
+	respondEng, _ := eng.(*engine.Engine) // --workers 1 (liveResponder)
 	p := src.Plan()
 	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"), "snaplen", p.Snaplen, "buffer_mb", p.BufferSize>>20,
 		"immediate", p.Immediate, "mtu", p.MTU, "gro_gso_max", p.SuperFrame, "speed_mbps", p.SpeedMbps, "speed_known", p.SpeedKnown)
@@ -133,6 +160,9 @@ func runLive(c *cli.Context) error {
 		frame, link, ts, wire, err := src.Next()
 		if err == nil {
 			eng.Packet(link, frame, ts, wire)
+			if rsp != nil && rsp.Busy() {
+				respondEng.Respond(time.Now()) // requests and retries, between packets
+			}
 			if n&255 != 0 {
 				continue // the clock and the context are read every 256 packets (and when the link is quiet)
 			}
@@ -147,6 +177,9 @@ func runLive(c *cli.Context) error {
 		if err != nil {
 			// Quiet link: let packet time advance with the clock so idle flows expire.
 			eng.Tick(time.Now().UnixNano())
+			if rsp != nil && rsp.Busy() {
+				respondEng.Respond(time.Now())
+			}
 		}
 		if now := time.Now(); every > 0 && now.After(next) {
 			next = now.Add(every)

@@ -65,9 +65,10 @@ func newApp() *cli.App {
 			keygenCommand(),
 			verifyCommand(),
 			reportCommand(),
-			sessionsCommand(), // sessions.go: a sensor's open sessions
-			watchCommand(),    // watch.go: one of them, live
-			serveCommand(),    // serve.go: the web console over recorded sessions
+			sessionsCommand(),  // sessions.go: a sensor's open sessions
+			watchCommand(),     // watch.go: one of them, live
+			terminateCommand(), // respond.go: end one of them
+			serveCommand(),     // serve.go: the web console over recorded sessions
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -99,7 +99,10 @@ func parseSize(s string) (int64, error) {
 // hub, when set (live --listen), sits right behind the queue (sensor.Tee):
 // it sees every record, event and alert first, and events go on to the
 // outputs only with --events (or to the rules, which want them).
-func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub) (*queue.Queue, *rules.Set, error) {
+//
+// respond, when set (live --inject-interface), sees each alert first: the
+// rules' responses (respond.go). It must not block.
+func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub, respond func(*record.Alert)) (*queue.Queue, *rules.Set, error) {
 	// Rules first: a bad rule file stops the start, before anything is opened.
 	var set *rules.Set
 	if paths := c.StringSlice("rules"); len(paths) > 0 {
@@ -145,6 +148,15 @@ func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub) (*queue.Queue, *ru
 			next := rs.OnAlert
 			rs.OnAlert = func(a *record.Alert) {
 				hub.Alert(a) // never waits: slow event streams are dropped
+				if next != nil {
+					next(a)
+				}
+			}
+		}
+		if respond != nil {
+			next := rs.OnAlert
+			rs.OnAlert = func(a *record.Alert) {
+				respond(a) // queues a request for the capture goroutine: never waits
 				if next != nil {
 					next(a)
 				}

@@ -32,6 +32,7 @@ func readCommand() *cli.Command {
 			"   psmtap read -w /var/lib/psmtap/out evidence/*.pcapng.zst",
 		Flags: append(commonFlags(),
 			&cli.BoolFlag{Name: "progress", Usage: "show a progress line on stderr (default: when stderr is a terminal)"},
+			refuseResponseFlag(),
 		),
 		Action: runRead,
 	}
@@ -49,6 +50,9 @@ func defaultFlowConfig(c *cli.Context) flow.Config {
 }
 
 func runRead(c *cli.Context) error {
+	if err := checkReadResponses(c); err != nil {
+		return err
+	}
 	if c.NArg() == 0 {
 		return cli.Exit("read: name at least one capture file or directory (see psmtap read --help)", 2)
 	}
@@ -63,7 +67,7 @@ func runRead(c *cli.Context) error {
 	if len(files) == 0 {
 		return cli.Exit("read: no capture files (*.pcap, *.pcapng, optionally .gz/.zst) found there", 1)
 	}
-	out, ruleSet, err := queuedOutput(c, false, nil)
+	out, ruleSet, err := queuedOutput(c, false, nil, nil)
 	if err != nil {
 		return err
 	}

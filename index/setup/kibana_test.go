@@ -495,6 +495,7 @@ var backticked = regexp.MustCompile("`([^`]+)`")
 func documentedFields(doc string) (session, activity, alert, integ map[string]string) {
 	session, activity, alert, integ = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	out := session
+	responses := false
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "## Anomalies") {
 			break
@@ -507,6 +508,11 @@ func documentedFields(doc string) (session, activity, alert, integ map[string]st
 		}
 		if strings.HasPrefix(line, "## Integrity") {
 			out = integ
+		}
+		if strings.HasPrefix(line, "## Responses") {
+			// On the session record and on the response event: both templates.
+			out = session
+			responses = true
 		}
 		if !strings.HasPrefix(line, "| `") {
 			continue
@@ -528,6 +534,9 @@ func documentedFields(doc string) (session, activity, alert, integ map[string]st
 				t = strings.TrimSpace(types[i])
 			}
 			out[name] = t
+			if responses {
+				activity[name] = t
+			}
 		}
 	}
 	return session, activity, alert, integ

@@ -16,6 +16,7 @@ import (
 	"github.com/psmtap/psmtap/capture"
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/respond"
 	"github.com/psmtap/psmtap/internal/rules"
 
 	_ "github.com/psmtap/psmtap/dissectors/ftp"
@@ -70,6 +71,17 @@ func benchReadRules(b *testing.B, copies int) {
 // BenchmarkReadWithoutSSH is BenchmarkRead with the SSH dissector off: the
 // difference is what SSH parsing costs (issue 3 asks for under 10%).
 func BenchmarkReadWithoutSSH(b *testing.B) { benchRead(b, false, "ssh") }
+
+// BenchmarkReadTracking is BenchmarkRead with responses on (live
+// --inject-interface): every session keeps its last TCP state per
+// direction (issue 14: the packet path must not slow measurably).
+func BenchmarkReadTracking(b *testing.B) {
+	benchTrack = true
+	defer func() { benchTrack = false }()
+	benchRead(b, false)
+}
+
+var benchTrack bool
 
 func benchRead(b *testing.B, events bool, disabled ...string) {
 	benchReadWith(b, events, nil, disabled...)
@@ -145,6 +157,9 @@ func benchReadWith(b *testing.B, events bool, newSet func() *rules.Set, disabled
 			}
 			cfg.Emit = func(r *record.Record) { n++; eval(r) }
 			cfg.EmitEvent = func(ev *record.Event) { evs++; eval(ev) }
+		}
+		if benchTrack {
+			cfg.Responder = respond.NewResponder(func([]byte) error { return nil }, 1)
 		}
 		e := New(cfg)
 		var ms0, ms1 runtime.MemStats

@@ -22,6 +22,7 @@ import (
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/communityid"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/respond"
 )
 
 // Config sets up an Engine.
@@ -66,8 +67,12 @@ type Config struct {
 	// not keep ctx.Record; start: the flow's first packet time, ns) and
 	// returns the session's live terminal feed (dissectors.Context.Live),
 	// or nil. Runs on the packet path: it must not block.
-	Live   func(ctx *dissectors.Context, start int64) func(dir dissectors.Direction, ts int64, data []byte)
-	Logger *slog.Logger
+	Live func(ctx *dissectors.Context, start int64) func(dir dissectors.Direction, ts int64, data []byte)
+	// Responder, when set (live --inject-interface), makes each session keep
+	// the last sequence numbers, window and link header of both directions,
+	// so Respond can end it (internal/respond). Nil: nothing is kept.
+	Responder *respond.Responder
+	Logger    *slog.Logger
 }
 
 // Stats are the engine's counters.
@@ -147,6 +152,10 @@ type Engine struct {
 	// expected holds related connections announced by sessions, by destination.
 	expected  map[netip.AddrPort][]dissectors.Expectation
 	nExpected int
+	// frame and link: the frame being processed, kept only with a Responder
+	// (its link header is what responses are sent with).
+	frame []byte
+	link  int
 }
 
 type mode uint8
@@ -162,6 +171,9 @@ const (
 type conn struct {
 	mode   mode
 	client int8 // endpoint index of the client, -1 unknown
+	// resp: the last TCP state of both directions, for responses (only
+	// sessions, only with Config.Responder).
+	resp *respond.Conn
 	// tunnel: the session runs inside a proxy (SOCKS, HTTP CONNECT) whose
 	// handshake was taken off the stream; nil for every other flow.
 	tunnel    *tunnel
@@ -307,6 +319,9 @@ func (e *Engine) Packet(linkType int, frame []byte, ts int64, wireLen int) {
 		}
 	}
 	e.dec.LinkType = linkType
+	if e.cfg.Responder != nil {
+		e.frame, e.link = frame, linkType
+	}
 	p := &e.pkt
 	if err := e.dec.Decode(frame, ts, p); err != nil {
 		switch err {
@@ -436,6 +451,9 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 			e.stats.BuffersFlushed++
 		}
 		e.cur = nil
+	}
+	if c.resp != nil {
+		e.observe(c, ep, p, ts)
 	}
 
 	class := flow.ClassNew
@@ -756,6 +774,9 @@ func (e *Engine) attach(f *flow.Flow[conn], d dissectors.Dissector, contentClien
 	if e.cfg.Live != nil {
 		ctx.Live = e.cfg.Live(ctx, f.First)
 	}
+	if e.cfg.Responder != nil && !c.udp {
+		e.track(f, ctx)
+	}
 	func() {
 		defer e.recoverParser(c)
 		c.sess = d.NewSession(ctx)
@@ -830,6 +851,9 @@ func (e *Engine) end(f *flow.Flow[conn], why flow.Reason) {
 			c.streams[ep].Flush(ep, f.Last, e)
 		}
 		e.cur = nil
+	}
+	if c.resp != nil && c.resp.Term != nil {
+		e.cfg.Responder.Ended(c.resp)
 	}
 	e.stats.OverlapMismatches += c.streams[0].Conflicts + c.streams[1].Conflicts
 	if c.mode == modeProbe && !c.udp {

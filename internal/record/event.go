@@ -58,11 +58,12 @@ type Event struct {
 	Reason   string   // event.reason: why, in a few words (a reply text, what the shape showed)
 	UserName string   // user.name; the engine fills the session's user when empty
 
-	Login   *EventLogin   // ActionLogin: psm.login.*
-	Command *EventCommand // ActionCommand: process.command_line, psm.command.*
-	File    *EventFile    // ActionFile: file.*, psm.file.direction
-	Query   *EventQuery   // ActionQuery: db.*, psm.query.*, event.duration
-	Kind    string        // ActionSessionKind: psm.kind
+	Login    *EventLogin   // ActionLogin: psm.login.*
+	Command  *EventCommand // ActionCommand: process.command_line, psm.command.*
+	File     *EventFile    // ActionFile: file.*, psm.file.direction
+	Query    *EventQuery   // ActionQuery: db.*, psm.query.*, event.duration
+	Kind     string        // ActionSessionKind: psm.kind
+	Response *Response     // ActionResponse: psm.response.*
 
 	// CleartextCredentials: a password crossed the wire in clear (masked).
 	CleartextCredentials bool
@@ -299,6 +300,7 @@ type eventPSM struct {
 	File                 *eventFile    `json:"file,omitempty"`
 	Kind                 string        `json:"kind,omitempty"`
 	CleartextCredentials bool          `json:"cleartext_credentials,omitempty"`
+	Response             *Response     `json:"response,omitempty"`
 }
 
 type eventDoc struct {
@@ -326,7 +328,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		Network:     eventNetwork{Transport: e.Transport, Protocol: e.Protocol, CommunityID: e.CommunityID},
 		Observer:    newObserver(e.Observer, e.Interface),
 		PSM: eventPSM{SessionID: e.SessionID, Login: e.Login, Kind: e.Kind,
-			CleartextCredentials: e.CleartextCredentials},
+			CleartextCredentials: e.CleartextCredentials, Response: e.Response},
 	}
 	if e.UserName != "" {
 		d.User = &user{Name: e.UserName}

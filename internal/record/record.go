@@ -74,6 +74,7 @@ type Record struct {
 	OutputText           string
 	Recording            *Recording
 	Proxy                *Proxy
+	Response             *Response // psm.response: a response psmtap took (docs/response.md)
 
 	// Objects holds protocol-specific objects written at the top level under
 	// their names (e.g. "ssh", "rdp", "tls"); values must marshal to JSON objects.
@@ -184,6 +185,7 @@ type psm struct {
 	OutputText           string     `json:"output_text,omitempty"`
 	Recording            *Recording `json:"recording,omitempty"`
 	Proxy                *Proxy     `json:"proxy,omitempty"`
+	Response             *Response  `json:"response,omitempty"`
 }
 
 type user struct {
@@ -226,7 +228,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 			Bytes: r.ClientBytes + r.ServerBytes, Packets: r.ClientPkts + r.ServerPkts},
 		PSM: psm{SessionID: r.ID, State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
 			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording,
-			Proxy: r.Proxy},
+			Proxy: r.Proxy, Response: r.Response},
 	}
 	d.Observer = newObserver(r.Observer, r.Interface)
 	if r.UserName != "" {

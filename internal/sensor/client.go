@@ -83,6 +83,30 @@ func (c *Client) Sessions(ctx context.Context, all bool) ([]*Entry, error) {
 	return l.Sessions, nil
 }
 
+// Terminate asks the sensor to end an open session (it must run with
+// --inject-interface); the request is queued there.
+func (c *Client) Terminate(ctx context.Context, id string) error {
+	path := PathSessions + "/" + url.PathEscape(id) + "/terminate"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		return fmt.Errorf("%s: %s %s", path, resp.Status, e.Error)
+	}
+	return nil
+}
+
 // ErrDropped: the sensor cut the stream because this viewer did not keep up.
 var ErrDropped = errors.New("live stream: dropped by the sensor, this viewer was too slow")
 

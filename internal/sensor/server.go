@@ -55,6 +55,10 @@ type Server struct {
 	// the token: the console's page and scripts, which hold no data (a
 	// browser cannot send a bearer token when it opens a page).
 	Static http.Handler
+	// Terminate, when set (live --inject-interface), queues the end of an
+	// open session (POST .../{id}/terminate); nil answers 409: responses off.
+	// It must not block; false means the request queue is full.
+	Terminate func(id string) bool
 }
 
 // Handler returns the API's handler.
@@ -69,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathSessions, s.sessions)
 	mux.HandleFunc("GET "+PathSessions+"/{id}", s.session)
 	mux.HandleFunc("GET "+PathSessions+"/{id}/live", s.live)
+	mux.HandleFunc("POST "+PathSessions+"/{id}/terminate", s.terminate)
 	mux.HandleFunc("GET "+PathEvents, s.events)
 	mux.HandleFunc("GET "+PathMetrics, s.metrics)
 	if s.Mount != nil {
@@ -140,6 +145,34 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, e)
+}
+
+// TerminateReply is POST /api/v1/sessions/{id}/terminate's answer (202):
+// the request is queued; the outcome is psm.response on the session's
+// record and a response event.
+type TerminateReply struct {
+	SessionID string `json:"session_id"`
+	Status    string `json:"status"` // queued
+}
+
+func (s *Server) terminate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.Terminate == nil {
+		httpError(w, http.StatusConflict, "responses are off on this sensor: start live with --inject-interface")
+		return
+	}
+	if e := s.Hub.Session(id); e == nil || !e.Open {
+		httpError(w, http.StatusNotFound, "no such open session")
+		return
+	}
+	if !s.Terminate(id) {
+		httpError(w, http.StatusServiceUnavailable, "too many responses waiting; try again")
+		return
+	}
+	s.Logger.Warn("terminate asked through the API", "session", id, "remote", r.RemoteAddr)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(TerminateReply{SessionID: id, Status: "queued"})
 }
 
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
