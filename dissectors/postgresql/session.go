@@ -921,6 +921,12 @@ func (s *session) event(q *query, ts int64) *record.Event {
 		eq.Parameters = append(eq.Parameters, FormatParam(oid, p))
 	}
 	ev := record.QueryEvent(ts, eq)
+	if q.err == nil && q.tag == "ROLLBACK" && (q.op == "COMMIT" || q.op == "END") {
+		// The server answers COMMIT with ROLLBACK when the transaction had
+		// already failed: nothing was committed.
+		ev.Outcome = record.OutcomeFailure
+		ev.Reason = "the transaction had failed: the server rolled it back instead of committing"
+	}
 	if q.copyDir != 0 {
 		dir := "in"
 		if q.copyDir == 'o' {

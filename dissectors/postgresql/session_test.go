@@ -106,6 +106,28 @@ func TestSimpleQueryErrorInTheMiddle(t *testing.T) {
 	}
 }
 
+// A COMMIT the server answers with ROLLBACK (the transaction had failed)
+// committed nothing: its event says failure, and why.
+func TestCommitRolledBack(t *testing.T) {
+	h := run([]step{
+		{c, startupMsg("user", "bob")},
+		{s, loginOK()},
+		{c, queryMsg("BEGIN")},
+		{s, cat(complete("BEGIN"), ready('T'))},
+		{c, queryMsg("SELECT * FROM payroll")},
+		{s, cat(errorMsg("ERROR", "42P01", `relation "payroll" does not exist`), ready('E'))},
+		{c, queryMsg("COMMIT")},
+		{s, cat(complete("ROLLBACK"), ready('I'))},
+		{c, queryMsg("COMMIT")},
+		{s, cat(complete("COMMIT"), ready('I'))},
+	}, 0, nil)
+	qs := h.of(record.ActionQuery)
+	if len(qs) != 4 || qs[2].Outcome != record.OutcomeFailure || !strings.Contains(qs[2].Reason, "rolled it back") ||
+		qs[3].Outcome != record.OutcomeSuccess {
+		t.Fatalf("%+v", queries(h))
+	}
+}
+
 // The extended protocol: a named statement prepared once (types given),
 // executed twice later with binary parameters; an unnamed statement whose
 // types come from the server's ParameterDescription; a batch whose Bind
