@@ -212,3 +212,20 @@ func ecsTypeOK(typ string, v any) error {
 	}
 	return nil
 }
+
+// TestNamespaceInDocuments: --es-namespace is data_stream.namespace of every
+// document, in NDJSON as in the cluster; a bad one is refused.
+func TestNamespaceInDocuments(t *testing.T) {
+	docs := records(t, run(t, "read", "--events", "--rules", "builtin", "--es-namespace", "prod", "pcaps/telnet-login.pcap").stdout)
+	if len(docs) < 3 {
+		t.Fatalf("%d documents", len(docs))
+	}
+	for _, d := range docs {
+		if got := str(d, "data_stream.namespace"); got != "prod" {
+			t.Errorf("%s: data_stream.namespace %q", str(d, "event.id"), got)
+		}
+	}
+	if r := run(t, "read", "--es-namespace", "Bad NS", "pcaps/telnet-login.pcap"); r.code != 2 {
+		t.Errorf("a bad namespace: exit %d", r.code)
+	}
+}

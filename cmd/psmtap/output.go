@@ -12,6 +12,7 @@ import (
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/index"
+	"github.com/psmtap/psmtap/index/es"
 	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
@@ -100,6 +101,12 @@ func parseSize(s string) (int64, error) {
 // it sees every record, event and alert first, and events go on to the
 // outputs only with --events (or to the rules, which want them).
 func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub) (*queue.Queue, *rules.Set, error) {
+	// data_stream.namespace of every document, whatever the output: the
+	// same documents in NDJSON and in the cluster.
+	if err := es.CheckNamespace(c.String("es-namespace")); err != nil && c.IsSet("es-namespace") {
+		return nil, nil, cli.Exit("--es-namespace: "+err.Error(), 2)
+	}
+	record.SetNamespace(c.String("es-namespace"))
 	// Rules first: a bad rule file stops the start, before anything is opened.
 	var set *rules.Set
 	if paths := c.StringSlice("rules"); len(paths) > 0 {
