@@ -229,3 +229,52 @@ func TestNamespaceInDocuments(t *testing.T) {
 		t.Errorf("a bad namespace: exit %d", r.code)
 	}
 }
+
+// TestECSInElasticsearch: after psmtap setup, documents shipped to a
+// namespace carry it as a constant_keyword, and the cluster's default
+// pipeline stamps event.ingested on each (not on signed output, whose bytes
+// must stay as written: TestVerifyElasticsearch).
+func TestECSInElasticsearch(t *testing.T) {
+	srv, url := startStandin(t)
+	if r := run(t, "setup", "--es-url", url); r.code != 0 {
+		t.Fatalf("setup: %s", r.stderr)
+	}
+	start := time.Now().Add(-time.Second)
+	r := run(t, "read", "--events", "--rules", "builtin", "--output", "es", "--es-url", url, "--es-namespace", "prod",
+		"--spool", t.TempDir(), "pcaps/telnet-login.pcap", "pcaps/rdp-xrdp-rdpsec.pcap")
+	if r.code != 0 {
+		t.Fatalf("read: %s", r.stderr)
+	}
+	n := 0
+	for _, ds := range []string{"logs-psmtap.session-prod", "logs-psmtap.activity-prod", "logs-psmtap.alert-prod"} {
+		docs := srv.Docs(ds)
+		if len(docs) == 0 {
+			t.Errorf("%s: no documents", ds)
+		}
+		for id, b := range docs {
+			n++
+			d := records(t, string(b))[0]
+			ing, err := time.Parse(time.RFC3339Nano, str(d, "event.ingested"))
+			if err != nil || ing.Before(start) {
+				t.Errorf("%s: event.ingested %q", id, str(d, "event.ingested"))
+			}
+			if str(d, "data_stream.namespace") != "prod" || !strings.HasPrefix(ds, "logs-"+str(d, "data_stream.dataset")+"-") {
+				t.Errorf("%s: data_stream %v", id, field(d, "data_stream"))
+			}
+		}
+		m := srv.Mapping(ds)
+		for f, typ := range map[string]string{"data_stream.type": "constant_keyword", "data_stream.dataset": "constant_keyword",
+			"data_stream.namespace": "constant_keyword", "user.name": "keyword", "user.name.text": "match_only_text",
+			"event.ingested": "date", "related.ip": "ip"} {
+			if m[f] != typ {
+				t.Errorf("%s: %s mapped as %q, want %s", ds, f, m[f], typ)
+			}
+		}
+	}
+	if m := srv.Mapping("logs-psmtap.session-prod"); m["rdp.client.color_depth"] != "long" {
+		t.Errorf("rdp.client.color_depth mapped as %q", m["rdp.client.color_depth"])
+	}
+	if n < 10 {
+		t.Fatalf("%d documents", n)
+	}
+}

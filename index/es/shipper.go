@@ -19,6 +19,13 @@ import (
 	"github.com/psmtap/psmtap/internal/record"
 )
 
+func (o Options) pipeline() string {
+	if o.KeepSource {
+		return "_none"
+	}
+	return ""
+}
+
 // Stats are the shipper's counters.
 type Stats struct {
 	Indexed      int64 // created by the cluster (201)
@@ -56,6 +63,11 @@ type Options struct {
 	DrainEvery time.Duration
 	// Retried is the counter the client built by NewClient increments.
 	Retried *atomic.Int64
+	// KeepSource sends documents past the data streams' default ingest
+	// pipeline (pipeline=_none): signed output (--signing-key) must be stored
+	// byte for byte, and a pipeline re-serializes _source (so such documents
+	// have no event.ingested).
+	KeepSource bool
 }
 
 // Shipper is an index.Sink that bulk-creates records in Elasticsearch.
@@ -116,6 +128,7 @@ func New(ctx context.Context, opt Options) (*Shipper, error) {
 	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:        opt.Client,
+		Pipeline:      opt.pipeline(),
 		NumWorkers:    opt.Workers,
 		FlushBytes:    opt.FlushBytes,
 		FlushInterval: opt.FlushInterval,
@@ -362,6 +375,7 @@ var errNotTaken = errors.New("the cluster did not take every record of the block
 func (s *Shipper) sendBlock(ctx context.Context, docs []spool.Doc) error {
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:        s.opt.Client,
+		Pipeline:      s.opt.pipeline(),
 		NumWorkers:    1,
 		FlushBytes:    s.opt.FlushBytes,
 		FlushInterval: time.Hour,

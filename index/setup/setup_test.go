@@ -27,7 +27,7 @@ func TestInstallAndMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := Elasticsearch(context.Background(), cl, DefaultOptions())
-	if err != nil || len(done) != 16 { // four data streams: policy, two component templates, index template each
+	if err != nil || len(done) != 17 { // the ingest pipeline; four data streams: policy, two component templates, index template each
 		t.Fatalf("%v %v", done, err)
 	}
 	// Twice is fine (an update).

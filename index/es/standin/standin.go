@@ -24,6 +24,14 @@
 //     first backing index .ds-<name>-<yyyy.MM.dd>-000001; else an index. A
 //     built-in "logs" template (logs-*-*, priority 100, data stream, dynamic
 //     mappings) is present as in a default cluster.
+//   - constant_keyword: every document of a backing index must carry the
+//     mapping's "value", or, without one, the value of the first document
+//     that had the field (a later different value is 400
+//     document_parsing_exception).
+//   - Ingest pipelines (ingest.go): PUT/GET/DELETE /_ingest/pipeline/<id>,
+//     the set processor, index.default_pipeline, and the bulk pipeline
+//     parameter ("_none" skips the default); _source is stored as the
+//     pipeline re-serialized it.
 //   - Mappings: explicit types are checked on every document (ip, long and
 //     the other integer types, double/float, date, boolean, keyword, text,
 //     multi-fields such as .keyword or .text, read from the parent's value
@@ -83,6 +91,7 @@ type Server struct {
 	streams    map[string]*dataStream
 	indices    map[string]*index
 	pits       map[string]*pit
+	pipelines  map[string]*pipeline
 
 	// Authentication: when any is set, a request must present one of them.
 	Username, Password string
@@ -119,6 +128,7 @@ func New() *Server {
 		policies:   map[string]json.RawMessage{},
 		streams:    map[string]*dataStream{},
 		indices:    map[string]*index{},
+		pipelines:  map[string]*pipeline{},
 	}
 	s.templates["logs"] = &indexTemplate{
 		Name: "logs", Patterns: []string{"logs-*-*"}, Priority: 100, DataStream: true,
@@ -226,12 +236,13 @@ type dataStream struct {
 }
 
 type index struct {
-	Name    string
-	UUID    string
-	mapping *mapping
-	docs    map[string][]byte
-	order   []string
-	seq     int64
+	Name     string
+	UUID     string
+	settings map[string]any // flattened index.* settings, from the template
+	mapping  *mapping
+	docs     map[string][]byte
+	order    []string
+	seq      int64
 }
 
 // mapping is a flattened view: field path -> type (multi-fields included as
@@ -239,12 +250,18 @@ type index struct {
 type mapping struct {
 	fields  map[string]string
 	dynamic string // "true", "false", "strict"
+	// constants are the values of constant_keyword fields: from the
+	// mapping's "value", or else from the first document that has one.
+	constants map[string]string
 }
 
 func (m *mapping) clone() *mapping {
-	c := &mapping{fields: make(map[string]string, len(m.fields)), dynamic: m.dynamic}
+	c := &mapping{fields: make(map[string]string, len(m.fields)), dynamic: m.dynamic, constants: map[string]string{}}
 	for k, v := range m.fields {
 		c.fields[k] = v
+	}
+	for k, v := range m.constants {
+		c.constants[k] = v
 	}
 	return c
 }
@@ -301,6 +318,18 @@ func walkProps(prefix string, props map[string]any, m *mapping) error {
 			return fmt.Errorf("mapper_parsing_exception: No handler for type [%s] declared on field [%s]", typ, full)
 		}
 		m.fields[full] = typ
+		if typ == "constant_keyword" {
+			if v, ok := def["value"]; ok {
+				sv, isStr := v.(string)
+				if !isStr {
+					return fmt.Errorf("mapper_parsing_exception: Failed to parse mapping: [value] must be a string for field [%s]", full)
+				}
+				if m.constants == nil {
+					m.constants = map[string]string{}
+				}
+				m.constants[full] = sv
+			}
+		}
 		if mf, ok := def["fields"].(map[string]any); ok {
 			for sub, sv := range mf {
 				sd, _ := sv.(map[string]any)
@@ -369,6 +398,9 @@ func (s *Server) resolveWrite(target string, now time.Time) (ix *index, isStream
 		m = t.mapping.clone()
 	}
 	ix = &index{Name: target, UUID: newUUID(), mapping: m, docs: map[string][]byte{}}
+	if t != nil {
+		ix.settings = t.Settings
+	}
 	s.indices[target] = ix
 	return ix, false, nil
 }
@@ -380,7 +412,7 @@ func (s *Server) createStream(name string, t *indexTemplate, now time.Time) *dat
 	}
 	bi := fmt.Sprintf(".ds-%s-%s-%06d", name, now.UTC().Format("2006.01.02"), 1)
 	ds.Indices = []string{bi}
-	s.indices[bi] = &index{Name: bi, UUID: newUUID(), mapping: t.mapping.clone(), docs: map[string][]byte{}}
+	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: t.Settings, mapping: t.mapping.clone(), docs: map[string][]byte{}}
 	s.streams[name] = ds
 	return ds
 }
@@ -397,7 +429,13 @@ func (s *Server) Rollover(name string) {
 	bi := fmt.Sprintf(".ds-%s-%s-%06d", name, time.Now().UTC().Format("2006.01.02"), ds.Generation)
 	old := s.indices[ds.Indices[len(ds.Indices)-1]]
 	ds.Indices = append(ds.Indices, bi)
-	s.indices[bi] = &index{Name: bi, UUID: newUUID(), mapping: old.mapping.clone(), docs: map[string][]byte{}}
+	// The new backing index takes the template as it is now (settings and
+	// mappings, constant_keyword values unset), as a real rollover does.
+	m, settings := old.mapping.clone(), old.settings
+	if t := s.templates[ds.Template]; t != nil {
+		m, settings = t.mapping.clone(), t.Settings
+	}
+	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 }
 
 // Docs returns every document stored under target (a data stream, an index,
@@ -562,6 +600,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.indexTemplate(w, r, parts[1])
 	case len(parts) == 3 && parts[0] == "_ilm" && parts[1] == "policy":
 		s.ilmPolicy(w, r, parts[2])
+	case len(parts) == 3 && parts[0] == "_ingest" && parts[1] == "pipeline":
+		s.ingestPipeline(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "_data_stream":
 		s.dataStreamAPI(w, r, parts[1])
 	case len(parts) == 2 && parts[1] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
@@ -908,10 +948,11 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 		return
 	}
 	type op struct {
-		action string
-		index  string
-		id     string
-		source []byte
+		action   string
+		index    string
+		id       string
+		pipeline string // "" for the index's default_pipeline
+		source   []byte
 	}
 	var ops []op
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -923,8 +964,9 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 			continue
 		}
 		var meta map[string]struct {
-			Index string `json:"_index"`
-			ID    string `json:"_id"`
+			Index    string `json:"_index"`
+			ID       string `json:"_id"`
+			Pipeline string `json:"pipeline"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &meta); err != nil || len(meta) != 1 {
 			writeErr(w, &esError{400, "illegal_argument_exception", fmt.Sprintf("Malformed action/metadata line [%d], expected START_OBJECT", line)})
@@ -932,7 +974,10 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 		}
 		var o op
 		for a, m := range meta {
-			o.action, o.index, o.id = a, m.Index, m.ID
+			o.action, o.index, o.id, o.pipeline = a, m.Index, m.ID, m.Pipeline
+		}
+		if o.pipeline == "" {
+			o.pipeline = r.URL.Query().Get("pipeline")
 		}
 		switch o.action {
 		case "create", "index":
@@ -968,7 +1013,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 	s.mu.Lock()
 	for i, o := range ops[:limit] {
 		s.BulkItems.Add(1)
-		res, status := s.applyOne(o.action, o.index, o.id, o.source, start)
+		res, status := s.applyOne(o.action, o.index, o.id, o.pipeline, o.source, start)
 		_ = i
 		if status >= 300 {
 			anyErr = true
@@ -990,7 +1035,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 }
 
 // applyOne runs one create/index action; s.mu is held.
-func (s *Server) applyOne(action, target, id string, source []byte, now time.Time) (map[string]any, int) {
+func (s *Server) applyOne(action, target, id, pipe string, source []byte, now time.Time) (map[string]any, int) {
 	res := map[string]any{"_index": target}
 	fail := func(e *esError) (map[string]any, int) {
 		if id != "" {
@@ -1012,6 +1057,20 @@ func (s *Server) applyOne(action, target, id string, source []byte, now time.Tim
 	res["_index"] = ix.Name
 	if isStream && action != "create" {
 		return fail(&esError{400, "illegal_argument_exception", "only write ops with an op_type of create are allowed in data streams"})
+	}
+	if pipe == "" {
+		pipe, _ = ix.settings["index.default_pipeline"].(string)
+	}
+	if pipe != "" && pipe != "_none" {
+		p, ok := s.pipelines[pipe]
+		if !ok {
+			return fail(&esError{400, "illegal_argument_exception", "pipeline with id [" + pipe + "] does not exist"})
+		}
+		out, err := runPipeline(p, source, now)
+		if err != nil {
+			return fail(&esError{400, "document_parsing_exception", "[1:1] failed to parse: " + err.Error()})
+		}
+		source = out
 	}
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(source))
@@ -1084,7 +1143,30 @@ func (m *mapping) check(doc map[string]any, id string) *esError {
 			if !fits(typ, v) {
 				return &esError{400, "document_parsing_exception", fmt.Sprintf("[1:2] failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%v'", f, typ, id, v)}
 			}
+			if typ == "constant_keyword" {
+				if e := m.constant(f, fmt.Sprint(v)); e != nil {
+					return e
+				}
+			}
 		}
+	}
+	return nil
+}
+
+// constant checks a constant_keyword value: every document of the index
+// must have the mapping's value; without one in the mapping, the first
+// document's value becomes it (a mapping update, as Elasticsearch does).
+func (m *mapping) constant(f, v string) *esError {
+	if m.constants == nil {
+		m.constants = map[string]string{}
+	}
+	want, ok := m.constants[f]
+	if !ok {
+		m.constants[f] = v
+		return nil
+	}
+	if v != want {
+		return &esError{400, "document_parsing_exception", fmt.Sprintf("[1:2] failed to parse field [%s] of type [constant_keyword]: [constant_keyword] field [%s] only accepts values that are equal to the value defined in the mappings [%s], but got [%s]", f, f, want, v)}
 	}
 	return nil
 }
