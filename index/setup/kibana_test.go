@@ -118,6 +118,19 @@ func searchSource(query string, withIndex bool) string {
 	return js(m)
 }
 
+// finalOnly restricts a query on the session records to final records
+// (event.type: end): the interim snapshots of a long session (--interim)
+// would otherwise count it once per snapshot.
+func finalOnly(query, view string) string {
+	if view != "" && view != dataView {
+		return query
+	}
+	if query == "" {
+		return "event.type:end"
+	}
+	return "event.type:end and (" + query + ")"
+}
+
 func indexRef(view string) []map[string]string {
 	if view == "" {
 		view = dataView
@@ -160,19 +173,21 @@ func generate() []byte {
 		case "histogram":
 			params["legendPosition"] = "right"
 			params["seriesParams"] = []any{map[string]any{"show": true, "type": "histogram", "mode": "stacked", "data": map[string]any{"label": label, "id": "1"}, "valueAxis": "ValueAxis-1"}}
-			params["categoryAxes"] = []any{map[string]any{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": true, "labels": map[string]any{"show": true}}}
+			// Kibana's XY renderer reads categoryAxes[].title (an object,
+			// its text optional): without it the chart fails to draw.
+			params["categoryAxes"] = []any{map[string]any{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": true, "labels": map[string]any{"show": true}, "title": map[string]any{}}}
 			params["valueAxes"] = []any{map[string]any{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": true, "scale": map[string]any{"type": "linear", "mode": "normal"}, "labels": map[string]any{"show": true}, "title": map[string]any{"text": label}}}
 		}
 		objs = append(objs, map[string]any{"type": "visualization", "id": v.id, "attributes": map[string]any{
 			"title": v.title, "description": "", "uiStateJSON": "{}", "version": 1,
 			"visState":              js(map[string]any{"title": v.title, "type": v.kind, "params": params, "aggs": aggs}),
-			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(v.query, true)},
+			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(finalOnly(v.query, v.view), true)},
 		}, "references": indexRef(v.view)})
 	}
 	for _, s := range searchSpec {
 		objs = append(objs, map[string]any{"type": "search", "id": s.id, "attributes": map[string]any{
 			"title": s.title, "description": "", "columns": s.columns, "sort": [][]string{{"@timestamp", "desc"}},
-			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(s.query, true)},
+			"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": searchSource(finalOnly(s.query, s.view), true)},
 		}, "references": indexRef(s.view)})
 	}
 	isSearch := map[string]bool{}
