@@ -238,10 +238,11 @@ type Options struct {
 	Replicas           int // -1: leave the cluster default
 }
 
-// DefaultOptions: daily-ish rollover, 90 days kept (sessions and events), a
-// year for alerts.
+// DefaultOptions: rollover at 30 days or 50 GB a primary shard, as
+// Elastic's own logs policy (a small sensor's daily index would be tiny),
+// 90 days kept after rollover (sessions and events), a year for alerts.
 func DefaultOptions() Options {
-	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", AlertRetention: "365d", Shards: 1, Replicas: -1}
+	return Options{RolloverAge: "30d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", AlertRetention: "365d", Shards: 1, Replicas: -1}
 }
 
 // Bodies returns the request bodies setup sends, by API path, in the order
@@ -272,7 +273,10 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		// Standard index mode: _source kept as sent, byte for byte (logsdb,
 		// the default of logs-*-* streams in recent versions, rebuilds it,
 		// and psmtap verify checks the bytes a leaf was made of).
-		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards, "index.mode": "standard"}
+		// ignore_malformed false: logs@settings turns it on, and psmtap
+		// wants a mistyped field refused (dead-lettered), not dropped unseen.
+		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards, "index.mode": "standard",
+			"index.mapping.ignore_malformed": false}
 		if o.Replicas >= 0 {
 			settings["index.number_of_replicas"] = o.Replicas
 		}
@@ -282,9 +286,16 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		bodies["/_ilm/policy/"+policy] = map[string]any{"policy": map[string]any{"phases": phases, "_meta": meta}}
 		bodies["/_component_template/"+mappingsT] = map[string]any{"template": map[string]any{"mappings": mappings}, "_meta": meta}
 		bodies["/_component_template/"+settingsT] = map[string]any{"template": map[string]any{"settings": settings}, "_meta": meta}
+		// Composed as Fleet composes an integration's templates: Elastic's
+		// logs@settings, logs@mappings and ecs@mappings first (later ones
+		// win), psmtap's own, then the users' @custom templates, which may
+		// be absent, for their own fields and settings without a fork.
+		dataset := strings.TrimSuffix(strings.TrimPrefix(pattern, "logs-"), "-*")
+		custom := []string{"logs@custom", "logs-psmtap@custom", "logs-" + dataset + "@custom"}
 		bodies["/_index_template/"+indexT] = map[string]any{
 			"index_patterns": []string{pattern}, "data_stream": map[string]any{}, "priority": Priority,
-			"composed_of": []string{mappingsT, settingsT}, "_meta": meta,
+			"composed_of":                        append([]string{"logs@settings", "logs@mappings", "ecs@mappings", mappingsT, settingsT}, custom...),
+			"ignore_missing_component_templates": custom, "_meta": meta,
 		}
 		paths = append(paths, "/_ilm/policy/"+policy, "/_component_template/"+mappingsT,
 			"/_component_template/"+settingsT, "/_index_template/"+indexT)

@@ -130,9 +130,15 @@ func New() *Server {
 		indices:    map[string]*index{},
 		pipelines:  map[string]*pipeline{},
 	}
+	// Elastic's built-in component templates (x-pack stack templates), as a
+	// default cluster has them: what they hold that the stand-in enforces.
+	s.components["logs@mappings"] = json.RawMessage(`{"template":{"mappings":{"date_detection":false,"properties":{"@timestamp":{"type":"date"},"data_stream":{"properties":{"type":{"type":"constant_keyword","value":"logs"},"dataset":{"type":"constant_keyword"},"namespace":{"type":"constant_keyword"}}}}}},"_meta":{"managed":true}}`)
+	s.components["logs@settings"] = json.RawMessage(`{"template":{"settings":{"index":{"lifecycle":{"name":"logs"},"codec":"best_compression","mapping":{"ignore_malformed":true},"default_pipeline":"logs@default-pipeline"}}},"_meta":{"managed":true}}`)
+	s.components["ecs@mappings"] = json.RawMessage(`{"template":{"mappings":{"dynamic_templates":[{"ecs_ip":{"match":["ip","*_ip"],"mapping":{"type":"ip"}}}]}},"_meta":{"managed":true}}`)
+	s.pipelines["logs@default-pipeline"] = &pipeline{raw: json.RawMessage(`{"processors":[]}`)}
 	s.templates["logs"] = &indexTemplate{
 		Name: "logs", Patterns: []string{"logs-*-*"}, Priority: 100, DataStream: true,
-		mapping: &mapping{fields: map[string]string{"@timestamp": "date"}, dynamic: "true"},
+		ownMappings: map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}},
 	}
 	return s
 }
@@ -208,14 +214,49 @@ func (s *Server) KillMidBulk(n int) {
 // --- cluster state ---
 
 type indexTemplate struct {
-	Name       string
-	Patterns   []string
-	ComposedOf []string
-	Priority   int
-	DataStream bool
-	Settings   map[string]any
-	raw        json.RawMessage
-	mapping    *mapping
+	Name          string
+	Patterns      []string
+	ComposedOf    []string
+	IgnoreMissing []string
+	Priority      int
+	DataStream    bool
+	raw           json.RawMessage
+	// The template's own mappings and settings, applied after its
+	// component templates.
+	ownMappings map[string]any
+	ownSettings map[string]any
+}
+
+// resolve composes a template as Elasticsearch does when it creates an
+// index: its component templates as they are now, in order (a later one's
+// field or setting replaces an earlier one's), then its own. A component
+// template that has since gone missing is skipped.
+func (s *Server) resolve(t *indexTemplate) (*mapping, map[string]any) {
+	m := &mapping{fields: map[string]string{}, dynamic: "true"}
+	settings := map[string]any{}
+	for _, c := range t.ComposedOf {
+		raw, ok := s.components[c]
+		if !ok {
+			continue
+		}
+		var ct struct {
+			Template struct {
+				Mappings map[string]any `json:"mappings"`
+				Settings map[string]any `json:"settings"`
+			} `json:"template"`
+		}
+		json.Unmarshal(raw, &ct)
+		parseMappings(ct.Template.Mappings, m)
+		flattenSettings("", ct.Template.Settings, settings)
+	}
+	parseMappings(t.ownMappings, m)
+	flattenSettings("", t.ownSettings, settings)
+	if t.DataStream {
+		if _, ok := m.fields["@timestamp"]; !ok {
+			m.fields["@timestamp"] = "date"
+		}
+	}
+	return m, settings
 }
 
 func (t *indexTemplate) matches(name string) bool {
@@ -356,7 +397,8 @@ func (s *Server) Mapping(name string) map[string]string {
 		return ix.mapping.clone().fields
 	}
 	if t := s.matchTemplate(name); t != nil {
-		return t.mapping.clone().fields
+		m, _ := s.resolve(t)
+		return m.fields
 	}
 	return nil
 }
@@ -394,25 +436,24 @@ func (s *Server) resolveWrite(target string, now time.Time) (ix *index, isStream
 		return s.indices[ds.Indices[0]], true, nil
 	}
 	m := &mapping{fields: map[string]string{}, dynamic: "true"}
+	var settings map[string]any
 	if t != nil {
-		m = t.mapping.clone()
+		m, settings = s.resolve(t)
 	}
-	ix = &index{Name: target, UUID: newUUID(), mapping: m, docs: map[string][]byte{}}
-	if t != nil {
-		ix.settings = t.Settings
-	}
+	ix = &index{Name: target, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 	s.indices[target] = ix
 	return ix, false, nil
 }
 
 func (s *Server) createStream(name string, t *indexTemplate, now time.Time) *dataStream {
 	ds := &dataStream{Name: name, Template: t.Name, Generation: 1}
-	if lc, ok := t.Settings["index.lifecycle.name"].(string); ok {
+	m, settings := s.resolve(t)
+	if lc, ok := settings["index.lifecycle.name"].(string); ok {
 		ds.ILMPolicy = lc
 	}
 	bi := fmt.Sprintf(".ds-%s-%s-%06d", name, now.UTC().Format("2006.01.02"), 1)
 	ds.Indices = []string{bi}
-	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: t.Settings, mapping: t.mapping.clone(), docs: map[string][]byte{}}
+	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 	s.streams[name] = ds
 	return ds
 }
@@ -433,7 +474,7 @@ func (s *Server) Rollover(name string) {
 	// mappings, constant_keyword values unset), as a real rollover does.
 	m, settings := old.mapping.clone(), old.settings
 	if t := s.templates[ds.Template]; t != nil {
-		m, settings = t.mapping.clone(), t.Settings
+		m, settings = s.resolve(t)
 	}
 	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 }
@@ -674,6 +715,7 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 		var body struct {
 			IndexPatterns []string        `json:"index_patterns"`
 			ComposedOf    []string        `json:"composed_of"`
+			IgnoreMissing []string        `json:"ignore_missing_component_templates"`
 			Priority      int             `json:"priority"`
 			DataStream    json.RawMessage `json:"data_stream"`
 			Template      *struct {
@@ -692,10 +734,14 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 		var missing []string
 		m := &mapping{fields: map[string]string{}, dynamic: "true"}
 		settings := map[string]any{}
+		// In order: a later component template's field or setting replaces
+		// an earlier one's (the index template's own template last).
 		for _, c := range body.ComposedOf {
 			raw, ok := s.components[c]
 			if !ok {
-				missing = append(missing, c)
+				if !slices.Contains(body.IgnoreMissing, c) {
+					missing = append(missing, c)
+				}
 				continue
 			}
 			var ct struct {
@@ -719,12 +765,10 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 			}
 			flattenSettings("", body.Template.Settings, settings)
 		}
-		t := &indexTemplate{Name: name, Patterns: body.IndexPatterns, ComposedOf: body.ComposedOf, Priority: body.Priority,
-			DataStream: len(body.DataStream) > 0 && string(body.DataStream) != "null", Settings: settings, raw: b, mapping: m}
-		if t.DataStream {
-			if _, ok := m.fields["@timestamp"]; !ok {
-				m.fields["@timestamp"] = "date"
-			}
+		t := &indexTemplate{Name: name, Patterns: body.IndexPatterns, ComposedOf: body.ComposedOf, IgnoreMissing: body.IgnoreMissing,
+			Priority: body.Priority, DataStream: len(body.DataStream) > 0 && string(body.DataStream) != "null", raw: b}
+		if body.Template != nil {
+			t.ownMappings, t.ownSettings = body.Template.Mappings, body.Template.Settings
 		}
 		for on, o := range s.templates {
 			if on == name || o.Priority != t.Priority {
@@ -1083,7 +1127,7 @@ func (s *Server) applyOne(action, target, id, pipe string, source []byte, now ti
 			return fail(&esError{400, "document_parsing_exception", "[1:2] failed to parse: data stream timestamp field [@timestamp] is missing"})
 		}
 	}
-	if e := ix.mapping.check(doc, id); e != nil {
+	if e := ix.mapping.check(doc, id, ix.settings["index.mapping.ignore_malformed"] == true); e != nil {
 		return fail(e)
 	}
 	if id == "" {
@@ -1105,7 +1149,7 @@ func (s *Server) applyOne(action, target, id, pipe string, source []byte, now ti
 }
 
 // check validates a document against the mapping, adding dynamic fields.
-func (m *mapping) check(doc map[string]any, id string) *esError {
+func (m *mapping) check(doc map[string]any, id string, ignoreMalformed bool) *esError {
 	leaves := map[string][]any{}
 	flatten("", doc, leaves)
 	names := make([]string, 0, len(leaves))
@@ -1141,6 +1185,9 @@ func (m *mapping) check(doc map[string]any, id string) *esError {
 				continue
 			}
 			if !fits(typ, v) {
+				if ignoreMalformed && typ != "constant_keyword" {
+					continue // index.mapping.ignore_malformed: kept in _source, not indexed
+				}
 				return &esError{400, "document_parsing_exception", fmt.Sprintf("[1:2] failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%v'", f, typ, id, v)}
 			}
 			if typ == "constant_keyword" {
