@@ -278,3 +278,19 @@ func TestECSInElasticsearch(t *testing.T) {
 		t.Fatalf("%d documents", n)
 	}
 }
+
+// TestSetupPrint: setup --print shows the pipeline, the composed templates
+// and the Kibana objects, without a cluster.
+func TestSetupPrint(t *testing.T) {
+	r := run(t, "setup", "--print")
+	if r.code != 0 {
+		t.Fatalf("setup --print: %d %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"PUT /_ingest/pipeline/psmtap-ingested", `"{{{_ingest.timestamp}}}"`, `"index.default_pipeline": "psmtap-ingested"`,
+		`"logs@settings"`, `"ignore_missing_component_templates"`, `"logs-psmtap.session@custom"`, `"constant_keyword"`,
+		"/api/saved_objects/_import", `"title":"psmtap: Alerts"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("setup --print lacks %s", want)
+		}
+	}
+}
