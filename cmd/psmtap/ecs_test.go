@@ -294,3 +294,43 @@ func TestSetupPrint(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordNamesItsFile: read with several files, every record and event
+// names the capture file its session came from (observer.ingress.interface.name),
+// not the file being read when it was written.
+func TestRecordNamesItsFile(t *testing.T) {
+	// Captures with sessions of their own (the edge variants repeat one).
+	var files []string
+	for _, f := range captures(t) {
+		if !strings.Contains(f, "/edge/") && len(files) < 12 {
+			files = append(files, f)
+		}
+	}
+	from := map[string]string{}
+	for _, f := range files {
+		for _, d := range records(t, run(t, "read", "--events", f).stdout) {
+			from[str(d, "event.id")] = f
+		}
+	}
+	n := 0
+	for _, d := range records(t, run(t, append([]string{"read", "--events"}, files...)...).stdout) {
+		id := str(d, "event.id")
+		if str(d, "event.dataset") == record.DatasetActivity {
+			id = str(d, "psm.session_id")
+			if f, ok := from[str(d, "event.id")]; ok && from[id] == "" {
+				from[id] = f
+			}
+		}
+		want, ok := from[id]
+		if !ok {
+			continue
+		}
+		n++
+		if got := str(d, "observer.ingress.interface.name"); got != want {
+			t.Errorf("%s %s: observer.ingress.interface.name %q, want %q", str(d, "event.dataset"), str(d, "event.id"), got, want)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d documents compared", n)
+	}
+}
