@@ -1,5 +1,5 @@
 // Package record defines the session record: one document per session, with
-// the field names of SCHEMA.md (Elastic Common Schema where ECS has a field).
+// the field names of docs/fields.md (Elastic Common Schema where ECS has a field).
 // Dissectors fill it; the sinks in index/ write it.
 //
 // A field that is not known stays absent from the JSON: pointers and omitempty
