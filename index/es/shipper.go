@@ -19,6 +19,10 @@ import (
 	"github.com/psmtap/psmtap/internal/record"
 )
 
+// signedMember starts the member index/integrity appends to a signed
+// document (integrity.Member).
+var signedMember = []byte(`,"psm.integrity":{`)
+
 func (o Options) pipeline() string {
 	if o.KeepSource {
 		return "_none"
@@ -373,9 +377,18 @@ var errNotTaken = errors.New("the cluster did not take every record of the block
 // sendBlock bulk-creates one spool block and returns nil when every document
 // is settled: created, already there (409), or dead-lettered.
 func (s *Shipper) sendBlock(ctx context.Context, docs []spool.Doc) error {
+	pipeline := s.opt.pipeline()
+	for _, d := range docs {
+		// A spooled signed document (psmtap spool drains without knowing
+		// whether --signing-key was used): keep its bytes.
+		if bytes.Contains(d.Body, signedMember) {
+			pipeline = "_none"
+			break
+		}
+	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:        s.opt.Client,
-		Pipeline:      s.opt.pipeline(),
+		Pipeline:      pipeline,
 		NumWorkers:    1,
 		FlushBytes:    s.opt.FlushBytes,
 		FlushInterval: time.Hour,
