@@ -154,7 +154,7 @@ func esOutput(c *cli.Context) (index.Sink, error) {
 	live := c.Command != nil && c.Command.Name == "live"
 	opt := es.Options{Client: cl, Index: es.DataStream(c.String("es-namespace")), ActivityIndex: es.ActivityDataStream(c.String("es-namespace")),
 		AlertIndex: es.AlertDataStream(c.String("es-namespace")), IntegrityIndex: es.IntegrityDataStream(c.String("es-namespace")), Spool: sp,
-		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried}
+		DeadLetter: c.String("dead-letter"), Logger: log, Retried: retried, KeepSource: c.String("signing-key") != ""}
 	if live {
 		opt.DrainEvery = c.Duration("spool-drain-every")
 	}

@@ -40,7 +40,7 @@ func TestGroundTruth(t *testing.T) {
 				"ftp.files": list("report.txt", "upload.txt", "old.txt"), "ftp.data.connections": "4"}},
 		},
 		"rlogin.pcap": {{"rlogin", "192.0.2.10:1023", "192.0.2.20:513", map[string]string{
-			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "rlogin.terminal_type": "xterm",
+			"rlogin.client_user": "alice", "rlogin.server_user": "alice", "user.name": "alice", "source.user.name": "alice", "rlogin.terminal_type": "xterm",
 			"rlogin.terminal_speed": "38400", "rlogin.window.rows": "24", "rlogin.window.cols": "80",
 			"psm.login.success": "true", "psm.commands": list("id", "pwd", "exit"), "psm.kind": "interactive"}}},
 		"rsh.pcap": { // the stderr back-connections are not sessions of their own
@@ -129,9 +129,11 @@ func TestGroundTruth(t *testing.T) {
 			"ssh.client.software": "libssh_0.10.6", "ssh.client.hassh": "f93d28ee0c77e2612b27491518d909f4", "ssh.kex_alg": "curve25519-sha256"}}},
 		"http-on-port22.pcap": nil, // HTTP on port 22 is not SSH
 		"rdp-xrdp-tls.pcap": {{"rdp", "192.0.2.10:48366", "192.0.2.20:3389", map[string]string{"psm.state": "reset",
-			"rdp.cookie": "alice", "user.name": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "ssl",
+			// The cookie is a claim, not a login: not user.name (docs/fields.md).
+			"rdp.cookie": "alice", "user.name": "", "related.user": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "ssl",
 			"rdp.response_flags": "extended_client_data_supported", "rdp.result": "success", "tls.client.server_name": "192.0.2.20",
-			"tls.version": "1.3", "tls.cipher": "TLS_AES_256_GCM_SHA384"}}},
+			"destination.domain": "", // the SNI is an address, not a domain
+			"tls.version":        "1.3", "tls.cipher": "TLS_AES_256_GCM_SHA384"}}},
 		// Standard RDP Security, FreeRDP with clipboard and a drive: client data in clear (xrdp log: keylayout 0x409, client psm-cli).
 		"rdp-xrdp-rdpsec.pcap": {{"rdp", "192.0.2.10:55984", "192.0.2.20:3389", map[string]string{
 			"rdp.cookie": "alice", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli", "rdp.client.desktop_width": "800",
@@ -141,11 +143,12 @@ func TestGroundTruth(t *testing.T) {
 		"rdp-wrong-password.pcap": {{"rdp", "192.0.2.10:53630", "192.0.2.20:3389", map[string]string{
 			"rdp.cookie": "alice", "rdp.selected_protocol": "ssl", "tls.version": "1.2", "tls.client.server_name": "192.0.2.20",
 			"tls.server.x509.subject.common_name": "psm-srv", "tls.server.x509.issuer.common_name": "psm-srv",
+			"tls.server.subject": "CN=psm-srv", "tls.server.issuer": "CN=psm-srv", "tls.server.not_after": "2036-11-23T00:30:55Z",
 			"tls.server.x509.serial_number": "184A453E123DC357017F24E18F65084350286E66", "tls.server.x509.not_after": "2036-11-23T00:30:55Z",
 			"tls.server.hash.sha256": "219CB49389A4CC74657F716427A3DBD656F4418D52EE9F5AD1E24FA270FA982F"}}},
 		// A client asking for Standard RDP Security only, xrdp requiring TLS: RDP_NEG_FAILURE 1.
 		"rdp-neg-failure.pcap": {{"rdp", "192.0.2.10:52326", "192.0.2.20:3389", map[string]string{
-			"rdp.cookie": "alice", "user.name": "alice", "rdp.requested_protocols": "rdp", "rdp.result": "ssl_required_by_server"}}},
+			"rdp.cookie": "alice", "user.name": "", "related.user": "alice", "rdp.requested_protocols": "rdp", "rdp.result": "ssl_required_by_server"}}},
 		// rdesktop 1.9 with Standard RDP Security, clipboard and a disk redirected; it asks for TLS|CredSSP, xrdp selects RDP.
 		"rdp-rdesktop.pcap": {{"rdp", "192.0.2.10:55260", "192.0.2.20:3389", map[string]string{
 			"rdp.cookie": "alice", "rdp.requested_protocols": "ssl,hybrid", "rdp.selected_protocol": "rdp", "rdp.client.name": "psm-cli",

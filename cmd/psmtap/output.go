@@ -12,6 +12,7 @@ import (
 
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/index"
+	"github.com/psmtap/psmtap/index/es"
 	"github.com/psmtap/psmtap/index/queue"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
@@ -103,6 +104,12 @@ func parseSize(s string) (int64, error) {
 // respond, when set (live --inject-interface), sees each alert first: the
 // rules' responses (respond.go). It must not block.
 func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub, respond func(*record.Alert)) (*queue.Queue, *rules.Set, error) {
+	// data_stream.namespace of every document, whatever the output: the
+	// same documents in NDJSON and in the cluster.
+	if err := es.CheckNamespace(c.String("es-namespace")); err != nil && c.IsSet("es-namespace") {
+		return nil, nil, cli.Exit("--es-namespace: "+err.Error(), 2)
+	}
+	record.SetNamespace(c.String("es-namespace"))
 	// Rules first: a bad rule file stops the start, before anything is opened.
 	var set *rules.Set
 	if paths := c.StringSlice("rules"); len(paths) > 0 {

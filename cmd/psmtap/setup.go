@@ -57,6 +57,8 @@ func runSetup(c *cli.Context) error {
 			b, _ := json.MarshalIndent(bodies[p], "", "  ")
 			fmt.Fprintf(w, "PUT %s\n%s\n\n", p, b)
 		}
+		// And what --kibana-url imports: the data views and dashboards.
+		fmt.Fprintf(w, "POST <kibana>/api/saved_objects/_import?overwrite=true (file psmtap.ndjson)\n%s", setup.KibanaObjects)
 		return nil
 	}
 	cl, cfg, err := esClient(c, nil)

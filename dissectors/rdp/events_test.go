@@ -67,9 +67,12 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("snapshots changed the record:\n%s\n%s", a, b)
 	}
 	last, _ := interims[len(interims)-1].MarshalJSON()
-	for _, want := range []string{`"selected_protocol":"rdp"`, `"user":{"name":"alice"}`, `"encryption_method":"fips"`, `"certificate":{"type":"proprietary"`} {
+	for _, want := range []string{`"selected_protocol":"rdp"`, `"cookie":"alice"`, `"related":{"ip":["192.0.2.10","192.0.2.20"],"user":["alice"]`, `"encryption_method":"fips"`, `"certificate":{"type":"proprietary"`} {
 		if !strings.Contains(string(last), want) {
 			t.Errorf("interim record lacks %s: %s", want, last)
 		}
+	}
+	if strings.Contains(string(last), `"user":{"name":"alice"}`) {
+		t.Errorf("the RDP cookie became user.name: %s", last)
 	}
 }

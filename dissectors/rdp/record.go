@@ -1,9 +1,7 @@
 package rdp
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -144,6 +142,18 @@ func guid(b []byte) string {
 		binary.LittleEndian.Uint16(b[6:8]), b[8:10], b[10:16])
 }
 
+// AddFacts implements record.FactSource: the cookie is a user name the
+// client claims, the client's name a workstation name.
+func (f *Fields) AddFacts(r *record.Facts) {
+	r.Users = append(r.Users, f.Cookie)
+	if f.Client != nil {
+		r.Hosts = append(r.Hosts, f.Client.Name)
+	}
+	if c := f.Certificate; c != nil && c.Hash != nil {
+		r.Hashes = append(r.Hashes, c.Hash.SHA256, c.Hash.SHA1)
+	}
+}
+
 // Summary is a short human description for the table output.
 func (f *Fields) Summary() string {
 	var p []string
@@ -176,9 +186,9 @@ func (s *session) fill(r *record.Record) {
 	if f.Result == "" && s.cc {
 		f.Result = "success"
 	}
-	if f.Cookie != "" {
-		r.UserName = f.Cookie
-	}
+	// The cookie is a name the client claims before any authentication
+	// (MS-RDPBCGR 2.2.1.1): it stays rdp.cookie (and related.user), never
+	// user.name, which names the user of a login seen on the wire.
 	if f.Certificate != nil {
 		c := *f.Certificate
 		f.Certificate = &c
@@ -186,8 +196,7 @@ func (s *session) fill(r *record.Record) {
 	if len(s.certs) > 0 && f.Certificate != nil {
 		// The chain ends with the server's own certificate (MS-RDPELE 2.2.1.4.2).
 		leaf := s.certs[len(s.certs)-1]
-		sum := sha256.Sum256(leaf)
-		f.Certificate.Hash = &tls.Hash{SHA256: strings.ToUpper(hex.EncodeToString(sum[:]))}
+		f.Certificate.Hash = tls.HashOf(leaf)
 		x, bad := tls.DescribeCertificate(leaf)
 		f.Certificate.X509 = x
 		if bad {

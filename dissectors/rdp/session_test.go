@@ -163,8 +163,9 @@ func TestSession(t *testing.T) {
 		if f == nil {
 			t.Fatalf("%s: no rdp object", c.name)
 		}
-		if r.UserName != c.user || f.SelectedProtocol != c.sel || f.Result != c.res || strings.Join(f.Channels, ",") != c.channels {
-			t.Errorf("%s: user %q selected %q result %q channels %v", c.name, r.UserName, f.SelectedProtocol, f.Result, f.Channels)
+		// The cookie is a claim, not a login: never user.name.
+		if f.Cookie != c.user || r.UserName != "" || f.SelectedProtocol != c.sel || f.Result != c.res || strings.Join(f.Channels, ",") != c.channels {
+			t.Errorf("%s: cookie %q user %q selected %q result %q channels %v", c.name, f.Cookie, r.UserName, f.SelectedProtocol, f.Result, f.Channels)
 		}
 		if c.anomaly != "" && !slices.Contains(r.Anomalies, c.anomaly) {
 			t.Errorf("%s: anomalies %v, want %s", c.name, r.Anomalies, c.anomaly)

@@ -262,6 +262,7 @@ func (s *session) fill(r *record.Record) {
 		f.Error = trimText(s.errText)
 	}
 	r.UserName = s.hs.ServerUser
+	r.SourceUserName = s.hs.ClientUser
 	r.Set("rlogin", &f)
 }
 

@@ -197,6 +197,7 @@ func (s *session) fill(r *record.Record) {
 	f := &Fields{ClientUser: s.req.ClientUser, ServerUser: s.req.ServerUser, Command: s.req.Command, StderrBytes: s.stderr}
 	f.StderrPort, _ = strconv.Atoi(s.req.StderrPort)
 	r.UserName = s.req.ServerUser
+	r.SourceUserName = s.req.ClientUser
 	r.Commands = []string{s.req.Command}
 	r.Kind = "exec"
 	switch s.srv {

@@ -32,6 +32,19 @@ type Side struct {
 	CompressAlgs string `json:"compression_algs,omitempty"`
 }
 
+// AddFacts implements record.FactSource: HASSH of both sides and the host
+// key's fingerprints.
+func (f *Fields) AddFacts(r *record.Facts) {
+	for _, side := range []*Side{f.Client, f.Server} {
+		if side != nil {
+			r.Hashes = append(r.Hashes, side.HASSH)
+		}
+	}
+	if k := f.HostKey; k != nil {
+		r.Hashes = append(r.Hashes, k.FingerprintSHA256, k.FingerprintMD5)
+	}
+}
+
 // Summary is a short human description for the table output.
 func (f *Fields) Summary() string {
 	s := ""

@@ -1,48 +1,158 @@
 package tls
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/psmtap/psmtap/internal/record"
 )
 
-// Fields is the "tls" object of the record (SCHEMA.md, RDP and TLS; ECS tls.*).
+// Fields is the "tls" object of the record (docs/fields.md, RDP and TLS).
+// MarshalJSON writes it as Elastic reads TLS: what ECS defines under tls.*
+// (and its tls.server.subject, issuer, not_before, not_after next to
+// x509.*), the rest under tls.detailed.* as Packetbeat does.
 type Fields struct {
-	Version         string  `json:"version,omitempty"`
-	VersionProtocol string  `json:"version_protocol,omitempty"`
-	Cipher          string  `json:"cipher,omitempty"`
-	NextProtocol    string  `json:"next_protocol,omitempty"`
-	Client          *Client `json:"client,omitempty"`
-	Server          *Server `json:"server,omitempty"`
+	Version         string
+	VersionProtocol string
+	Cipher          string
+	NextProtocol    string
+	// Established: the server answered the hello and no fatal alert was
+	// seen in clear (what is encrypted after the ServerHello cannot say more).
+	Established bool
+	Client      *Client
+	Server      *Server
 }
 
 // Client is what the ClientHello said.
 type Client struct {
-	ServerName          string   `json:"server_name,omitempty"`
-	JA3                 string   `json:"ja3,omitempty"`
+	ServerName          string // tls.client.server_name (SNI)
+	JA3                 string
+	JA3String           string // tls.detailed.client.ja3_string
+	JA4                 string // tls.detailed.client.ja4 (ECS has no JA4 field)
+	Version             string // legacy_version, tls.detailed.client.version
+	SupportedVersions   []string
+	SupportedCiphers    []string // tls.client.supported_ciphers
+	ALPN                []string
+	Extensions          []uint16
+	SupportedGroups     []uint16
+	SignatureAlgorithms []uint16
+}
+
+// Server is what the ServerHello and the server certificate said.
+type Server struct {
+	JA3S       string
+	JA3SString string // tls.detailed.server.ja3s_string
+	X509       *X509
+	Hash       *Hash
+	// Subject and Issuer are the leaf certificate's distinguished names
+	// (RFC 4514), ECS tls.server.subject and tls.server.issuer.
+	Subject, Issuer string
+	// CertificateCount is the number of certificates in the chain the
+	// server sent (tls.detailed.server.certificate_count).
+	CertificateCount int
+}
+
+type ecsTLS struct {
+	Version         string       `json:"version,omitempty"`
+	VersionProtocol string       `json:"version_protocol,omitempty"`
+	Cipher          string       `json:"cipher,omitempty"`
+	NextProtocol    string       `json:"next_protocol,omitempty"`
+	Established     bool         `json:"established"`
+	Client          *ecsClient   `json:"client,omitempty"`
+	Server          *ecsServer   `json:"server,omitempty"`
+	Detailed        *ecsDetailed `json:"detailed,omitempty"`
+}
+
+type ecsClient struct {
+	ServerName       string   `json:"server_name,omitempty"`
+	JA3              string   `json:"ja3,omitempty"`
+	SupportedCiphers []string `json:"supported_ciphers,omitempty"`
+}
+
+type ecsServer struct {
+	JA3S      string `json:"ja3s,omitempty"`
+	Hash      *Hash  `json:"hash,omitempty"`
+	Subject   string `json:"subject,omitempty"`
+	Issuer    string `json:"issuer,omitempty"`
+	NotBefore string `json:"not_before,omitempty"`
+	NotAfter  string `json:"not_after,omitempty"`
+	X509      *X509  `json:"x509,omitempty"`
+}
+
+type ecsDetailed struct {
+	Client *detailedClient `json:"client,omitempty"`
+	Server *detailedServer `json:"server,omitempty"`
+}
+
+type detailedClient struct {
 	JA3String           string   `json:"ja3_string,omitempty"`
 	JA4                 string   `json:"ja4,omitempty"`
-	Version             string   `json:"version,omitempty"` // legacy_version
+	Version             string   `json:"version,omitempty"`
 	SupportedVersions   []string `json:"supported_versions,omitempty"`
-	SupportedCiphers    []string `json:"supported_ciphers,omitempty"`
 	ALPN                []string `json:"alpn,omitempty"`
 	Extensions          []uint16 `json:"extensions,omitempty"`
 	SupportedGroups     []uint16 `json:"supported_groups,omitempty"`
 	SignatureAlgorithms []uint16 `json:"signature_algorithms,omitempty"`
 }
 
-// Server is what the ServerHello and the server certificate said.
-type Server struct {
-	JA3S       string `json:"ja3s,omitempty"`
-	JA3SString string `json:"ja3s_string,omitempty"`
-	X509       *X509  `json:"x509,omitempty"`
-	Hash       *Hash  `json:"hash,omitempty"`
-	// CertificateCount is the number of certificates in the chain the server sent.
-	CertificateCount int `json:"certificate_count,omitempty"`
+type detailedServer struct {
+	JA3SString       string `json:"ja3s_string,omitempty"`
+	CertificateCount int    `json:"certificate_count,omitempty"`
+}
+
+// MarshalJSON writes the ECS layout (see Fields).
+func (f *Fields) MarshalJSON() ([]byte, error) {
+	o := ecsTLS{Version: f.Version, VersionProtocol: f.VersionProtocol, Cipher: f.Cipher,
+		NextProtocol: f.NextProtocol, Established: f.Established}
+	var det ecsDetailed
+	if c := f.Client; c != nil {
+		o.Client = &ecsClient{ServerName: c.ServerName, JA3: c.JA3, SupportedCiphers: c.SupportedCiphers}
+		det.Client = &detailedClient{JA3String: c.JA3String, JA4: c.JA4, Version: c.Version,
+			SupportedVersions: c.SupportedVersions, ALPN: c.ALPN, Extensions: c.Extensions,
+			SupportedGroups: c.SupportedGroups, SignatureAlgorithms: c.SignatureAlgorithms}
+	}
+	if s := f.Server; s != nil {
+		o.Server = &ecsServer{JA3S: s.JA3S, Hash: s.Hash, Subject: s.Subject, Issuer: s.Issuer, X509: s.X509}
+		if s.X509 != nil {
+			o.Server.NotBefore, o.Server.NotAfter = s.X509.NotBefore, s.X509.NotAfter
+		}
+		if s.JA3SString != "" || s.CertificateCount != 0 {
+			det.Server = &detailedServer{JA3SString: s.JA3SString, CertificateCount: s.CertificateCount}
+		}
+	}
+	if det.Client != nil || det.Server != nil {
+		o.Detailed = &det
+	}
+	return json.Marshal(&o)
+}
+
+// AddFacts implements record.FactSource: the fingerprints, and the name the
+// client asked for (an SNI that is an address is no domain: RFC 6066
+// section 3 forbids it, yet RDP clients send one).
+func (f *Fields) AddFacts(r *record.Facts) {
+	if c := f.Client; c != nil {
+		r.Hashes = append(r.Hashes, c.JA3, c.JA4)
+		if c.ServerName != "" {
+			if _, err := netip.ParseAddr(c.ServerName); err != nil {
+				r.Hosts = append(r.Hosts, c.ServerName)
+				r.Domain = c.ServerName
+			}
+		}
+	}
+	if s := f.Server; s != nil {
+		r.Hashes = append(r.Hashes, s.JA3S)
+		if h := s.Hash; h != nil {
+			r.Hashes = append(r.Hashes, h.SHA256, h.SHA1)
+		}
+	}
 }
 
 // X509 is the server's (leaf) certificate, ECS x509.*.
@@ -60,9 +170,16 @@ type Name struct {
 	CommonName string `json:"common_name,omitempty"`
 }
 
-// Hash is the certificate's digest (ECS tls.server.hash.sha256: upper-case hex of the DER).
+// Hash is the certificate's digests (ECS tls.server.hash.*: upper-case hex of the DER).
 type Hash struct {
 	SHA256 string `json:"sha256"`
+	SHA1   string `json:"sha1,omitempty"`
+}
+
+// HashOf digests a DER certificate.
+func HashOf(der []byte) *Hash {
+	s256, s1 := sha256.Sum256(der), sha1.Sum(der)
+	return &Hash{SHA256: strings.ToUpper(hex.EncodeToString(s256[:])), SHA1: strings.ToUpper(hex.EncodeToString(s1[:]))}
 }
 
 // CipherName is the IANA name of a cipher suite, or 0xNNNN.
@@ -127,6 +244,7 @@ func (s *Stream) Fields() (*Fields, []string) {
 		f.Version, f.VersionProtocol = VersionName(sh.ChosenVersion())
 		f.Cipher = CipherName(sh.CipherSuite)
 		f.NextProtocol = sh.ALPN
+		f.Established = !s.fatal
 		sv := &Server{}
 		sv.JA3SString, sv.JA3S = JA3S(sh)
 		f.Server = sv
@@ -137,12 +255,13 @@ func (s *Stream) Fields() (*Fields, []string) {
 		}
 		f.Server.CertificateCount = len(s.Certs)
 		leaf := s.Certs[0]
-		sum := sha256.Sum256(leaf)
-		f.Server.Hash = &Hash{SHA256: strings.ToUpper(hex.EncodeToString(sum[:]))}
+		f.Server.Hash = HashOf(leaf)
 		x, bad := DescribeCertificate(leaf)
 		f.Server.X509 = x
 		if bad {
 			anomalies = append(anomalies, "tls.bad_certificate")
+		} else if c, err := x509.ParseCertificate(leaf); err == nil {
+			f.Server.Subject, f.Server.Issuer = c.Subject.String(), c.Issuer.String()
 		}
 	}
 	return f, anomalies

@@ -28,6 +28,7 @@ type Stream struct {
 	Certs     [][]byte // server certificate chain (DER, copied), TLS 1.2 and older
 	anomalies []string
 	seenCCS   [2]bool
+	fatal     bool // a fatal alert was seen in clear
 }
 
 // Anomalies returns the anomaly names seen so far (e.g. "tls.bad_record").
@@ -122,6 +123,7 @@ func (s *Stream) record(side int, hd RecordHeader, body []byte) {
 		h.done = true
 	case recAlert:
 		if len(body) == 2 && body[0] == 2 {
+			s.fatal = true
 			s.anomaly("tls.fatal_alert")
 		}
 	}

@@ -19,6 +19,17 @@ import (
 	"github.com/psmtap/psmtap/internal/record"
 )
 
+// signedMember starts the member index/integrity appends to a signed
+// document (integrity.Member).
+var signedMember = []byte(`,"psm.integrity":{`)
+
+func (o Options) pipeline() string {
+	if o.KeepSource {
+		return "_none"
+	}
+	return ""
+}
+
 // Stats are the shipper's counters.
 type Stats struct {
 	Indexed      int64 // created by the cluster (201)
@@ -56,6 +67,11 @@ type Options struct {
 	DrainEvery time.Duration
 	// Retried is the counter the client built by NewClient increments.
 	Retried *atomic.Int64
+	// KeepSource sends documents past the data streams' default ingest
+	// pipeline (pipeline=_none): signed output (--signing-key) must be stored
+	// byte for byte, and a pipeline re-serializes _source (so such documents
+	// have no event.ingested).
+	KeepSource bool
 }
 
 // Shipper is an index.Sink that bulk-creates records in Elasticsearch.
@@ -116,6 +132,7 @@ func New(ctx context.Context, opt Options) (*Shipper, error) {
 	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:        opt.Client,
+		Pipeline:      opt.pipeline(),
 		NumWorkers:    opt.Workers,
 		FlushBytes:    opt.FlushBytes,
 		FlushInterval: opt.FlushInterval,
@@ -360,8 +377,18 @@ var errNotTaken = errors.New("the cluster did not take every record of the block
 // sendBlock bulk-creates one spool block and returns nil when every document
 // is settled: created, already there (409), or dead-lettered.
 func (s *Shipper) sendBlock(ctx context.Context, docs []spool.Doc) error {
+	pipeline := s.opt.pipeline()
+	for _, d := range docs {
+		// A spooled signed document (psmtap spool drains without knowing
+		// whether --signing-key was used): keep its bytes.
+		if bytes.Contains(d.Body, signedMember) {
+			pipeline = "_none"
+			break
+		}
+	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:        s.opt.Client,
+		Pipeline:      pipeline,
 		NumWorkers:    1,
 		FlushBytes:    s.opt.FlushBytes,
 		FlushInterval: time.Hour,

@@ -130,7 +130,7 @@ func TestAlertsThroughTheTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := Elasticsearch(context.Background(), cl, DefaultOptions())
-	if err != nil || len(done) != 16 { // four data streams: policy, two component templates, index template each
+	if err != nil || len(done) != 17 { // the ingest pipeline; four data streams: policy, two component templates, index template each
 		t.Fatal(done, err)
 	}
 	dir := t.TempDir()

@@ -63,6 +63,12 @@ const (
 	IntegrityPolicy  = "psmtap-integrity"
 	IntegrityPattern = "logs-psmtap.integrity-*"
 
+	// IngestPipeline is the default ingest pipeline of the session,
+	// activity and alert data streams: it sets event.ingested, the time the
+	// cluster took the document in (ECS; Elastic Security's rules look back
+	// on it). Not on the checkpoints' stream.
+	IngestPipeline = "psmtap-ingested"
+
 	// Priority above the built-in logs-*-* template (100), and above 500 as
 	// Elastic's documentation asks of templates overlapping built-in ones.
 	// The patterns do not overlap each other, so they share it.
@@ -232,10 +238,11 @@ type Options struct {
 	Replicas           int // -1: leave the cluster default
 }
 
-// DefaultOptions: daily-ish rollover, 90 days kept (sessions and events), a
-// year for alerts.
+// DefaultOptions: rollover at 30 days or 50 GB a primary shard, as
+// Elastic's own logs policy (a small sensor's daily index would be tiny),
+// 90 days kept after rollover (sessions and events), a year for alerts.
 func DefaultOptions() Options {
-	return Options{RolloverAge: "1d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", AlertRetention: "365d", Shards: 1, Replicas: -1}
+	return Options{RolloverAge: "30d", RolloverSize: "50gb", Retention: "90d", ActivityRetention: "90d", AlertRetention: "365d", Shards: 1, Replicas: -1}
 }
 
 // Bodies returns the request bodies setup sends, by API path, in the order
@@ -243,7 +250,17 @@ func DefaultOptions() Options {
 // that names it.
 func Bodies(o Options) (paths []string, bodies map[string]any) {
 	bodies = map[string]any{}
-	add := func(policy, retention, mappingsT, settingsT, indexT, pattern, desc string, mappings map[string]any) {
+	// The pipeline first: an index template's default_pipeline may name a
+	// pipeline that does not exist yet, but every write would then fail.
+	pp := "/_ingest/pipeline/" + IngestPipeline
+	bodies[pp] = map[string]any{
+		"description": "psmtap: event.ingested, when the cluster took the document in (ECS)",
+		"processors": []any{map[string]any{"set": map[string]any{
+			"field": "event.ingested", "value": "{{{_ingest.timestamp}}}"}}},
+		"_meta": map[string]any{"managed_by": "psmtap"},
+	}
+	paths = append(paths, pp)
+	add := func(policy, retention, mappingsT, settingsT, indexT, pattern, desc, pipeline string, mappings map[string]any) {
 		meta := map[string]any{"managed_by": "psmtap", "description": desc}
 		// Rollover on primary shard size, not document count: many small
 		// events make a small shard, and the size is what search cost and
@@ -256,28 +273,41 @@ func Bodies(o Options) (paths []string, bodies map[string]any) {
 		// Standard index mode: _source kept as sent, byte for byte (logsdb,
 		// the default of logs-*-* streams in recent versions, rebuilds it,
 		// and psmtap verify checks the bytes a leaf was made of).
-		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards, "index.mode": "standard"}
+		// ignore_malformed false: logs@settings turns it on, and psmtap
+		// wants a mistyped field refused (dead-lettered), not dropped unseen.
+		settings := map[string]any{"index.lifecycle.name": policy, "index.number_of_shards": o.Shards, "index.mode": "standard",
+			"index.mapping.ignore_malformed": false}
 		if o.Replicas >= 0 {
 			settings["index.number_of_replicas"] = o.Replicas
+		}
+		if pipeline != "" {
+			settings["index.default_pipeline"] = pipeline
 		}
 		bodies["/_ilm/policy/"+policy] = map[string]any{"policy": map[string]any{"phases": phases, "_meta": meta}}
 		bodies["/_component_template/"+mappingsT] = map[string]any{"template": map[string]any{"mappings": mappings}, "_meta": meta}
 		bodies["/_component_template/"+settingsT] = map[string]any{"template": map[string]any{"settings": settings}, "_meta": meta}
+		// Composed as Fleet composes an integration's templates: Elastic's
+		// logs@settings, logs@mappings and ecs@mappings first (later ones
+		// win), psmtap's own, then the users' @custom templates, which may
+		// be absent, for their own fields and settings without a fork.
+		dataset := strings.TrimSuffix(strings.TrimPrefix(pattern, "logs-"), "-*")
+		custom := []string{"logs@custom", "logs-psmtap@custom", "logs-" + dataset + "@custom"}
 		bodies["/_index_template/"+indexT] = map[string]any{
 			"index_patterns": []string{pattern}, "data_stream": map[string]any{}, "priority": Priority,
-			"composed_of": []string{mappingsT, settingsT}, "_meta": meta,
+			"composed_of":                        append([]string{"logs@settings", "logs@mappings", "ecs@mappings", mappingsT, settingsT}, custom...),
+			"ignore_missing_component_templates": custom, "_meta": meta,
 		}
 		paths = append(paths, "/_ilm/policy/"+policy, "/_component_template/"+mappingsT,
 			"/_component_template/"+settingsT, "/_index_template/"+indexT)
 	}
 	add(Policy, o.Retention, MappingsTemplate, SettingsTemplate, IndexTemplate, Pattern,
-		"psmtap session records (docs/fields.md)", Mappings())
+		"psmtap session records (docs/fields.md)", IngestPipeline, Mappings())
 	add(ActivityPolicy, o.ActivityRetention, ActivityMappingsTemplate, ActivitySettingsTemplate, ActivityIndexTemplate, ActivityPattern,
-		"psmtap activity events (docs/fields.md, Activity events)", ActivityMappings())
+		"psmtap activity events (docs/fields.md, Activity events)", IngestPipeline, ActivityMappings())
 	add(AlertPolicy, o.AlertRetention, AlertMappingsTemplate, AlertSettingsTemplate, AlertIndexTemplate, AlertPattern,
-		"psmtap alerts of the Sigma rules (docs/fields.md, Alerts; docs/rules.md)", AlertMappings())
+		"psmtap alerts of the Sigma rules (docs/fields.md, Alerts; docs/rules.md)", IngestPipeline, AlertMappings())
 	add(IntegrityPolicy, o.IntegrityRetention, IntegrityMappingsTemplate, IntegritySettingsTemplate, IntegrityIndexTemplate, IntegrityPattern,
-		"psmtap signed checkpoints of its output (docs/integrity.md)", mappingsOf(IntegrityFields()))
+		"psmtap signed checkpoints of its output (docs/integrity.md)", "", mappingsOf(IntegrityFields()))
 	return paths, bodies
 }
 

@@ -27,7 +27,7 @@ func TestInstallAndMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := Elasticsearch(context.Background(), cl, DefaultOptions())
-	if err != nil || len(done) != 16 { // four data streams: policy, two component templates, index template each
+	if err != nil || len(done) != 17 { // the ingest pipeline; four data streams: policy, two component templates, index template each
 		t.Fatalf("%v %v", done, err)
 	}
 	// Twice is fine (an update).
@@ -95,5 +95,55 @@ func TestKibanaImport(t *testing.T) {
 	res2, _ := http.Post(ts.URL+"/api/saved_objects/_import", "multipart/form-data; boundary=x", strings.NewReader(""))
 	if res2.StatusCode != 400 {
 		t.Fatalf("stand-in accepted an import without kbn-xsrf: %s", res2.Status)
+	}
+}
+
+// TestComposedLikeFleet: the index templates are composed as Fleet composes
+// an integration's (Elastic's logs@settings, logs@mappings, ecs@mappings,
+// psmtap's own, then the users' optional @custom templates), and a @custom
+// template added after setup reaches the next backing index without a
+// change to psmtap's.
+func TestComposedLikeFleet(t *testing.T) {
+	_, bodies := Bodies(DefaultOptions())
+	for indexT, dataset := range map[string]string{IndexTemplate: "psmtap.session", ActivityIndexTemplate: "psmtap.activity", AlertIndexTemplate: "psmtap.alert"} {
+		b := bodies["/_index_template/"+indexT].(map[string]any)
+		got := strings.Join(b["composed_of"].([]string), ",")
+		want := "logs@settings,logs@mappings,ecs@mappings,psmtap-" + strings.TrimPrefix(dataset, "psmtap.") + "-mappings,psmtap-" +
+			strings.TrimPrefix(dataset, "psmtap.") + "-settings,logs@custom,logs-psmtap@custom,logs-" + dataset + "@custom"
+		if got != want {
+			t.Errorf("%s composed_of %s, want %s", indexT, got, want)
+		}
+		if im := strings.Join(b["ignore_missing_component_templates"].([]string), ","); im != "logs@custom,logs-psmtap@custom,logs-"+dataset+"@custom" {
+			t.Errorf("%s ignore_missing_component_templates %s", indexT, im)
+		}
+	}
+	srv := standin.New()
+	url, err := srv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cl, _ := es.NewClient(es.Config{URLs: []string{url}}, nil)
+	if _, err := Elasticsearch(context.Background(), cl, DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Mapping(es.DataStream("default"))
+	// psmtap's settings and mappings come after logs@*: its types win.
+	if m["data_stream.namespace"] != "constant_keyword" || m["user.name.text"] != "match_only_text" || m["source.ip"] != "ip" {
+		t.Errorf("composed mapping: %v", m)
+	}
+	req, _ := http.NewRequest(http.MethodPut, url+"/_component_template/logs-psmtap.session@custom",
+		strings.NewReader(`{"template":{"mappings":{"properties":{"site":{"properties":{"name":{"type":"keyword"}}}}}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("@custom: %v %v", res, err)
+	}
+	res.Body.Close()
+	if m := srv.Mapping(es.DataStream("default")); m["site.name"] != "keyword" {
+		t.Errorf("the @custom template added after setup is not applied: %v", m["site.name"])
+	}
+	if m := srv.Mapping(es.ActivityDataStream("default")); m["site.name"] != "" {
+		t.Errorf("the session stream's @custom template reached the activity stream")
 	}
 }

@@ -206,6 +206,10 @@ type conn struct {
 	diss       dissectors.Dissector
 	sess       dissectors.Session
 	rec        *record.Record
+	// iface is observer.ingress.interface.name when the flow began: with
+	// several capture files, the file the session came from, not the one
+	// being read when it ended.
+	iface string
 }
 
 // tunnel is what a proxy handshake said.
@@ -388,6 +392,7 @@ func (e *Engine) tcp(p *decode.Packet, ts int64) {
 		e.stats.Flows++
 		c := &f.Data
 		c.client, c.first = -1, int8(ep)
+		c.iface = e.cfg.Interface
 		c.candidates = e.allCandidates
 		c.static = flowCost
 		e.static += int64(flowCost)
@@ -919,7 +924,7 @@ func (e *Engine) fill(f *flow.Flow[conn], r *record.Record, why flow.Reason) {
 	}
 	r.CommunityID = e.communityID(f, cl)
 	r.ID = sessionID(r.CommunityID, f.First)
-	r.Observer, r.Interface = e.cfg.Observer, e.cfg.Interface
+	r.Observer, r.Interface = e.cfg.Observer, c.iface
 	if c.tunnel != nil {
 		p := c.tunnel.proxy
 		r.Proxy = &p
@@ -978,7 +983,7 @@ func (e *Engine) communityID(f *flow.Flow[conn], cl int) string {
 // of later events is the one the last login settled on (a successful one
 // wins over attempts), unless the event names its own.
 func (e *Engine) publisher(ctx *dissectors.Context, c *conn) func(*record.Event) {
-	p := &publisher{e: e, ctx: ctx, c: c, rec: c.rec}
+	p := &publisher{e: e, ctx: ctx, c: c, rec: c.rec, iface: c.iface}
 	return p.publish
 }
 
@@ -992,6 +997,7 @@ type publisher struct {
 	seq          int
 	user         string
 	userLoggedIn bool
+	iface        string // the session's, kept here: c may be reused after it ends
 }
 
 func (p *publisher) publish(ev *record.Event) {
@@ -1009,7 +1015,7 @@ func (p *publisher) publish(ev *record.Event) {
 	ev.ID = record.EventID(rec.ID, p.seq)
 	ev.Client, ev.Server = ctx.Client, ctx.Server
 	ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
-	ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
+	ev.Observer, ev.Interface = e.cfg.Observer, p.iface
 	if ev.Action == record.ActionLogin && ev.UserName != "" {
 		if ev.Outcome == record.OutcomeSuccess {
 			p.user, p.userLoggedIn = ev.UserName, true
@@ -1041,8 +1047,8 @@ func (e *Engine) Flush() {
 	e.table.Drain(e.endFn)
 }
 
-// SetInterface sets observer.ingress.interface.name for records ended from now on
-// (the file being read, or the interface).
+// SetInterface sets observer.ingress.interface.name for flows that begin
+// from now on (the file being read, or the interface).
 func (e *Engine) SetInterface(name string) { e.cfg.Interface = name }
 
 // Tick advances packet time without a packet (a quiet live link), so idle

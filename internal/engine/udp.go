@@ -20,6 +20,7 @@ func (e *Engine) udpPacket(p *decode.Packet, ts int64) {
 		f = e.table.Create(&key, ts, e.endFn)
 		c := &f.Data
 		c.client, c.first = int8(ep), int8(ep) // the first sender, until content says otherwise
+		c.iface = e.cfg.Interface
 		c.udp = true
 		c.candidates = e.udpCandidates
 		c.static = flowCost

@@ -270,6 +270,9 @@ type record struct {
 	User struct {
 		Name string `json:"name"`
 	} `json:"user"`
+	Related struct {
+		User []string `json:"user"`
+	} `json:"related"`
 
 	client, server netip.AddrPort
 }

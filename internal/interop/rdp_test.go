@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -205,8 +206,17 @@ func TestRDPZeek(t *testing.T) {
 				}
 				c.check(cl.String(), col, zeekUnset(lt.get(row, col)), rdpZeekValue(r, col))
 			}
+			// Zeek's cookie is psmtap's rdp.cookie (above) and one of
+			// related.user; never user.name: a cookie is a claim, not a login.
 			if ck := zeekUnset(lt.get(row, "cookie")); ck != "" {
-				c.check(cl.String(), "user.name", ck, r.User.Name)
+				got := strings.Join(r.Related.User, ",")
+				if slices.Contains(r.Related.User, ck) {
+					got = ck
+				}
+				c.check(cl.String(), "related.user", ck, got)
+				if r.User.Name != "" {
+					t.Errorf("%s %s: the cookie became user.name %q", capture, cl, r.User.Name)
+				}
 			}
 		}
 		// ssl.log: the TLS inside RDP.
@@ -424,10 +434,10 @@ func TestTLSFingerprints(t *testing.T) {
 	// Suricata: JA4 (ja4-tls, and the TLS-over-TCP flow of ja4-tls-quic; the
 	// QUIC ClientHello is not TCP and not psmtap's) and JA3S (tls-certs-alert).
 	checks := []struct{ capture, field, want string }{
-		{"suricata-verify/ja4-tls/input.pcap", "tls.client.ja4", "t12i1810s1_27d4652c4487_06a4338d0495"},
-		{"suricata-verify/ja4-tls-quic/input.pcap", "tls.client.ja4", "t13d1516h2_8daaf6152771_e5627efa2ab1"},
+		{"suricata-verify/ja4-tls/input.pcap", "tls.detailed.client.ja4", "t12i1810s1_27d4652c4487_06a4338d0495"},
+		{"suricata-verify/ja4-tls-quic/input.pcap", "tls.detailed.client.ja4", "t13d1516h2_8daaf6152771_e5627efa2ab1"},
 		{"suricata-verify/tls/tls-certs-alert/input.pcap", "tls.server.ja3s", "5d79edf64e03689ff559a54e9d9487bc"},
-		{"suricata-verify/tls/tls-certs-alert/input.pcap", "tls.server.ja3s_string", "771,49199,65281-0-11-16-23"},
+		{"suricata-verify/tls/tls-certs-alert/input.pcap", "tls.detailed.server.ja3s_string", "771,49199,65281-0-11-16-23"},
 	}
 	for _, ck := range checks {
 		c := &cmp{t: t, capture: ck.capture}
@@ -438,7 +448,7 @@ func TestTLSFingerprints(t *testing.T) {
 				continue
 			}
 			switch ck.field {
-			case "tls.client.ja4":
+			case "tls.detailed.client.ja4":
 				if f.Client != nil {
 					got = append(got, f.Client.JA4)
 				}
@@ -446,7 +456,7 @@ func TestTLSFingerprints(t *testing.T) {
 				if f.Server != nil {
 					got = append(got, f.Server.JA3S)
 				}
-			case "tls.server.ja3s_string":
+			case "tls.detailed.server.ja3s_string":
 				if f.Server != nil {
 					got = append(got, f.Server.JA3SString)
 				}

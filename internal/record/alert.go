@@ -59,7 +59,7 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 	for k, v := range a.Context {
 		d[k] = v
 	}
-	ev := map[string]any{"kind": "alert", "dataset": DatasetAlert, "id": a.ID, "severity": a.Severity,
+	ev := map[string]any{"kind": "alert", "module": Module, "dataset": DatasetAlert, "id": a.ID, "severity": a.Severity,
 		"category": []string{"intrusion_detection"}, "type": []string{"info"}}
 	if trig, ok := a.Context["event"].(map[string]any); ok {
 		// the trigger's category (authentication, process, file...) tells what the alert is about
@@ -74,6 +74,8 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 		}
 	}
 	d["@timestamp"] = ts(a.Time)
+	d["ecs"] = ecsMeta{Version: ECSVersion}
+	d["data_stream"] = newDataStream(DatasetAlert)
 	d["event"] = ev
 	rule := map[string]any{"name": a.RuleName}
 	if a.RuleID != "" {
@@ -135,15 +137,21 @@ func Contextual(doc []byte) (map[string]any, error) {
 		return nil, err
 	}
 	out := map[string]any{}
-	for _, k := range []string{"source", "destination", "network", "observer", "user", "process", "file", "event"} {
+	for _, k := range []string{"source", "destination", "client", "server", "network", "observer", "user", "related", "process", "file", "event"} {
 		if v, ok := m[k]; ok {
 			out[k] = v
 		}
 	}
 	// Only the "who and where" of the endpoints: not their byte counters.
-	for _, ep := range []string{"source", "destination"} {
+	for _, ep := range []string{"source", "destination", "client", "server"} {
 		if e, ok := out[ep].(map[string]any); ok {
-			out[ep] = map[string]any{"ip": e["ip"], "port": e["port"]}
+			keep := map[string]any{"ip": e["ip"], "port": e["port"]}
+			for _, k := range []string{"domain", "user"} {
+				if v, ok := e[k]; ok {
+					keep[k] = v
+				}
+			}
+			out[ep] = keep
 		}
 	}
 	if n, ok := out["network"].(map[string]any); ok {

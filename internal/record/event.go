@@ -218,6 +218,7 @@ type eventMeta struct {
 	Action   string   `json:"action"`
 	Outcome  string   `json:"outcome,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
+	Module   string   `json:"module"`
 	Dataset  string   `json:"dataset"`
 	ID       string   `json:"id"`
 	Sequence int      `json:"sequence"`
@@ -225,12 +226,14 @@ type eventMeta struct {
 }
 
 type addr struct {
-	IP   string `json:"ip"`
-	Port uint16 `json:"port"`
+	IP     string `json:"ip"`
+	Port   uint16 `json:"port"`
+	Domain string `json:"domain,omitempty"`
 }
 
 type eventNetwork struct {
 	Transport   string `json:"transport"`
+	Type        string `json:"type,omitempty"`
 	Protocol    string `json:"protocol,omitempty"`
 	CommunityID string `json:"community_id,omitempty"`
 }
@@ -305,12 +308,17 @@ type eventPSM struct {
 
 type eventDoc struct {
 	Timestamp   string       `json:"@timestamp"`
+	ECS         ecsMeta      `json:"ecs"`
+	DataStream  dataStream   `json:"data_stream"`
 	Event       eventMeta    `json:"event"`
 	Source      addr         `json:"source"`
 	Destination addr         `json:"destination"`
+	Client      addr         `json:"client"`
+	Server      addr         `json:"server"`
 	Network     eventNetwork `json:"network"`
 	Observer    *observer    `json:"observer,omitempty"`
 	User        *user        `json:"user,omitempty"`
+	Related     *Related     `json:"related,omitempty"`
 	Process     *process     `json:"process,omitempty"`
 	File        *file        `json:"file,omitempty"`
 	DB          *db          `json:"db,omitempty"`
@@ -320,12 +328,14 @@ type eventDoc struct {
 // MarshalJSON writes the event as one ECS-shaped JSON object.
 func (e *Event) MarshalJSON() ([]byte, error) {
 	d := eventDoc{
-		Timestamp: ts(e.Time),
+		Timestamp:  ts(e.Time),
+		ECS:        ecsMeta{Version: ECSVersion},
+		DataStream: newDataStream(DatasetActivity),
 		Event: eventMeta{Kind: "event", Category: e.Category, Type: e.Type, Action: e.Action, Outcome: e.Outcome,
-			Reason: e.Reason, Dataset: DatasetActivity, ID: e.ID, Sequence: e.Sequence},
+			Reason: e.Reason, Module: Module, Dataset: DatasetActivity, ID: e.ID, Sequence: e.Sequence},
 		Source:      addr{IP: e.Client.Addr().String(), Port: e.Client.Port()},
 		Destination: addr{IP: e.Server.Addr().String(), Port: e.Server.Port()},
-		Network:     eventNetwork{Transport: e.Transport, Protocol: e.Protocol, CommunityID: e.CommunityID},
+		Network:     eventNetwork{Transport: e.Transport, Type: networkType(e.Client.Addr()), Protocol: e.Protocol, CommunityID: e.CommunityID},
 		Observer:    newObserver(e.Observer, e.Interface),
 		PSM: eventPSM{SessionID: e.SessionID, Login: e.Login, Kind: e.Kind,
 			CleartextCredentials: e.CleartextCredentials, Response: e.Response},
@@ -333,6 +343,8 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	if e.UserName != "" {
 		d.User = &user{Name: e.UserName}
 	}
+	d.Related, d.Destination.Domain = e.RelatedFields()
+	d.Client, d.Server = d.Source, d.Destination
 	if c := e.Command; c != nil {
 		d.Process = &process{CommandLine: c.Line, Args: c.Args, ArgsCount: len(c.Args)}
 		if len(c.Programs) > 0 {
@@ -396,12 +408,7 @@ func marshalWithObjects(d any, objects map[string]any) ([]byte, error) {
 		return out, nil
 	}
 	out = out[:len(out)-1] // reopen the object
-	names := make([]string, 0, len(objects))
-	for n := range objects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames(objects) {
 		b.Reset()
 		if err := enc.Encode(objects[n]); err != nil {
 			return nil, err
@@ -412,6 +419,15 @@ func marshalWithObjects(d any, objects map[string]any) ([]byte, error) {
 		out = append(out, bytes.TrimRight(b.Bytes(), "\n")...)
 	}
 	return append(out, '}'), nil
+}
+
+func sortedNames(objects map[string]any) []string {
+	names := make([]string, 0, len(objects))
+	for n := range objects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // EventID is the id of a session's n-th event.

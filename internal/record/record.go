@@ -1,5 +1,5 @@
 // Package record defines the session record: one document per session, with
-// the field names of SCHEMA.md (Elastic Common Schema where ECS has a field).
+// the field names of docs/fields.md (Elastic Common Schema where ECS has a field).
 // Dissectors fill it; the sinks in index/ write it.
 //
 // A field that is not known stays absent from the JSON: pointers and omitempty
@@ -63,7 +63,10 @@ type Record struct {
 	Observer    string
 	Interface   string
 
-	UserName             string
+	UserName string // user.name: the user of a login seen on the wire, nothing claimed before it
+	// SourceUserName is source.user.name (and client.user.name): the user on
+	// the client's side, as rlogin and rsh send it.
+	SourceUserName       string
 	State                string
 	MissedBytes          uint64
 	Anomalies            []string
@@ -139,14 +142,19 @@ func (r *Record) Set(name string, v any) {
 type endpoint struct {
 	IP      string `json:"ip"`
 	Port    uint16 `json:"port"`
+	Domain  string `json:"domain,omitempty"`
 	Bytes   uint64 `json:"bytes"`
 	Packets uint64 `json:"packets"`
+	User    *user  `json:"user,omitempty"`
 }
 
 type event struct {
 	Kind     string   `json:"kind"`
 	Category []string `json:"category"`
 	Type     []string `json:"type"`
+	Action   string   `json:"action"`
+	Outcome  string   `json:"outcome,omitempty"`
+	Module   string   `json:"module"`
 	Dataset  string   `json:"dataset"`
 	Start    string   `json:"start"`
 	End      string   `json:"end"`
@@ -156,6 +164,7 @@ type event struct {
 
 type network struct {
 	Transport   string `json:"transport"`
+	Type        string `json:"type,omitempty"`
 	Protocol    string `json:"protocol,omitempty"`
 	CommunityID string `json:"community_id,omitempty"`
 	Bytes       uint64 `json:"bytes"`
@@ -164,6 +173,9 @@ type network struct {
 
 type observer struct {
 	Hostname string   `json:"hostname,omitempty"`
+	Type     string   `json:"type"`
+	Vendor   string   `json:"vendor"`
+	Product  string   `json:"product"`
 	Ingress  *ingress `json:"ingress,omitempty"`
 }
 
@@ -193,14 +205,21 @@ type user struct {
 }
 
 type doc struct {
-	Timestamp   string    `json:"@timestamp"`
-	Event       event     `json:"event"`
-	Source      endpoint  `json:"source"`
-	Destination endpoint  `json:"destination"`
-	Network     network   `json:"network"`
-	Observer    *observer `json:"observer,omitempty"`
-	User        *user     `json:"user,omitempty"`
-	PSM         psm       `json:"psm"`
+	Timestamp   string     `json:"@timestamp"`
+	ECS         ecsMeta    `json:"ecs"`
+	DataStream  dataStream `json:"data_stream"`
+	Event       event      `json:"event"`
+	Source      endpoint   `json:"source"`
+	Destination endpoint   `json:"destination"`
+	// Client and Server repeat Source and Destination: psmtap's source is
+	// always the side that opened the connection (ECS client/server).
+	Client   endpoint  `json:"client"`
+	Server   endpoint  `json:"server"`
+	Network  network   `json:"network"`
+	Observer *observer `json:"observer,omitempty"`
+	User     *user     `json:"user,omitempty"`
+	Related  *Related  `json:"related,omitempty"`
+	PSM      psm       `json:"psm"`
 }
 
 // TimeFormat is RFC 3339 with nanoseconds, always in UTC.
@@ -215,16 +234,30 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	if typ == "" {
 		typ = "end"
 	}
+	cat, action, outcome := []string{"network", "session"}, "session", ""
+	if l := r.Login; l != nil {
+		// A login seen on the wire (not a name claimed before one, like an
+		// RDP cookie): Elastic Security reads it as authentication.
+		cat, action, outcome = []string{"authentication", "network", "session"}, ActionLogin, OutcomeUnknown
+		if l.Success != nil {
+			outcome = OutcomeFailure
+			if *l.Success {
+				outcome = OutcomeSuccess
+			}
+		}
+	}
 	d := doc{
-		Timestamp: ts(r.Start),
+		Timestamp:  ts(r.Start),
+		ECS:        ecsMeta{Version: ECSVersion},
+		DataStream: newDataStream(DatasetSession),
 		Event: event{
-			Kind: "event", Category: []string{"network", "session"}, Type: []string{typ},
+			Kind: "event", Category: cat, Type: []string{typ}, Action: action, Outcome: outcome, Module: Module,
 			Dataset: DatasetSession, Start: ts(r.Start), End: ts(r.End),
 			Duration: r.End.Sub(r.Start).Nanoseconds(), ID: r.ID,
 		},
 		Source:      endpoint{IP: r.Client.Addr().String(), Port: r.Client.Port(), Bytes: r.ClientBytes, Packets: r.ClientPkts},
 		Destination: endpoint{IP: r.Server.Addr().String(), Port: r.Server.Port(), Bytes: r.ServerBytes, Packets: r.ServerPkts},
-		Network: network{Transport: r.Transport, Protocol: r.Protocol, CommunityID: r.CommunityID,
+		Network: network{Transport: r.Transport, Type: networkType(r.Client.Addr()), Protocol: r.Protocol, CommunityID: r.CommunityID,
 			Bytes: r.ClientBytes + r.ServerBytes, Packets: r.ClientPkts + r.ServerPkts},
 		PSM: psm{SessionID: r.ID, State: r.State, MissedBytes: r.MissedBytes, Anomalies: r.Anomalies, Login: r.Login,
 			CleartextCredentials: r.CleartextCredentials, Kind: r.Kind, Commands: r.Commands, OutputText: r.OutputText, Recording: r.Recording,
@@ -234,15 +267,17 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	if r.UserName != "" {
 		d.User = &user{Name: r.UserName}
 	}
+	if r.SourceUserName != "" {
+		d.Source.User = &user{Name: r.SourceUserName}
+	}
+	d.Related, d.Destination.Domain = relatedOf(r.Client, r.Server, []string{r.UserName, r.SourceUserName}, r.Proxy, r.Objects)
+	d.Client, d.Server = d.Source, d.Destination
 	return marshalWithObjects(&d, r.Objects)
 }
 
-// newObserver builds observer.* (nil when neither is known).
+// newObserver builds observer.*: psmtap is the sensor that saw the traffic.
 func newObserver(hostname, iface string) *observer {
-	if hostname == "" && iface == "" {
-		return nil
-	}
-	o := &observer{Hostname: hostname}
+	o := &observer{Hostname: hostname, Type: "sensor", Vendor: Module, Product: Module}
 	if iface != "" {
 		o.Ingress = &ingress{}
 		o.Ingress.Interface.Name = iface

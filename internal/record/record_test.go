@@ -38,7 +38,7 @@ func TestMarshalShape(t *testing.T) {
 		}
 	}
 	// Unknown fields are absent, not empty.
-	for _, absent := range []string{`"user"`, `"login"`, `"commands"`, `"observer"`, `"kind":"interactive"`, `"cleartext_credentials"`} {
+	for _, absent := range []string{`"user"`, `"login"`, `"commands"`, `"hostname"`, `"ingress"`, `"kind":"interactive"`, `"cleartext_credentials"`, `"outcome"`} {
 		if strings.Contains(s, absent) {
 			t.Errorf("%s present in %s", absent, s)
 		}

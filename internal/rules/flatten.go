@@ -23,7 +23,12 @@ func flatten(d record.Document) (*sigma.FlatEvent, error) {
 	}
 	f := sigma.NewFlatEvent()
 	f.Add("@timestamp", e.Time.UTC().Format(record.TimeFormat))
+	f.Add("ecs.version", record.ECSVersion)
+	f.Add("data_stream.type", "logs")
+	f.Add("data_stream.dataset", record.DatasetActivity)
+	f.Add("data_stream.namespace", record.Namespace())
 	f.Add("event.kind", "event")
+	f.Add("event.module", record.Module)
 	for _, c := range e.Category {
 		f.Add("event.category", c)
 	}
@@ -36,16 +41,37 @@ func flatten(d record.Document) (*sigma.FlatEvent, error) {
 	f.Add("event.dataset", record.DatasetActivity)
 	f.Add("event.id", e.ID)
 	f.Add("event.sequence", e.Sequence)
-	f.Add("source.ip", e.Client.Addr().String())
-	f.Add("source.port", e.Client.Port())
-	f.Add("destination.ip", e.Server.Addr().String())
-	f.Add("destination.port", e.Server.Port())
+	rel, domain := e.RelatedFields()
+	for _, side := range []string{"source", "client"} {
+		f.Add(side+".ip", e.Client.Addr().String())
+		f.Add(side+".port", e.Client.Port())
+	}
+	for _, side := range []string{"destination", "server"} {
+		f.Add(side+".ip", e.Server.Addr().String())
+		f.Add(side+".port", e.Server.Port())
+		addNonEmpty(f, side+".domain", domain)
+	}
 	f.Add("network.transport", e.Transport)
+	if a := e.Client.Addr(); a.IsValid() {
+		if a.Unmap().Is4() {
+			f.Add("network.type", "ipv4")
+		} else {
+			f.Add("network.type", "ipv6")
+		}
+	}
 	addNonEmpty(f, "network.protocol", e.Protocol)
 	addNonEmpty(f, "network.community_id", e.CommunityID)
 	addNonEmpty(f, "observer.hostname", e.Observer)
+	f.Add("observer.type", "sensor")
+	f.Add("observer.vendor", record.Module)
+	f.Add("observer.product", record.Module)
 	addNonEmpty(f, "observer.ingress.interface.name", e.Interface)
 	addNonEmpty(f, "user.name", e.UserName)
+	for name, vs := range map[string][]string{"related.ip": rel.IP, "related.user": rel.User, "related.hosts": rel.Hosts, "related.hash": rel.Hash} {
+		for _, v := range vs {
+			f.Add(name, v)
+		}
+	}
 	f.Add("psm.session_id", e.SessionID)
 	if l := e.Login; l != nil {
 		addNonEmpty(f, "psm.login.method", l.Method)

@@ -24,6 +24,14 @@
 //     first backing index .ds-<name>-<yyyy.MM.dd>-000001; else an index. A
 //     built-in "logs" template (logs-*-*, priority 100, data stream, dynamic
 //     mappings) is present as in a default cluster.
+//   - constant_keyword: every document of a backing index must carry the
+//     mapping's "value", or, without one, the value of the first document
+//     that had the field (a later different value is 400
+//     document_parsing_exception).
+//   - Ingest pipelines (ingest.go): PUT/GET/DELETE /_ingest/pipeline/<id>,
+//     the set processor, index.default_pipeline, and the bulk pipeline
+//     parameter ("_none" skips the default); _source is stored as the
+//     pipeline re-serialized it.
 //   - Mappings: explicit types are checked on every document (ip, long and
 //     the other integer types, double/float, date, boolean, keyword, text,
 //     multi-fields such as .keyword or .text, read from the parent's value
@@ -83,6 +91,7 @@ type Server struct {
 	streams    map[string]*dataStream
 	indices    map[string]*index
 	pits       map[string]*pit
+	pipelines  map[string]*pipeline
 
 	// Authentication: when any is set, a request must present one of them.
 	Username, Password string
@@ -119,10 +128,17 @@ func New() *Server {
 		policies:   map[string]json.RawMessage{},
 		streams:    map[string]*dataStream{},
 		indices:    map[string]*index{},
+		pipelines:  map[string]*pipeline{},
 	}
+	// Elastic's built-in component templates (x-pack stack templates), as a
+	// default cluster has them: what they hold that the stand-in enforces.
+	s.components["logs@mappings"] = json.RawMessage(`{"template":{"mappings":{"date_detection":false,"properties":{"@timestamp":{"type":"date"},"data_stream":{"properties":{"type":{"type":"constant_keyword","value":"logs"},"dataset":{"type":"constant_keyword"},"namespace":{"type":"constant_keyword"}}}}}},"_meta":{"managed":true}}`)
+	s.components["logs@settings"] = json.RawMessage(`{"template":{"settings":{"index":{"lifecycle":{"name":"logs"},"codec":"best_compression","mapping":{"ignore_malformed":true},"default_pipeline":"logs@default-pipeline"}}},"_meta":{"managed":true}}`)
+	s.components["ecs@mappings"] = json.RawMessage(`{"template":{"mappings":{"dynamic_templates":[{"ecs_ip":{"match":["ip","*_ip"],"mapping":{"type":"ip"}}}]}},"_meta":{"managed":true}}`)
+	s.pipelines["logs@default-pipeline"] = &pipeline{raw: json.RawMessage(`{"processors":[]}`)}
 	s.templates["logs"] = &indexTemplate{
 		Name: "logs", Patterns: []string{"logs-*-*"}, Priority: 100, DataStream: true,
-		mapping: &mapping{fields: map[string]string{"@timestamp": "date"}, dynamic: "true"},
+		ownMappings: map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}},
 	}
 	return s
 }
@@ -198,14 +214,49 @@ func (s *Server) KillMidBulk(n int) {
 // --- cluster state ---
 
 type indexTemplate struct {
-	Name       string
-	Patterns   []string
-	ComposedOf []string
-	Priority   int
-	DataStream bool
-	Settings   map[string]any
-	raw        json.RawMessage
-	mapping    *mapping
+	Name          string
+	Patterns      []string
+	ComposedOf    []string
+	IgnoreMissing []string
+	Priority      int
+	DataStream    bool
+	raw           json.RawMessage
+	// The template's own mappings and settings, applied after its
+	// component templates.
+	ownMappings map[string]any
+	ownSettings map[string]any
+}
+
+// resolve composes a template as Elasticsearch does when it creates an
+// index: its component templates as they are now, in order (a later one's
+// field or setting replaces an earlier one's), then its own. A component
+// template that has since gone missing is skipped.
+func (s *Server) resolve(t *indexTemplate) (*mapping, map[string]any) {
+	m := &mapping{fields: map[string]string{}, dynamic: "true"}
+	settings := map[string]any{}
+	for _, c := range t.ComposedOf {
+		raw, ok := s.components[c]
+		if !ok {
+			continue
+		}
+		var ct struct {
+			Template struct {
+				Mappings map[string]any `json:"mappings"`
+				Settings map[string]any `json:"settings"`
+			} `json:"template"`
+		}
+		json.Unmarshal(raw, &ct)
+		parseMappings(ct.Template.Mappings, m)
+		flattenSettings("", ct.Template.Settings, settings)
+	}
+	parseMappings(t.ownMappings, m)
+	flattenSettings("", t.ownSettings, settings)
+	if t.DataStream {
+		if _, ok := m.fields["@timestamp"]; !ok {
+			m.fields["@timestamp"] = "date"
+		}
+	}
+	return m, settings
 }
 
 func (t *indexTemplate) matches(name string) bool {
@@ -226,12 +277,13 @@ type dataStream struct {
 }
 
 type index struct {
-	Name    string
-	UUID    string
-	mapping *mapping
-	docs    map[string][]byte
-	order   []string
-	seq     int64
+	Name     string
+	UUID     string
+	settings map[string]any // flattened index.* settings, from the template
+	mapping  *mapping
+	docs     map[string][]byte
+	order    []string
+	seq      int64
 }
 
 // mapping is a flattened view: field path -> type (multi-fields included as
@@ -239,12 +291,18 @@ type index struct {
 type mapping struct {
 	fields  map[string]string
 	dynamic string // "true", "false", "strict"
+	// constants are the values of constant_keyword fields: from the
+	// mapping's "value", or else from the first document that has one.
+	constants map[string]string
 }
 
 func (m *mapping) clone() *mapping {
-	c := &mapping{fields: make(map[string]string, len(m.fields)), dynamic: m.dynamic}
+	c := &mapping{fields: make(map[string]string, len(m.fields)), dynamic: m.dynamic, constants: map[string]string{}}
 	for k, v := range m.fields {
 		c.fields[k] = v
+	}
+	for k, v := range m.constants {
+		c.constants[k] = v
 	}
 	return c
 }
@@ -301,6 +359,18 @@ func walkProps(prefix string, props map[string]any, m *mapping) error {
 			return fmt.Errorf("mapper_parsing_exception: No handler for type [%s] declared on field [%s]", typ, full)
 		}
 		m.fields[full] = typ
+		if typ == "constant_keyword" {
+			if v, ok := def["value"]; ok {
+				sv, isStr := v.(string)
+				if !isStr {
+					return fmt.Errorf("mapper_parsing_exception: Failed to parse mapping: [value] must be a string for field [%s]", full)
+				}
+				if m.constants == nil {
+					m.constants = map[string]string{}
+				}
+				m.constants[full] = sv
+			}
+		}
 		if mf, ok := def["fields"].(map[string]any); ok {
 			for sub, sv := range mf {
 				sd, _ := sv.(map[string]any)
@@ -327,7 +397,8 @@ func (s *Server) Mapping(name string) map[string]string {
 		return ix.mapping.clone().fields
 	}
 	if t := s.matchTemplate(name); t != nil {
-		return t.mapping.clone().fields
+		m, _ := s.resolve(t)
+		return m.fields
 	}
 	return nil
 }
@@ -365,22 +436,24 @@ func (s *Server) resolveWrite(target string, now time.Time) (ix *index, isStream
 		return s.indices[ds.Indices[0]], true, nil
 	}
 	m := &mapping{fields: map[string]string{}, dynamic: "true"}
+	var settings map[string]any
 	if t != nil {
-		m = t.mapping.clone()
+		m, settings = s.resolve(t)
 	}
-	ix = &index{Name: target, UUID: newUUID(), mapping: m, docs: map[string][]byte{}}
+	ix = &index{Name: target, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 	s.indices[target] = ix
 	return ix, false, nil
 }
 
 func (s *Server) createStream(name string, t *indexTemplate, now time.Time) *dataStream {
 	ds := &dataStream{Name: name, Template: t.Name, Generation: 1}
-	if lc, ok := t.Settings["index.lifecycle.name"].(string); ok {
+	m, settings := s.resolve(t)
+	if lc, ok := settings["index.lifecycle.name"].(string); ok {
 		ds.ILMPolicy = lc
 	}
 	bi := fmt.Sprintf(".ds-%s-%s-%06d", name, now.UTC().Format("2006.01.02"), 1)
 	ds.Indices = []string{bi}
-	s.indices[bi] = &index{Name: bi, UUID: newUUID(), mapping: t.mapping.clone(), docs: map[string][]byte{}}
+	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 	s.streams[name] = ds
 	return ds
 }
@@ -397,7 +470,13 @@ func (s *Server) Rollover(name string) {
 	bi := fmt.Sprintf(".ds-%s-%s-%06d", name, time.Now().UTC().Format("2006.01.02"), ds.Generation)
 	old := s.indices[ds.Indices[len(ds.Indices)-1]]
 	ds.Indices = append(ds.Indices, bi)
-	s.indices[bi] = &index{Name: bi, UUID: newUUID(), mapping: old.mapping.clone(), docs: map[string][]byte{}}
+	// The new backing index takes the template as it is now (settings and
+	// mappings, constant_keyword values unset), as a real rollover does.
+	m, settings := old.mapping.clone(), old.settings
+	if t := s.templates[ds.Template]; t != nil {
+		m, settings = s.resolve(t)
+	}
+	s.indices[bi] = &index{Name: bi, UUID: newUUID(), settings: settings, mapping: m, docs: map[string][]byte{}}
 }
 
 // Docs returns every document stored under target (a data stream, an index,
@@ -562,6 +641,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.indexTemplate(w, r, parts[1])
 	case len(parts) == 3 && parts[0] == "_ilm" && parts[1] == "policy":
 		s.ilmPolicy(w, r, parts[2])
+	case len(parts) == 3 && parts[0] == "_ingest" && parts[1] == "pipeline":
+		s.ingestPipeline(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "_data_stream":
 		s.dataStreamAPI(w, r, parts[1])
 	case len(parts) == 2 && parts[1] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
@@ -634,6 +715,7 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 		var body struct {
 			IndexPatterns []string        `json:"index_patterns"`
 			ComposedOf    []string        `json:"composed_of"`
+			IgnoreMissing []string        `json:"ignore_missing_component_templates"`
 			Priority      int             `json:"priority"`
 			DataStream    json.RawMessage `json:"data_stream"`
 			Template      *struct {
@@ -652,10 +734,14 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 		var missing []string
 		m := &mapping{fields: map[string]string{}, dynamic: "true"}
 		settings := map[string]any{}
+		// In order: a later component template's field or setting replaces
+		// an earlier one's (the index template's own template last).
 		for _, c := range body.ComposedOf {
 			raw, ok := s.components[c]
 			if !ok {
-				missing = append(missing, c)
+				if !slices.Contains(body.IgnoreMissing, c) {
+					missing = append(missing, c)
+				}
 				continue
 			}
 			var ct struct {
@@ -679,12 +765,10 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 			}
 			flattenSettings("", body.Template.Settings, settings)
 		}
-		t := &indexTemplate{Name: name, Patterns: body.IndexPatterns, ComposedOf: body.ComposedOf, Priority: body.Priority,
-			DataStream: len(body.DataStream) > 0 && string(body.DataStream) != "null", Settings: settings, raw: b, mapping: m}
-		if t.DataStream {
-			if _, ok := m.fields["@timestamp"]; !ok {
-				m.fields["@timestamp"] = "date"
-			}
+		t := &indexTemplate{Name: name, Patterns: body.IndexPatterns, ComposedOf: body.ComposedOf, IgnoreMissing: body.IgnoreMissing,
+			Priority: body.Priority, DataStream: len(body.DataStream) > 0 && string(body.DataStream) != "null", raw: b}
+		if body.Template != nil {
+			t.ownMappings, t.ownSettings = body.Template.Mappings, body.Template.Settings
 		}
 		for on, o := range s.templates {
 			if on == name || o.Priority != t.Priority {
@@ -908,10 +992,11 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 		return
 	}
 	type op struct {
-		action string
-		index  string
-		id     string
-		source []byte
+		action   string
+		index    string
+		id       string
+		pipeline string // "" for the index's default_pipeline
+		source   []byte
 	}
 	var ops []op
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -923,8 +1008,9 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 			continue
 		}
 		var meta map[string]struct {
-			Index string `json:"_index"`
-			ID    string `json:"_id"`
+			Index    string `json:"_index"`
+			ID       string `json:"_id"`
+			Pipeline string `json:"pipeline"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &meta); err != nil || len(meta) != 1 {
 			writeErr(w, &esError{400, "illegal_argument_exception", fmt.Sprintf("Malformed action/metadata line [%d], expected START_OBJECT", line)})
@@ -932,7 +1018,10 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 		}
 		var o op
 		for a, m := range meta {
-			o.action, o.index, o.id = a, m.Index, m.ID
+			o.action, o.index, o.id, o.pipeline = a, m.Index, m.ID, m.Pipeline
+		}
+		if o.pipeline == "" {
+			o.pipeline = r.URL.Query().Get("pipeline")
 		}
 		switch o.action {
 		case "create", "index":
@@ -968,7 +1057,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 	s.mu.Lock()
 	for i, o := range ops[:limit] {
 		s.BulkItems.Add(1)
-		res, status := s.applyOne(o.action, o.index, o.id, o.source, start)
+		res, status := s.applyOne(o.action, o.index, o.id, o.pipeline, o.source, start)
 		_ = i
 		if status >= 300 {
 			anyErr = true
@@ -990,7 +1079,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathTarget string)
 }
 
 // applyOne runs one create/index action; s.mu is held.
-func (s *Server) applyOne(action, target, id string, source []byte, now time.Time) (map[string]any, int) {
+func (s *Server) applyOne(action, target, id, pipe string, source []byte, now time.Time) (map[string]any, int) {
 	res := map[string]any{"_index": target}
 	fail := func(e *esError) (map[string]any, int) {
 		if id != "" {
@@ -1013,6 +1102,20 @@ func (s *Server) applyOne(action, target, id string, source []byte, now time.Tim
 	if isStream && action != "create" {
 		return fail(&esError{400, "illegal_argument_exception", "only write ops with an op_type of create are allowed in data streams"})
 	}
+	if pipe == "" {
+		pipe, _ = ix.settings["index.default_pipeline"].(string)
+	}
+	if pipe != "" && pipe != "_none" {
+		p, ok := s.pipelines[pipe]
+		if !ok {
+			return fail(&esError{400, "illegal_argument_exception", "pipeline with id [" + pipe + "] does not exist"})
+		}
+		out, err := runPipeline(p, source, now)
+		if err != nil {
+			return fail(&esError{400, "document_parsing_exception", "[1:1] failed to parse: " + err.Error()})
+		}
+		source = out
+	}
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(source))
 	dec.UseNumber()
@@ -1024,7 +1127,7 @@ func (s *Server) applyOne(action, target, id string, source []byte, now time.Tim
 			return fail(&esError{400, "document_parsing_exception", "[1:2] failed to parse: data stream timestamp field [@timestamp] is missing"})
 		}
 	}
-	if e := ix.mapping.check(doc, id); e != nil {
+	if e := ix.mapping.check(doc, id, ix.settings["index.mapping.ignore_malformed"] == true); e != nil {
 		return fail(e)
 	}
 	if id == "" {
@@ -1046,7 +1149,7 @@ func (s *Server) applyOne(action, target, id string, source []byte, now time.Tim
 }
 
 // check validates a document against the mapping, adding dynamic fields.
-func (m *mapping) check(doc map[string]any, id string) *esError {
+func (m *mapping) check(doc map[string]any, id string, ignoreMalformed bool) *esError {
 	leaves := map[string][]any{}
 	flatten("", doc, leaves)
 	names := make([]string, 0, len(leaves))
@@ -1082,9 +1185,35 @@ func (m *mapping) check(doc map[string]any, id string) *esError {
 				continue
 			}
 			if !fits(typ, v) {
+				if ignoreMalformed && typ != "constant_keyword" {
+					continue // index.mapping.ignore_malformed: kept in _source, not indexed
+				}
 				return &esError{400, "document_parsing_exception", fmt.Sprintf("[1:2] failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%v'", f, typ, id, v)}
 			}
+			if typ == "constant_keyword" {
+				if e := m.constant(f, fmt.Sprint(v)); e != nil {
+					return e
+				}
+			}
 		}
+	}
+	return nil
+}
+
+// constant checks a constant_keyword value: every document of the index
+// must have the mapping's value; without one in the mapping, the first
+// document's value becomes it (a mapping update, as Elasticsearch does).
+func (m *mapping) constant(f, v string) *esError {
+	if m.constants == nil {
+		m.constants = map[string]string{}
+	}
+	want, ok := m.constants[f]
+	if !ok {
+		m.constants[f] = v
+		return nil
+	}
+	if v != want {
+		return &esError{400, "document_parsing_exception", fmt.Sprintf("[1:2] failed to parse field [%s] of type [constant_keyword]: [constant_keyword] field [%s] only accepts values that are equal to the value defined in the mappings [%s], but got [%s]", f, f, want, v)}
 	}
 	return nil
 }
