@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/sumdb/note"
@@ -441,4 +443,80 @@ func TestVerifyElasticsearch(t *testing.T) {
 	srv.Replace(victim, doc)
 	srv.Remove(victim2)
 	expectProblem(t, "removed", "are missing", "--key", pub, "--es-url", url)
+}
+
+// verify --es-url --since: two runs (two logs) with T between them. The
+// documents of the first are read as their leaf hashes only: a change to one
+// goes unseen (as documented), a removal does not (the tree no longer
+// matches); a change in the second run is found.
+func TestVerifyElasticsearchSince(t *testing.T) {
+	s := signedOutputRun(t)
+	srv, url := startStandin(t)
+	if r := run(t, "setup", "--es-url", url); r.code != 0 {
+		t.Fatalf("setup: %s", r.stderr)
+	}
+	key := filepath.Join(s.keys, "psmtap.key")
+	pub := filepath.Join(s.keys, "psmtap.pub")
+	read := func(pcap string) {
+		r := run(t, "read", "--events", "--output", "es", "--es-url", url, "--spool", t.TempDir(), "--signing-key", key, pcap)
+		if r.code != 0 {
+			t.Fatalf("read %s: %s", pcap, r.stderr)
+		}
+	}
+	docs := func() map[string][]byte {
+		all := map[string][]byte{}
+		for _, ds := range []string{"logs-psmtap.session-default", "logs-psmtap.activity-default", "logs-psmtap.alert-default"} {
+			for k, d := range srv.Docs(ds) {
+				all[k] = d
+			}
+		}
+		return all
+	}
+	read("pcaps/telnet-login.pcap")
+	old := docs()
+	since := time.Now()
+	read("pcaps/ssh-password-interactive.pcap")
+	var oldVictim, oldVictim2, newVictim string
+	for k, d := range docs() {
+		_, isOld := old[k]
+		switch {
+		case !bytes.Contains(d, []byte(`"192.0.2.`)):
+		case isOld && oldVictim == "":
+			oldVictim = k
+		case isOld && oldVictim2 == "":
+			oldVictim2 = k
+		case !isOld && newVictim == "":
+			newVictim = k
+		}
+	}
+	if oldVictim2 == "" || newVictim == "" {
+		t.Fatalf("not enough documents to tamper with: %d before, %d in all", len(old), len(docs()))
+	}
+	T := since.UTC().Format(time.RFC3339Nano)
+	r := run(t, "verify", "--key", pub, "--es-url", url, "--since", T)
+	if r.code != 0 || !strings.Contains(r.stdout, "all intact") || !strings.Contains(r.stdout, fmt.Sprintf("(%d written before", len(old))) {
+		t.Fatalf("verify --since on untouched documents: exit %d, want 0 and %d read as hashes\n%s%s", r.code, len(old), r.stdout, r.stderr)
+	}
+	change := func(name string) []byte {
+		d := docs()[name]
+		srv.Replace(name, bytes.Replace(d, []byte(`"192.0.2.`), []byte(`"192.0.3.`), 1))
+		return d
+	}
+	// Before T: only the hash is read, the change is not seen; without --since it is.
+	d := change(oldVictim)
+	if r := run(t, "verify", "--key", pub, "--es-url", url, "--since", T); r.code != 0 {
+		t.Fatalf("a change before --since was looked at (it should not be: leaf hashes only): exit %d\n%s", r.code, r.stdout)
+	}
+	expectProblem(t, "changed", oldVictim, "--key", pub, "--es-url", url)
+	srv.Replace(oldVictim, d)
+	// After T: read whole, the change is found.
+	d = change(newVictim)
+	expectProblem(t, "changed", newVictim, "--key", pub, "--es-url", url, "--since", T)
+	srv.Replace(newVictim, d)
+	// A document before T removed: its leaf is missing from the tree.
+	srv.Remove(oldVictim2)
+	expectProblem(t, "removed", "are missing", "--key", pub, "--es-url", url, "--since", T)
+	// A duration back from now covers both runs: the change before T is found then.
+	change(oldVictim)
+	expectProblem(t, "changed", oldVictim, "--key", pub, "--es-url", url, "--since", "1h")
 }

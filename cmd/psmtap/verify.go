@@ -22,6 +22,7 @@ import (
 	"github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/index/es"
 	"github.com/psmtap/psmtap/index/integrity"
+	"github.com/psmtap/psmtap/internal/report"
 )
 
 func verifyCommand() *cli.Command {
@@ -34,6 +35,7 @@ func verifyCommand() *cli.Command {
 			"Exit 0 when everything checks, 1 naming each problem and where it is. docs/integrity.md",
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "key", Required: true, Usage: "the public key `FILE` (psmtap keygen's psmtap.pub)"},
+			&cli.StringFlag{Name: "since", Usage: "with --es-url: read whole only the documents written since `TIME` (RFC 3339, or back from now: 30d, 12h); of older ones only their leaf hashes, to check the tree (docs/integrity.md)"},
 			&cli.IntFlag{Name: "max-problems", Value: 100, Usage: "print at most this many problems (all are counted)"},
 		),
 		Action: runVerify,
@@ -48,6 +50,15 @@ func runVerify(c *cli.Context) error {
 	v := integrity.NewVerifier(vk)
 	start := time.Now()
 	find := func(string) (string, bool) { return "", false }
+	var since time.Time
+	if s := c.String("since"); s != "" {
+		if c.NArg() > 0 {
+			return cli.Exit("psmtap verify: --since is for --es-url; DIRs are read whole", 2)
+		}
+		if since, err = report.ParseWhen(s, start, time.Local); err != nil {
+			return cli.Exit("psmtap verify: --since: "+err.Error(), 2)
+		}
+	}
 	switch {
 	case len(c.StringSlice("es-url")) > 0:
 		if c.NArg() > 0 {
@@ -58,7 +69,7 @@ func runVerify(c *cli.Context) error {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}
 		v.NoOrder = true // Elasticsearch keeps no order: leaf indexes say it
-		if err := verifyES(c.Context, cl, c.String("es-namespace"), v); err != nil {
+		if err := verifyES(c.Context, cl, c.String("es-namespace"), since, v); err != nil {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}
 	case c.NArg() > 0:
@@ -86,7 +97,11 @@ func runVerify(c *cli.Context) error {
 		}
 		fmt.Fprintln(w, p.String())
 	}
-	fmt.Fprintf(w, "%d documents, %d recordings, %d checkpoints, %d logs checked in %s: ", rep.Documents, rep.Recordings,
+	docs := fmt.Sprintf("%d documents", rep.Documents)
+	if !since.IsZero() {
+		docs += fmt.Sprintf(" (%d written before %s: leaf hashes only)", rep.HashOnly, since.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "%s, %d recordings, %d checkpoints, %d logs checked in %s: ", docs, rep.Recordings,
 		rep.Checkpoints, len(rep.Logs), time.Since(start).Round(time.Millisecond))
 	if !rep.OK() {
 		fmt.Fprintf(w, "%d PROBLEMS\n", len(rep.Problems))
@@ -237,8 +252,11 @@ func verifyCheckpointFile(path string, v *integrity.Verifier) error {
 
 // verifyES reads the checkpoints of the integrity data stream, then the
 // documents of each log a leaf range at a time (no deep paging, no sort
-// needed: a range query on psm.integrity.leaf_index).
-func verifyES(ctx context.Context, cl *elasticsearch.Client, ns string, v *integrity.Verifier) error {
+// needed: a range query on psm.integrity.leaf_index). With since set, the
+// leaves below the largest tree size signed before since (per log) are read
+// as their psm.integrity member alone (_source filtering): enough to rebuild
+// the tree, not to check their content.
+func verifyES(ctx context.Context, cl *elasticsearch.Client, ns string, since time.Time, v *integrity.Verifier) error {
 	logs := map[string]int64{} // log id -> the largest tree size signed
 	var order []string
 	after := ""
@@ -280,20 +298,45 @@ func verifyES(ctx context.Context, cl *elasticsearch.Client, ns string, v *integ
 	}
 	targets := strings.Join([]string{es.DataStream(ns), es.ActivityDataStream(ns), es.AlertDataStream(ns)}, ",")
 	const page = 2000
+	leaves := func(id string, from, to int64, hashOnly bool) (int, error) {
+		if from >= to {
+			return 0, nil
+		}
+		q := map[string]any{"bool": map[string]any{"filter": []any{
+			map[string]any{"term": map[string]any{"psm.integrity.log_id": id}},
+			map[string]any{"range": map[string]any{"psm.integrity.leaf_index": map[string]any{"gte": from, "lt": to}}},
+		}}}
+		// Twice the range: room for duplicates, which must be seen.
+		body := map[string]any{"size": 2 * (to - from), "query": q}
+		if hashOnly {
+			body["_source"] = []string{integrity.Member}
+		}
+		hits, err := esSearch(ctx, cl, targets, body)
+		for _, h := range hits {
+			if hashOnly {
+				v.AddLeafHash(h.Index+"/"+h.ID, h.Source)
+			} else {
+				v.AddDocumentAt(h.Index+"/"+h.ID, h.Source)
+			}
+		}
+		return len(hits), err
+	}
 	for _, id := range order {
+		var before int64 // leaves below it were signed before since
+		if !since.IsZero() {
+			before = v.SignedBefore(id, since)
+		}
 		for lo := int64(0); ; lo += page {
-			q := map[string]any{"bool": map[string]any{"filter": []any{
-				map[string]any{"term": map[string]any{"psm.integrity.log_id": id}},
-				map[string]any{"range": map[string]any{"psm.integrity.leaf_index": map[string]any{"gte": lo, "lt": lo + page}}},
-			}}}
-			hits, err := esSearch(ctx, cl, targets, map[string]any{"size": 2 * page, "query": q})
+			hi := lo + page
+			n1, err := leaves(id, lo, min(hi, before), true)
 			if err != nil {
 				return err
 			}
-			for _, h := range hits {
-				v.AddDocumentAt(h.Index+"/"+h.ID, h.Source)
+			n2, err := leaves(id, max(lo, before), hi, false)
+			if err != nil {
+				return err
 			}
-			if lo+page >= logs[id] && len(hits) == 0 {
+			if hi >= logs[id] && n1+n2 == 0 {
 				break
 			}
 		}

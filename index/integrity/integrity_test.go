@@ -245,3 +245,27 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// LeafMeta reads what Seal wrote, from the member as _source filtering gives
+// it (dotted, as written) or nested; it refuses a member without its hash.
+func TestLeafMeta(t *testing.T) {
+	m := Meta{LogID: "0123456789abcdef", LeafIndex: 7, RecordingLeafIndex: 8, RecordingLeafHash: tlog.RecordHash([]byte("cast"))}
+	b, err := Seal([]byte(`{"a":1}`), &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := b[bytes.Index(b, []byte(`"psm.integrity":`))+len(`"psm.integrity":`) : len(b)-1]
+	for _, src := range []string{`{"psm.integrity":` + string(member) + `}`, `{"psm":{"integrity":` + string(member) + `}}`} {
+		got, err := LeafMeta([]byte(src))
+		if err != nil || got != m {
+			t.Errorf("LeafMeta(%s) = %+v, %v; want %+v", src, got, err, m)
+		}
+	}
+	for _, bad := range []string{`{"a":1}`, `{"psm.integrity":{"log_id":"0123456789abcdef","leaf_index":7}}`,
+		`{"psm.integrity":{"log_id":"0123456789abcdef","leaf_hash":"` + strings.Repeat("0", 64) + `"}}`,
+		`{"psm.integrity":{"log_id":"XYZ","leaf_index":1,"leaf_hash":"` + strings.Repeat("0", 64) + `"}}`} {
+		if _, err := LeafMeta([]byte(bad)); err == nil {
+			t.Errorf("LeafMeta(%s): no error", bad)
+		}
+	}
+}

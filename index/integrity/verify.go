@@ -53,8 +53,11 @@ type Report struct {
 	Documents   int
 	Recordings  int
 	Checkpoints int
-	Logs        []LogSummary
-	Problems    []Problem
+	// HashOnly counts the documents of which only psm.integrity was read
+	// (verify --since: written before the boundary); they are in Documents.
+	HashOnly int
+	Logs     []LogSummary
+	Problems []Problem
 }
 
 // OK says whether everything checked.
@@ -201,6 +204,87 @@ func (v *Verifier) AddDocument(src int, line int64, b []byte) {
 			l.lastIdx = m.RecordingLeafIndex
 		}
 	}
+}
+
+// SignedBefore is the largest tree size of a checkpoint of log id whose
+// signature verified and whose signed time is before t (0 when none): every
+// leaf below it was written before t. Call it after all AddCheckpoint.
+func (v *Verifier) SignedBefore(id string, t time.Time) int64 {
+	var n int64
+	if l := v.logs[id]; l != nil {
+		for _, cp := range l.cps {
+			if cp.c.Time.Before(t) {
+				n = max(n, cp.c.Size)
+			}
+		}
+	}
+	return n
+}
+
+// AddLeafHash takes a document of which only its psm.integrity member was
+// read (src: that member alone, as _source filtering gives it, dotted or as
+// an object). Its leaf hash (and its recording's) goes into the tree as
+// claimed: the tree and the checkpoints are checked, the content is not.
+func (v *Verifier) AddLeafHash(where string, src []byte) {
+	v.rep.Documents++
+	v.rep.HashOnly++
+	m, err := LeafMeta(src)
+	if err != nil {
+		v.problem(Malformed, where, "%v", err)
+		return
+	}
+	s := int32(v.Source(where))
+	l := v.log(m.LogID)
+	l.lastIdx = max(l.lastIdx, m.LeafIndex, m.RecordingLeafIndex)
+	l.leaves = append(l.leaves, leafEntry{idx: m.LeafIndex, hash: m.LeafHash, src: s})
+	if m.RecordingLeafIndex > 0 {
+		// The recording is not looked at: named by the document that names it.
+		l.leaves = append(l.leaves, leafEntry{idx: m.RecordingLeafIndex, hash: m.RecordingLeafHash, src: s})
+	}
+}
+
+// LeafMeta reads psm.integrity from a filtered _source: {"psm.integrity":
+// {...}} as written, or {"psm":{"integrity":{...}}}.
+func LeafMeta(src []byte) (Meta, error) {
+	type member struct {
+		LogID              string `json:"log_id"`
+		LeafIndex          *int64 `json:"leaf_index"`
+		LeafHash           string `json:"leaf_hash"`
+		RecordingLeafIndex int64  `json:"recording_leaf_index"`
+		RecordingLeafHash  string `json:"recording_leaf_hash"`
+	}
+	var d struct {
+		Dotted *member `json:"psm.integrity"`
+		PSM    struct {
+			Integrity *member `json:"integrity"`
+		} `json:"psm"`
+	}
+	var m Meta
+	if err := json.Unmarshal(src, &d); err != nil {
+		return m, fmt.Errorf("%s: %v", errMalformed, err)
+	}
+	in := d.Dotted
+	if in == nil {
+		in = d.PSM.Integrity
+	}
+	if in == nil {
+		return m, ErrUnsealed
+	}
+	var ok bool
+	if !validLogID(in.LogID) || in.LeafIndex == nil || *in.LeafIndex < 0 {
+		return m, errMalformed
+	}
+	m.LogID, m.LeafIndex = in.LogID, *in.LeafIndex
+	if m.LeafHash, _, ok = hexHash([]byte(in.LeafHash)); !ok || len(in.LeafHash) != 64 {
+		return m, errMalformed
+	}
+	if in.RecordingLeafIndex != 0 {
+		m.RecordingLeafIndex = in.RecordingLeafIndex
+		if m.RecordingLeafHash, _, ok = hexHash([]byte(in.RecordingLeafHash)); !ok || len(in.RecordingLeafHash) != 64 || m.RecordingLeafIndex < 0 {
+			return m, errMalformed
+		}
+	}
+	return m, nil
 }
 
 // AddDocumentAt takes one document found at where (index/_id).
