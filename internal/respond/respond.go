@@ -34,6 +34,8 @@ type Request struct {
 	RuleTitle string    // shown to the user by warn
 	Trigger   time.Time // packet time of what triggered it (the alert's), zero for the API
 	Asked     time.Time // wall time of the request
+	// Outcome and Err: a lockdown's result, coming back to be recorded.
+	Outcome, Err string
 }
 
 // Termination is one response in progress on a session.
@@ -159,6 +161,18 @@ func (r *Responder) AlertOnly(c *Conn, req Request, now time.Time) {
 	}
 	c.Term = &Termination{Req: req, Started: now, Outcome: OutcomeAlertOnly}
 	r.finish(c)
+}
+
+// Record records an action that sent nothing itself (a lockdown's result)
+// on session c, without touching a termination in progress.
+func (r *Responder) Record(c *Conn, req Request, now time.Time) {
+	t := &Termination{Req: req, Started: now, Outcome: req.Outcome, Err: req.Err}
+	if c.Done != nil {
+		c.Done(t)
+	}
+	if r.Finished != nil {
+		r.Finished(c, t)
+	}
 }
 
 // warn injects the policy line to the client as the next server bytes.
