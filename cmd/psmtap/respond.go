@@ -18,7 +18,7 @@ func responseFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "inject-interface", Usage: "turn responses on: send TCP resets (rules' response: terminate/warn, POST .../terminate) on `IFACE` (the capture interface or another on the same segment). Off by default: without it psmtap never sends a packet"},
 		&cli.IntFlag{Name: "response-tries", Value: 5, Usage: "rounds of resets before a termination is given up as unconfirmed"},
-		&cli.DurationFlag{Name: "response-retry", Value: 50 * time.Millisecond, Usage: "wait this long for an end's answer before the next round"},
+		&cli.DurationFlag{Name: "response-retry", Value: 20 * time.Millisecond, Usage: "wait this long for an end's answer before the next round"},
 		&cli.StringFlag{Name: "lockdown-exec", Usage: "run `CMD` (no shell; the alert's JSON on stdin) when a rule with response: lockdown fires; its outcome goes on the session (psm.response) and in a response event"},
 		&cli.DurationFlag{Name: "lockdown-timeout", Value: 10 * time.Second, Usage: "kill a --lockdown-exec run (and its process group) after this long: outcome timeout"},
 		&cli.IntFlag{Name: "lockdown-concurrency", Value: 4, Usage: "--lockdown-exec runs at once at most"},

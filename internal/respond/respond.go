@@ -72,7 +72,7 @@ type Responder struct {
 	Inject func(frame []byte) error
 	// MaxTries bounds the rounds of resets (default 5).
 	MaxTries int
-	// Retry is how long a round waits for an answer before the next (default 50 ms).
+	// Retry is how long a round waits for an answer before the next (default 20 ms).
 	Retry time.Duration
 	// Finished is told of every outcome (record, event, log), on the capture goroutine.
 	Finished func(c *Conn, t *Termination)
@@ -307,7 +307,7 @@ func (r *Responder) maxTries() int {
 func (r *Responder) Tick(now time.Time) {
 	retry := r.Retry
 	if retry <= 0 {
-		retry = 50 * time.Millisecond
+		retry = 20 * time.Millisecond
 	}
 	for _, c := range r.active {
 		t := c.Term
