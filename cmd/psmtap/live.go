@@ -78,12 +78,27 @@ func runLive(c *cli.Context) error {
 		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
 	}
 	var onAlert func(*record.Alert)
+	lk, err := liveLockdown(c, rsp) // respond.go
+	if err != nil {
+		return err
+	}
+	if lk != nil {
+		// At exit, after the output: runs still under way are waited for (within
+		// --lockdown-timeout); their outcomes come too late for a record: logged.
+		defer func() {
+			if err := lk.Close(); err != nil {
+				newLogger(c.String("log-level")).Error("lockdown", "err", err)
+			}
+		}()
+	}
 	if rsp != nil && len(c.StringSlice("rules")) > 0 {
 		set, err := rules.Load(c.StringSlice("rules"))
 		if err != nil {
 			return cli.Exit("psmtap: "+err.Error(), 2)
 		}
-		onAlert = ruleResponder(set, rsp, newLogger(c.String("log-level")))
+		if onAlert, err = ruleResponder(set, rsp, lk, newLogger(c.String("log-level"))); err != nil {
+			return cli.Exit("psmtap: "+err.Error(), 2)
+		}
 	}
 	out, ruleSet, err := queuedOutput(c, true, hub, onAlert)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/psmtap/psmtap/index/alertout"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/respond"
 	"github.com/psmtap/psmtap/internal/rules"
@@ -17,7 +18,10 @@ func responseFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "inject-interface", Usage: "turn responses on: send TCP resets (rules' response: terminate/warn, POST .../terminate) on `IFACE` (the capture interface or another on the same segment). Off by default: without it psmtap never sends a packet"},
 		&cli.IntFlag{Name: "response-tries", Value: 5, Usage: "rounds of resets before a termination is given up as unconfirmed"},
-		&cli.DurationFlag{Name: "response-retry", Value: 50 * time.Millisecond, Usage: "wait this long for an end's answer before the next round"},
+		&cli.DurationFlag{Name: "response-retry", Value: 20 * time.Millisecond, Usage: "wait this long for an end's answer before the next round"},
+		&cli.StringFlag{Name: "lockdown-exec", Usage: "run `CMD` (no shell; the alert's JSON on stdin) when a rule with response: lockdown fires; its outcome goes on the session (psm.response) and in a response event"},
+		&cli.DurationFlag{Name: "lockdown-timeout", Value: 10 * time.Second, Usage: "kill a --lockdown-exec run (and its process group) after this long: outcome timeout"},
+		&cli.IntFlag{Name: "lockdown-concurrency", Value: 4, Usage: "--lockdown-exec runs at once at most"},
 	}
 }
 
@@ -37,7 +41,7 @@ func checkReadResponses(c *cli.Context) error {
 func liveResponder(c *cli.Context) (*respond.Responder, *respond.Injector, error) {
 	iface := c.String("inject-interface")
 	if iface == "" {
-		for _, f := range []string{"response-tries", "response-retry"} {
+		for _, f := range []string{"response-tries", "response-retry", "lockdown-exec", "lockdown-timeout", "lockdown-concurrency"} {
 			if c.IsSet(f) {
 				return nil, nil, cli.Exit(fmt.Sprintf("--%s goes with --inject-interface", f), 2)
 			}
@@ -56,20 +60,45 @@ func liveResponder(c *cli.Context) (*respond.Responder, *respond.Injector, error
 	return rs, inj, nil
 }
 
+// liveLockdown starts --lockdown-exec's runner; nil when not asked for.
+func liveLockdown(c *cli.Context, rs *respond.Responder) (*respond.Lockdown, error) {
+	line := c.String("lockdown-exec")
+	if line == "" || rs == nil {
+		return nil, nil
+	}
+	argv, err := alertout.SplitCommand(line)
+	if err != nil {
+		return nil, cli.Exit("--lockdown-exec: "+err.Error(), 2)
+	}
+	lk, err := respond.NewLockdown(respond.LockdownOptions{Argv: argv, Concurrency: c.Int("lockdown-concurrency"),
+		Timeout: c.Duration("lockdown-timeout"), Logger: newLogger(c.String("log-level"))}, rs)
+	if err != nil {
+		return nil, cli.Exit("--lockdown-exec: "+err.Error(), 2)
+	}
+	return lk, nil
+}
+
 // ruleResponder turns alerts of rules with a response into requests for
 // the capture goroutine (it runs on the output goroutine: never waits).
-func ruleResponder(set *rules.Set, rs *respond.Responder, log interface {
+// A rule with response: lockdown needs lk (--lockdown-exec): refused otherwise.
+func ruleResponder(set *rules.Set, rs *respond.Responder, lk *respond.Lockdown, log interface {
 	Warn(string, ...any)
-}) func(*record.Alert) {
+}) (func(*record.Alert), error) {
 	type want struct {
-		action string
-		title  string
+		action   string
+		title    string
+		lockdown bool
 	}
 	byID := map[string]want{}
 	for _, r := range set.Rules() {
 		w := want{title: r.Title}
 		for _, a := range r.Response {
 			switch a {
+			case respond.ActionLockdown:
+				if lk == nil {
+					return nil, fmt.Errorf("rule %s (%s) asks for response: lockdown: name the program to run with --lockdown-exec CMD, or take lockdown out of the rule", r.ID, r.Title)
+				}
+				w.lockdown = true
 			case respond.ActionWarn:
 				w.action = respond.ActionWarn // warn ends the session too, after the line
 			case respond.ActionTerminate:
@@ -78,16 +107,26 @@ func ruleResponder(set *rules.Set, rs *respond.Responder, log interface {
 				}
 			}
 		}
-		if w.action != "" {
+		if w.action != "" || w.lockdown {
 			byID[r.ID] = w
 		}
 	}
 	if len(byID) == 0 {
-		return nil
+		return nil, nil
 	}
 	return func(a *record.Alert) {
 		w, ok := byID[a.RuleID]
 		if !ok {
+			return
+		}
+		if w.lockdown && len(a.SessionIDs) > 0 {
+			reqs := make([]respond.Request, len(a.SessionIDs))
+			for i, id := range a.SessionIDs {
+				reqs[i] = respond.Request{SessionID: id, Action: respond.ActionLockdown, Why: "rule", RuleID: a.RuleID, Trigger: a.Time, Asked: time.Now()}
+			}
+			lk.Run(a, reqs) // queued; never waits for the program
+		}
+		if w.action == "" {
 			return
 		}
 		for _, id := range a.SessionIDs {
@@ -96,7 +135,7 @@ func ruleResponder(set *rules.Set, rs *respond.Responder, log interface {
 				log.Warn("response dropped: too many waiting", "session", id, "rule", a.RuleID)
 			}
 		}
-	}
+	}, nil
 }
 
 func terminateCommand() *cli.Command {

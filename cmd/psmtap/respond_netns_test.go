@@ -136,7 +136,7 @@ response: terminate
 // by a rule with response: terminate on cat /etc/shadow, and by the API.
 // The client must see its connection end within a second; a session that
 // types only id must be left alone. Logs the packet-to-confirmation
-// latency (p50, p99) over the runs (PSMTAP_RESPOND_RUNS, default 8) for
+// latency (p50, p99) over the runs (PSMTAP_RESPOND_RUNS, default 8; PSMTAP_RESPOND_RETRY sets --response-retry) for
 // docs/PERFORMANCE.md. Needs root, ip netns, tc, bridge, inetutils-inetd,
 // telnetd, telnet, expect and the test account alice (pcaps/make-captures.sh).
 func TestRespondTerminateNetns(t *testing.T) {
@@ -184,6 +184,9 @@ func TestRespondTerminateNetns(t *testing.T) {
 	const api = "127.0.0.1:18914"
 	tapCmd := exec.Command("ip", "netns", "exec", bed.tap, binary, "live", "-i", bed.tapIf, "--immediate", "--bpf", "tcp",
 		"--inject-interface", bed.tapIf, "--rules", rulesDir, "--events", "--listen", api, "--stats-every", "0", "--log-level", "debug")
+	if v := os.Getenv("PSMTAP_RESPOND_RETRY"); v != "" { // compare --response-retry values on one machine
+		tapCmd.Args = append(tapCmd.Args, "--response-retry", v)
+	}
 	var stdout bytes.Buffer
 	tapCmd.Stdout = &stdout
 	stderr, _ := tapCmd.StderrPipe()

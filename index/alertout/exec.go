@@ -27,6 +27,17 @@ type ExecOptions struct {
 	// counted (default 30s).
 	CloseTimeout time.Duration
 	Logger       *slog.Logger
+	// Done, when set, is told how each run ended, on the worker's goroutine
+	// (the lockdown hook records it on the session).
+	Done func(alertID string, r ExecResult)
+}
+
+// ExecResult is how one run ended.
+type ExecResult struct {
+	Err      error // nil: exited 0
+	TimedOut bool  // killed at the timeout
+	Output   string
+	Took     time.Duration
 }
 
 // ExecStats are an Exec's counters.
@@ -164,6 +175,10 @@ func (x *Exec) runOne(it item) {
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err := cmd.Run()
+	if x.opt.Done != nil {
+		x.opt.Done(it.id, ExecResult{Err: err, TimedOut: err != nil && ctx.Err() == context.DeadlineExceeded,
+			Output: strings.TrimSpace(string(out.b)), Took: time.Since(start)})
+	}
 	if err == nil {
 		x.ran.Add(1)
 		x.log.Debug("alert program ran", "id", it.id, "took", time.Since(start).Round(time.Millisecond), "output", strings.TrimSpace(string(out.b)))

@@ -31,14 +31,18 @@ func (e *Engine) track(f *flow.Flow[conn], ctx *dissectors.Context) {
 	// (end tells the responder first), so rec is still this session's.
 	rc.Done = func(t *respond.Termination) {
 		r := responseOf(t)
-		rec.Response = r
+		// One psm.response a record: a terminate's (or warn's) wins over a
+		// lockdown's, which is in its own event either way.
+		if rec.Response == nil || t.Req.Action != respond.ActionLockdown || rec.Response.Action == respond.ActionLockdown {
+			rec.Response = r
+		}
 		log.Warn("response", "session", rec.ID, "action", r.Action, "reason", r.Reason, "rule", r.RuleID,
 			"client", client, "server", server, "outcome", r.Outcome, "tries", r.Tries, "packets", r.Packets, "error", r.Error)
 		if events != nil {
 			ev := &record.Event{Time: time.Now(), Action: record.ActionResponse, Category: []string{"intrusion_detection", "network"},
 				Type: []string{"denied", "end"}, Outcome: record.OutcomeSuccess, Response: r}
 			switch t.Outcome {
-			case respond.OutcomeConfirmed, respond.OutcomeEnded:
+			case respond.OutcomeConfirmed, respond.OutcomeEnded, respond.OutcomeOK:
 			case respond.OutcomePartial, respond.OutcomeUnconfirmed, respond.OutcomeAlertOnly:
 				ev.Outcome = record.OutcomeUnknown
 			default:
@@ -47,6 +51,9 @@ func (e *Engine) track(f *flow.Flow[conn], ctx *dissectors.Context) {
 			ev.Reason = t.Req.Action + " by " + t.Req.Why
 			if t.Req.RuleID != "" {
 				ev.Reason += " " + t.Req.RuleID
+			}
+			if t.Req.Action == respond.ActionLockdown && t.Err != "" {
+				ev.Reason += ": " + t.Err
 			}
 			if t.Outcome == respond.OutcomeAlertOnly {
 				ev.Reason += ": alert only, nothing sent (no line can be shown in an encrypted session)"
@@ -97,6 +104,17 @@ func (e *Engine) Respond(now time.Time) {
 			break
 		}
 		c := e.findSession(req.SessionID)
+		if req.Action == respond.ActionLockdown {
+			if c == nil {
+				// The session ended while the program ran (often: terminated
+				// by the same rule): the log line is its only trace.
+				e.cfg.Logger.Warn("response", "session", req.SessionID, "action", req.Action, "reason", req.Why, "rule", req.RuleID,
+					"outcome", req.Outcome, "error", req.Err, "recorded", "log only: the session had ended")
+				continue
+			}
+			rs.Record(c.resp, req, now)
+			continue
+		}
 		if c == nil {
 			e.cfg.Logger.Warn("response: no open session with that id", "session", req.SessionID, "action", req.Action, "reason", req.Why, "rule", req.RuleID)
 			continue

@@ -17,6 +17,6 @@ type Response struct {
 	Tries     int    `json:"tries"`               // rounds of resets sent
 	Packets   int    `json:"packets"`             // frames sent (resets, probes, the warning)
 	Warned    bool   `json:"warned,omitempty"`    // a warning line was injected to the client first
-	Outcome   string `json:"outcome"`             // confirmed, partial, unconfirmed, ended, unsupported, failed, alert_only; for lockdown ran or failed
+	Outcome   string `json:"outcome"`             // confirmed, partial, unconfirmed, ended, unsupported, failed, alert_only; for lockdown ok, failed or timeout
 	Error     string `json:"error,omitempty"`     // why sending or the hook failed
 }

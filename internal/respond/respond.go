@@ -34,6 +34,8 @@ type Request struct {
 	RuleTitle string    // shown to the user by warn
 	Trigger   time.Time // packet time of what triggered it (the alert's), zero for the API
 	Asked     time.Time // wall time of the request
+	// Outcome and Err: a lockdown's result, coming back to be recorded.
+	Outcome, Err string
 }
 
 // Termination is one response in progress on a session.
@@ -70,7 +72,7 @@ type Responder struct {
 	Inject func(frame []byte) error
 	// MaxTries bounds the rounds of resets (default 5).
 	MaxTries int
-	// Retry is how long a round waits for an answer before the next (default 50 ms).
+	// Retry is how long a round waits for an answer before the next (default 20 ms).
 	Retry time.Duration
 	// Finished is told of every outcome (record, event, log), on the capture goroutine.
 	Finished func(c *Conn, t *Termination)
@@ -159,6 +161,18 @@ func (r *Responder) AlertOnly(c *Conn, req Request, now time.Time) {
 	}
 	c.Term = &Termination{Req: req, Started: now, Outcome: OutcomeAlertOnly}
 	r.finish(c)
+}
+
+// Record records an action that sent nothing itself (a lockdown's result)
+// on session c, without touching a termination in progress.
+func (r *Responder) Record(c *Conn, req Request, now time.Time) {
+	t := &Termination{Req: req, Started: now, Outcome: req.Outcome, Err: req.Err}
+	if c.Done != nil {
+		c.Done(t)
+	}
+	if r.Finished != nil {
+		r.Finished(c, t)
+	}
 }
 
 // warn injects the policy line to the client as the next server bytes.
@@ -293,7 +307,7 @@ func (r *Responder) maxTries() int {
 func (r *Responder) Tick(now time.Time) {
 	retry := r.Retry
 	if retry <= 0 {
-		retry = 50 * time.Millisecond
+		retry = 20 * time.Millisecond
 	}
 	for _, c := range r.active {
 		t := c.Term
