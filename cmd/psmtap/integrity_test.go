@@ -477,13 +477,25 @@ func TestVerifyElasticsearchSince(t *testing.T) {
 	since := time.Now()
 	read("pcaps/ssh-password-interactive.pcap")
 	var oldVictim, oldVictim2, newVictim string
-	for k, d := range docs() {
+	// In a fixed order, the second old victim the first leaf of its log (a
+	// removed last leaf is reported in other words: "the last 1 were removed").
+	all := docs()
+	names := make([]string, 0, len(all))
+	for k := range all {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		return !bytes.Contains(all[names[i]], []byte(`"leaf_index":0,`)) && bytes.Contains(all[names[j]], []byte(`"leaf_index":0,`)) ||
+			names[i] < names[j] && bytes.Contains(all[names[i]], []byte(`"leaf_index":0,`)) == bytes.Contains(all[names[j]], []byte(`"leaf_index":0,`))
+	})
+	for _, k := range names {
+		d := all[k]
 		_, isOld := old[k]
 		switch {
 		case !bytes.Contains(d, []byte(`"192.0.2.`)):
 		case isOld && oldVictim == "":
 			oldVictim = k
-		case isOld && oldVictim2 == "":
+		case isOld && oldVictim2 == "" && bytes.Contains(d, []byte(`"leaf_index":0,`)):
 			oldVictim2 = k
 		case !isOld && newVictim == "":
 			newVictim = k
