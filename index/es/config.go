@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/psmtap/psmtap/internal/record"
 	"net"
 	"net/http"
 	"os"
@@ -65,38 +66,29 @@ func (c Config) String() string {
 	return fmt.Sprintf("urls=%s auth=%s tls=%s", strings.Join(c.URLs, ","), auth, tlsMode)
 }
 
-// DataStream is the data stream records go to.
-func DataStream(namespace string) string {
+// dataStream names the data stream of a dataset: logs-<dataset>-<namespace>
+// (the namespace "default" when none is given).
+func dataStream(dataset, namespace string) string {
 	if namespace == "" {
 		namespace = "default"
 	}
-	return "logs-psmtap.session-" + namespace
+	return "logs-" + dataset + "-" + namespace
 }
+
+// DataStream is the data stream records go to.
+func DataStream(namespace string) string { return dataStream(record.DatasetSession, namespace) }
 
 // ActivityDataStream is the data stream activity events go to.
 func ActivityDataStream(namespace string) string {
-	if namespace == "" {
-		namespace = "default"
-	}
-	return "logs-psmtap.activity-" + namespace
+	return dataStream(record.DatasetActivity, namespace)
 }
 
 // AlertDataStream is the data stream alerts go to.
-func AlertDataStream(namespace string) string {
-	if namespace == "" {
-		namespace = "default"
-	}
-	return "logs-psmtap.alert-" + namespace
-}
+func AlertDataStream(namespace string) string { return dataStream(record.DatasetAlert, namespace) }
 
 // IntegrityDataStream is the data stream signed checkpoints go to (with
 // --signing-key; index/integrity).
-func IntegrityDataStream(namespace string) string {
-	if namespace == "" {
-		namespace = "default"
-	}
-	return "logs-psmtap.integrity-" + namespace
-}
+func IntegrityDataStream(namespace string) string { return dataStream("psmtap.integrity", namespace) }
 
 // CheckNamespace applies Elastic's data stream naming rules to a namespace.
 func CheckNamespace(ns string) error {
