@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/psmtap/psmtap/internal/record"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +25,8 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/psmtap/psmtap/internal/record"
 )
 
 // Config says how to reach the cluster. Secrets are never logged: String
