@@ -326,12 +326,7 @@ func TestConsoleBrowser(t *testing.T) {
 //
 // Needs root, ip netns and chromium; about 10 s.
 func TestConsoleLiveBrowser(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("live capture in a network namespace: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("starts a browser: not with -short")
-	}
+	needNetns(t, "starts a browser")
 	pair := vethtest.New(t)
 	c := chromiumIn(t, pair.Cap)
 	frames, err := vethtest.Sessions(repoRoot+"/pcaps/telnet-login.pcap", 1, 42000)

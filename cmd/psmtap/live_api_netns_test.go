@@ -40,12 +40,7 @@ import (
 //
 // Needs root and ip netns; about 15 s.
 func TestLiveAPINetns(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("live capture in a network namespace: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("about 15 s: not with -short")
-	}
+	needNetns(t, "about 15 s")
 	pair := vethtest.New(t)
 	frames, err := vethtest.Sessions(repoRoot+"/pcaps/telnet-login.pcap", 1, 41000)
 	if err != nil {

@@ -35,12 +35,7 @@ import (
 // PSMTAP_LIVEBENCH_CONFIGS (';'-separated psmtap live flags, "" is the
 // defaults), PSMTAP_LIVEBENCH_SECONDS of traffic each (default 8).
 func TestLiveDropsNetns(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("live capture in a network namespace: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("about 30 s: not with -short")
-	}
+	needNetns(t, "about 30 s")
 	bench := os.Getenv("PSMTAP_LIVEBENCH") != ""
 	rates := []string{"100M"}
 	configs := []string{""}

@@ -31,12 +31,7 @@ import (
 //
 // Needs root and ip netns (CI runs as root); about 35 s.
 func TestLiveSlowClusterNetns(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("live capture in a network namespace: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("about 35 s: not with -short")
-	}
+	needNetns(t, "about 35 s")
 	pair := vethtest.New(t)
 	const (
 		sessions = 110
@@ -233,4 +228,16 @@ func logFields(line string) map[string]string {
 		}
 	}
 	return m
+}
+
+// needNetns skips a test that builds network namespaces when it cannot (not
+// root, no ip netns) or under -short; why says what makes it long.
+func needNetns(t *testing.T, why string) {
+	t.Helper()
+	if err := vethtest.Available(); err != nil {
+		t.Skipf("network namespaces: %v", err)
+	}
+	if testing.Short() {
+		t.Skip(why + ": not with -short")
+	}
 }

@@ -43,12 +43,7 @@ import (
 // alert; PSMTAP_LATENCY_NICE sets psmtap's niceness (default -10);
 // PSMTAP_LATENCY_BIN and PSMTAP_LATENCY_ARGS run another build or add flags.
 func TestLiveRuleLatencyNetns(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("live capture in a network namespace: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("about 45 s: not with -short")
-	}
+	needNetns(t, "about 45 s")
 	const (
 		copies    = 20
 		firstPort = 30000

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/psmtap/psmtap/internal/vethtest"
 )
 
 // respondBed is issue 14's testbed: a client and a server namespace joined
@@ -140,12 +138,7 @@ response: terminate
 // docs/PERFORMANCE.md. Needs root, ip netns, tc, bridge, inetutils-inetd,
 // telnetd, telnet, expect and the test account alice (pcaps/make-captures.sh).
 func TestRespondTerminateNetns(t *testing.T) {
-	if err := vethtest.Available(); err != nil {
-		t.Skipf("network namespaces: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("real telnet sessions: not with -short")
-	}
+	needNetns(t, "real telnet sessions")
 	for _, p := range []string{"/usr/sbin/inetutils-inetd", "/usr/sbin/telnetd", "/usr/bin/telnet", "/usr/bin/expect", "/usr/sbin/tc", "/usr/sbin/bridge"} {
 		if _, err := os.Stat(p); err != nil {
 			if _, err := exec.LookPath(filepath.Base(p)); err != nil {
