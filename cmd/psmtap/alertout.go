@@ -57,33 +57,9 @@ func alertOutputs(c *cli.Context, haveRules bool, log *slog.Logger) (*alertout.O
 		return nil, err
 	}
 	if len(hooks) > 0 {
-		opt := alertout.WebhookOptions{Timeout: c.Duration("alert-webhook-timeout"), Queue: c.Int("alert-queue"), Logger: log}
-		if f := c.String("alert-webhook-header-file"); f != "" {
-			h, err := alertout.ReadHeaderFile(f)
-			if err != nil {
-				return fail(cli.Exit("--alert-webhook-header-file: "+err.Error(), 2))
-			}
-			opt.Header = h
-		}
-		if f := c.String("alert-webhook-ca-file"); f != "" {
-			pem, err := os.ReadFile(f)
-			if err != nil {
-				return fail(cli.Exit("--alert-webhook-ca-file: "+err.Error(), 2))
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return fail(cli.Exit("--alert-webhook-ca-file: no PEM certificate in "+f, 2))
-			}
-			opt.TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-		}
-		max, err := parseSize(c.String("alert-spool-max"))
+		opt, base, err := webhookOptions(c, log)
 		if err != nil {
-			return fail(cli.Exit("--alert-spool-max: "+err.Error(), 2))
-		}
-		opt.SpoolMax = max
-		base := c.String("alert-spool")
-		if base == "" {
-			base = defaultAlertSpoolDir()
+			return fail(err)
 		}
 		for _, u := range hooks {
 			o := opt
@@ -109,4 +85,97 @@ func alertOutputs(c *cli.Context, haveRules bool, log *slog.Logger) (*alertout.O
 		outs = append(outs, x)
 	}
 	return alertout.New(log, outs...), nil
+}
+
+// webhookOptions reads the flags every webhook shares, and the spool base
+// directory (one subdirectory per URL under it).
+func webhookOptions(c *cli.Context, log *slog.Logger) (alertout.WebhookOptions, string, error) {
+	opt := alertout.WebhookOptions{Timeout: c.Duration("alert-webhook-timeout"), Queue: c.Int("alert-queue"), Logger: log}
+	if f := c.String("alert-webhook-header-file"); f != "" {
+		h, err := alertout.ReadHeaderFile(f)
+		if err != nil {
+			return opt, "", cli.Exit("--alert-webhook-header-file: "+err.Error(), 2)
+		}
+		opt.Header = h
+	}
+	if f := c.String("alert-webhook-ca-file"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return opt, "", cli.Exit("--alert-webhook-ca-file: "+err.Error(), 2)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return opt, "", cli.Exit("--alert-webhook-ca-file: no PEM certificate in "+f, 2)
+		}
+		opt.TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
+	max, err := parseSize(c.String("alert-spool-max"))
+	if err != nil {
+		return opt, "", cli.Exit("--alert-spool-max: "+err.Error(), 2)
+	}
+	opt.SpoolMax = max
+	base := c.String("alert-spool")
+	if base == "" {
+		base = defaultAlertSpoolDir()
+	}
+	return opt, base, nil
+}
+
+// spoolAlertsCommand sends what waits in webhooks' spools now, instead of
+// at the next run with the same --alert-webhook.
+func spoolAlertsCommand() *cli.Command {
+	var flags []cli.Flag
+	for _, f := range alertOutputFlags() {
+		switch f.Names()[0] {
+		case "alert-webhook", "alert-webhook-header-file", "alert-webhook-ca-file", "alert-webhook-timeout", "alert-spool", "alert-spool-max":
+			flags = append(flags, f)
+		}
+	}
+	flags = append(flags,
+		&cli.DurationFlag{Name: "wait", Value: time.Minute, Usage: "give up after `DURATION`; what is not delivered stays in the spool"},
+		&cli.StringFlag{Name: "log-level", Value: "info"})
+	return &cli.Command{
+		Name:  "alerts",
+		Usage: "send the alerts waiting in a webhook's spool now (--alert-webhook URL, as the run that spooled them)",
+		Description: "Alerts a webhook receiver did not take wait in --alert-spool, one directory per URL, and\n" +
+			"are sent first by the next read or live run with the same --alert-webhook. This sends them now.\n" +
+			"Exit 0 when nothing waits any more, 1 when some still wait or were lost.\n\n" +
+			"Example:\n" +
+			"   psmtap spool alerts --alert-webhook https://soar.example/hook --alert-webhook-header-file /etc/psmtap/hook-headers",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			hooks := c.StringSlice("alert-webhook")
+			if len(hooks) == 0 {
+				return cli.Exit("spool alerts: name the receiver with --alert-webhook URL (the spool is per URL)", 2)
+			}
+			log := newLogger(c.String("log-level"))
+			opt, base, err := webhookOptions(c, log)
+			if err != nil {
+				return err
+			}
+			opt.CloseTimeout = c.Duration("wait")
+			failed := false
+			for _, u := range hooks {
+				o := opt
+				o.URL, o.SpoolDir = u, alertout.SpoolDirFor(base, u)
+				// A webhook sends its spool first when it starts; closing it at
+				// once waits (up to --wait) for that and keeps the rest.
+				w, err := alertout.NewWebhook(o)
+				if err != nil {
+					return cli.Exit("--alert-webhook: "+err.Error(), 2)
+				}
+				cerr := alertout.New(log, w).Close()
+				st := w.Stats()
+				fmt.Fprintf(c.App.Writer, "%s: delivered %d, refused %d (dead-letter.ndjson), still waiting %d\n",
+					alertout.Redact(u), st.FromSpool, st.Rejected, st.Waiting)
+				if cerr != nil || st.Waiting > 0 {
+					failed = true
+				}
+			}
+			if failed {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
 }

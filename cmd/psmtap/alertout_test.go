@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/psmtap/psmtap/index/alertout"
 )
 
 // TestAlertOutputs: read --rules builtin with a webhook and a program: the
@@ -77,5 +80,62 @@ func TestAlertOutputs(t *testing.T) {
 		if r := run(t, append(append([]string{"read"}, bad...), capture)...); r.code != 2 {
 			t.Errorf("read %v: exit %d, want 2: %s", bad, r.code, r.stderr)
 		}
+	}
+}
+
+// TestSpoolAlerts: alerts spooled while the webhook receiver was down are
+// sent by `psmtap spool alerts`, in order, exactly once, and the spool is
+// empty after it.
+func TestSpoolAlerts(t *testing.T) {
+	const capture = "pcaps/ftp-vsftpd.pcap"
+	_, _, want := byDataset(t, run(t, "read", "--rules", "builtin", capture).stdout)
+	// A port nobody listens on: the receiver is down.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String() + "/hook"
+	l.Close()
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	r := run(t, "read", "--rules", "builtin", "--alert-webhook", down, "--alert-spool", spoolDir,
+		"--alert-webhook-timeout", "200ms", capture)
+	if r.code != 0 || !strings.Contains(r.stderr, "alerts wait in the webhook's spool") {
+		t.Fatalf("read with the receiver down: exit %d\n%s", r.code, r.stderr)
+	}
+	// Still down: nothing delivered, exit 1, nothing lost.
+	r = run(t, "spool", "alerts", "--alert-webhook", down, "--alert-spool", spoolDir, "--wait", "1s", "--alert-webhook-timeout", "200ms")
+	if r.code != 1 || !strings.Contains(r.stdout, "still waiting "+itoa(len(want))) {
+		t.Fatalf("spool alerts, receiver down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var d map[string]any
+		json.Unmarshal(b, &d)
+		mu.Lock()
+		got = append(got, str(d, "event.id"))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	// The spool is per URL: the receiver is back at the same address.
+	up := strings.Replace(down, "http://"+l.Addr().String(), srv.URL, 1)
+	os.Rename(alertout.SpoolDirFor(spoolDir, down), alertout.SpoolDirFor(spoolDir, up))
+	r = run(t, "spool", "alerts", "--alert-webhook", up, "--alert-spool", spoolDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "delivered "+itoa(len(want))+", refused 0 (dead-letter.ndjson), still waiting 0") {
+		t.Fatalf("spool alerts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) {
+		t.Fatalf("receiver got %v, want %d alerts", got, len(want))
+	}
+	for i, a := range want {
+		if got[i] != str(a, "event.id") {
+			t.Fatalf("alert %d is %s, want %s", i, got[i], str(a, "event.id"))
+		}
+	}
+	if r := run(t, "spool", "alerts", "--alert-spool", spoolDir); r.code != 2 {
+		t.Fatalf("without --alert-webhook: exit %d", r.code)
 	}
 }

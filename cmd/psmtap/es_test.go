@@ -160,6 +160,16 @@ func TestSetupThenSearch(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "0 of 0 sessions") {
 		t.Fatalf("search --host (no such host): %s%s", r.stdout, r.stderr)
 	}
+	// Days and weeks as report takes them: a century back finds the captures' sessions; a unit that
+	// is not one is refused with the forms that are.
+	r = run(t, "search", "--es-url", url, "--host", "192.0.2.0/24", "--since", "36500d", "--format", "json")
+	if recs := records(t, r.stdout); r.code != 0 || len(recs) == 0 {
+		t.Fatalf("search --since 36500d: exit %d, %d records\n%s", r.code, len(recs), r.stderr)
+	}
+	r = run(t, "search", "--es-url", url, "--since", "30x")
+	if r.code != 2 || !strings.Contains(r.stderr, "30d") {
+		t.Fatalf("search --since 30x: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 func TestSearchByCommand(t *testing.T) {

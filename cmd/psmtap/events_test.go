@@ -97,7 +97,8 @@ func TestEventsMatchRecords(t *testing.T) {
 					t.Errorf("%s: event id %s twice", c, str(ev, "event.id"))
 				}
 				seen[str(ev, "event.id")] = true
-				for _, f := range []string{"source.ip", "destination.port", "network.protocol", "network.community_id"} {
+				for _, f := range []string{"source.ip", "destination.port", "network.protocol", "network.community_id",
+					"psm.proxy.type", "psm.proxy.target", "psm.proxy.user"} {
 					if str(ev, f) != str(s.rec, f) {
 						t.Errorf("%s: event %s %s=%q, session has %q", c, str(ev, "event.id"), f, str(ev, f), str(s.rec, f))
 					}

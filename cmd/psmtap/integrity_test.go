@@ -403,16 +403,32 @@ func TestVerifyElasticsearch(t *testing.T) {
 	if r := run(t, "setup", "--es-url", url); r.code != 0 {
 		t.Fatalf("setup: %s", r.stderr)
 	}
+	recDir := t.TempDir()
 	r := run(t, "read", "--events", "--rules", "builtin", "--output", "es", "--es-url", url, "--spool", t.TempDir(),
+		"--recordings", recDir,
 		"--signing-key", filepath.Join(s.keys, "psmtap.key"), "pcaps/telnet-login.pcap", "pcaps/ssh-password-interactive.pcap")
 	if r.code != 0 {
 		t.Fatalf("read: %s", r.stderr)
 	}
 	pub := filepath.Join(s.keys, "psmtap.pub")
+	// The cluster holds the records, not the recordings: without
+	// --recordings they are counted as not checked, not called missing.
 	r = run(t, "verify", "--key", pub, "--es-url", url)
-	if r.code != 0 || !strings.Contains(r.stdout, "all intact") {
+	if r.code != 0 || !strings.Contains(r.stdout, "all intact") || !strings.Contains(r.stdout, "0 recordings (1 more named but not checked") {
 		t.Fatalf("verify --es-url: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	r = run(t, "verify", "--key", pub, "--es-url", url, "--recordings", recDir)
+	if r.code != 0 || !strings.Contains(r.stdout, ", 1 recordings, ") || !strings.Contains(r.stdout, "all intact") {
+		t.Fatalf("verify --es-url --recordings: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	casts, _ := filepath.Glob(filepath.Join(recDir, "*.cast.zst"))
+	if len(casts) != 1 {
+		t.Fatalf("recordings: %v", casts)
+	}
+	orig, _ := os.ReadFile(casts[0])
+	os.WriteFile(casts[0], append(append([]byte(nil), orig...), 0), 0o600)
+	expectProblem(t, "recording-changed", filepath.Base(casts[0]), "--key", pub, "--es-url", url, "--recordings", recDir)
+	os.WriteFile(casts[0], orig, 0o600)
 	cps := srv.Docs("logs-psmtap.integrity-default")
 	if len(cps) != 2 { // start, shutdown
 		t.Fatalf("%d checkpoints in the integrity stream", len(cps))

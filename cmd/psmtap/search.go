@@ -15,6 +15,7 @@ import (
 	psmindex "github.com/psmtap/psmtap/index"
 	"github.com/psmtap/psmtap/index/setup"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/report"
 )
 
 func searchCommand() *cli.Command {
@@ -40,7 +41,7 @@ func searchCommand() *cli.Command {
 			"   psmtap search --events --command 'sudo shadow' --user alice\n" +
 			"   psmtap search --events --action login --outcome failure --since 1h\n" +
 			"   psmtap search --events --action query --command 'delete accounts'\n" +
-			"   psmtap search --alerts --level high --since 24h\n" +
+			"   psmtap search --alerts --level high --since 7d\n" +
 			"   psmtap search --alerts --rule 'Shadow file read or changed' --user alice",
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "user", Usage: "user.name"},
@@ -64,18 +65,6 @@ func searchCommand() *cli.Command {
 		),
 		Action: runSearch,
 	}
-}
-
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q: not RFC 3339, a date or a duration like 24h", s)
 }
 
 // searchQuery builds the query DSL body from the flags.
@@ -139,7 +128,7 @@ func searchQuery(c *cli.Context, now time.Time) (map[string]any, error) {
 	rng := map[string]any{}
 	for flag, op := range map[string]string{"from": "gte", "to": "lte"} {
 		if v := c.String(flag); v != "" {
-			t, err := parseWhen(v, now)
+			t, err := report.ParseWhen(v, now, time.UTC)
 			if err != nil {
 				return nil, cli.Exit("--"+flag+": "+err.Error(), 2)
 			}

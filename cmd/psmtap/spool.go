@@ -15,13 +15,15 @@ func spoolCommand() *cli.Command {
 	dirFlag := func() []cli.Flag { return spoolFlags() }
 	return &cli.Command{
 		Name:  "spool",
-		Usage: "look at or send the records waiting in the Elasticsearch spool",
+		Usage: "look at or send the records waiting in the Elasticsearch spool, or the alerts in a webhook's",
 		Description: "Records Elasticsearch did not acknowledge (unreachable, 429, 5xx) wait in the spool and are\n" +
 			"sent first by the next read or live run. These commands do it by hand.\n\n" +
 			"Examples:\n" +
 			"   psmtap spool status --spool /var/lib/psmtap/spool\n" +
-			"   psmtap spool drain --spool /var/lib/psmtap/spool --es-url https://es:9200",
+			"   psmtap spool drain --spool /var/lib/psmtap/spool --es-url https://es:9200\n" +
+			"   psmtap spool alerts --alert-webhook https://soar.example/hook   # a webhook's spool",
 		Subcommands: []*cli.Command{
+			spoolAlertsCommand(),
 			{
 				Name:  "status",
 				Usage: "how many records wait, in how many segments (does not need the lock)",

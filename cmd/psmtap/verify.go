@@ -36,6 +36,7 @@ func verifyCommand() *cli.Command {
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "key", Required: true, Usage: "the public key `FILE` (psmtap keygen's psmtap.pub)"},
 			&cli.StringFlag{Name: "since", Usage: "with --es-url: read whole only the documents written since `TIME` (RFC 3339, or back from now: 30d, 12h); of older ones only their leaf hashes, to check the tree (docs/integrity.md)"},
+			&cli.StringSliceFlag{Name: "recordings", Usage: "look for the recordings the records name in `DIR` too (repeatable; with --es-url the only place: without it recordings are not checked)"},
 			&cli.IntFlag{Name: "max-problems", Value: 100, Usage: "print at most this many problems (all are counted)"},
 		),
 		Action: runVerify,
@@ -72,9 +73,13 @@ func runVerify(c *cli.Context) error {
 		if err := verifyES(c.Context, cl, c.String("es-namespace"), since, v); err != nil {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}
+		find = nil // the cluster holds no recordings: only --recordings DIRs do
+		if dirs := c.StringSlice("recordings"); len(dirs) > 0 {
+			find = inDirs(dirs, nil)
+		}
 	case c.NArg() > 0:
 		v.Files = true
-		if find, err = verifyDirs(c.Args().Slice(), v); err != nil {
+		if find, err = verifyDirs(append(c.Args().Slice(), c.StringSlice("recordings")...), v); err != nil {
 			return cli.Exit("psmtap verify: "+err.Error(), 2)
 		}
 	default:
@@ -101,7 +106,11 @@ func runVerify(c *cli.Context) error {
 	if !since.IsZero() {
 		docs += fmt.Sprintf(" (%d written before %s: leaf hashes only)", rep.HashOnly, since.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "%s, %d recordings, %d checkpoints, %d logs checked in %s: ", docs, rep.Recordings,
+	recs := fmt.Sprintf("%d recordings", rep.Recordings)
+	if rep.RecordingsUnchecked > 0 {
+		recs += fmt.Sprintf(" (%d more named but not checked: --recordings DIR)", rep.RecordingsUnchecked)
+	}
+	fmt.Fprintf(w, "%s, %s, %d checkpoints, %d logs checked in %s: ", docs, recs,
 		rep.Checkpoints, len(rep.Logs), time.Since(start).Round(time.Millisecond))
 	if !rep.OK() {
 		fmt.Fprintf(w, "%d PROBLEMS\n", len(rep.Problems))
@@ -162,7 +171,18 @@ func verifyDirs(dirs []string, v *integrity.Verifier) (func(string) (string, boo
 			v.Problem(integrity.Uncovered, cp, "no checkpoints file in %s", dir)
 		}
 	}
+	return inDirs(dirs, byBase), nil
+}
+
+// inDirs finds a recording by the path a record names (relative to
+// --recordings) in one of dirs, or elsewhere under them (byBase: the files
+// under the dirs by base name; nil when they were not walked). Only local
+// paths: a record cannot send verify outside the dirs.
+func inDirs(dirs []string, byBase map[string][]string) func(string) (string, bool) {
 	return func(rel string) (string, bool) {
+		if !filepath.IsLocal(rel) {
+			return "", false
+		}
 		for _, dir := range dirs {
 			if p := filepath.Join(dir, rel); fileExists(p) {
 				return p, true
@@ -175,7 +195,7 @@ func verifyDirs(dirs []string, v *integrity.Verifier) (func(string) (string, boo
 			}
 		}
 		return "", false
-	}, nil
+	}
 }
 
 func fileExists(p string) bool {

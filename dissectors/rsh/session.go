@@ -70,6 +70,10 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 		if complete {
 			s.req = &q
 			s.buf = nil
+			if s.ctx.Live != nil {
+				// the command line is the session's only input
+				s.ctx.Live(dissectors.FromClient, ts, []byte(q.Command+"\r\n"))
+			}
 			if s.ctx.Listening() {
 				ev := record.ShellCommandEvent(ts, q.Command)
 				ev.UserName = q.ServerUser // no login event yet to take it from
@@ -97,11 +101,22 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 		}
 	case srvData:
 		s.out.Write(data)
+		s.live(ts, data)
 	}
 	if s.ctx.Listening() {
 		s.login(false)
 	}
 	return dissectors.Continue
+}
+
+// live passes the command's output to the sensor's live view. A command
+// writes bare line feeds (no terminal on the server side): a viewer's
+// terminal needs a carriage return with each to start the next line.
+func (s *session) live(ts int64, data []byte) {
+	if s.ctx.Live == nil || len(data) == 0 {
+		return
+	}
+	s.ctx.Live(dissectors.FromServer, ts, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")))
 }
 
 // login publishes the one login event of the session once the request and
@@ -147,6 +162,7 @@ func (c *stderrConn) Feed(dir dissectors.Direction, data []byte, ts int64) disse
 	if dir == dissectors.FromClient {
 		c.s.stderr += int64(len(data))
 		c.s.out.Write(data)
+		c.s.live(ts, data)
 	}
 	return dissectors.Continue
 }

@@ -65,3 +65,30 @@ func TestProbePortFirst(t *testing.T) {
 		t.Errorf("%s: %+v", c.Name, got)
 	}
 }
+
+// TestLive: the sensor's live view gets the command as input and its output
+// and standard error as output, each line ended CR LF for a terminal.
+func TestLive(t *testing.T) {
+	var exp []dissectors.Expectation
+	var got []string
+	c := &dissectors.Context{Record: &record.Record{},
+		Client: netip.MustParseAddrPort("192.0.2.10:1023"), Server: netip.MustParseAddrPort("192.0.2.20:514"),
+		Expect: func(x dissectors.Expectation) { exp = append(exp, x) },
+		Live: func(dir dissectors.Direction, ts int64, data []byte) {
+			got = append(got, dir.String()+":"+string(data))
+		}}
+	s := newSession(c)
+	s.Feed(dissectors.FromClient, []byte("1021\x00alice\x00alice\x00ls /etc/hostname /nonexistent\x00"), 1)
+	s.Feed(dissectors.FromServer, []byte("\x00/etc/hostname\n"), 3)
+	exp[0].Session().Feed(dissectors.FromClient, []byte("ls: cannot access '/nonexistent'\n"), 4)
+	s.Close(c.Record)
+	want := []string{"client:ls /etc/hostname /nonexistent\r\n", "server:/etc/hostname\r\n", "server:ls: cannot access '/nonexistent'\r\n"}
+	if len(got) != len(want) {
+		t.Fatalf("live: %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("live[%d] = %q, want %q", i, got[i], want[i])
+		}
+	}
+}

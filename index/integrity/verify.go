@@ -50,9 +50,12 @@ func (p Problem) String() string {
 
 // Report is the outcome of a verification.
 type Report struct {
-	Documents   int
-	Recordings  int
-	Checkpoints int
+	Documents  int
+	Recordings int
+	// RecordingsUnchecked counts recordings the records name that were not
+	// looked for (Finish without a way to find them).
+	RecordingsUnchecked int
+	Checkpoints         int
 	// HashOnly counts the documents of which only psm.integrity was read
 	// (verify --since: written before the boundary); they are in Documents.
 	HashOnly int
@@ -338,7 +341,8 @@ func signerNames(msg string) string {
 }
 
 // Finish checks the recordings (find says where a recording named by its
-// psm.recording.path is, or false) and the tree of each log against its
+// psm.recording.path is, or false; nil: recordings are not checked, only
+// counted) and the tree of each log against its
 // checkpoints, and returns the report.
 func (v *Verifier) Finish(find func(rel string) (string, bool)) *Report {
 	for _, id := range v.order {
@@ -359,6 +363,10 @@ func (v *Verifier) finishLog(l *logState, find func(string) (string, bool)) {
 	sum := LogSummary{ID: l.id, Checkpoints: len(l.cps)}
 	// Recordings.
 	for _, r := range l.recs {
+		if find == nil {
+			v.rep.RecordingsUnchecked++
+			continue
+		}
 		v.rep.Recordings++
 		path, ok := find(r.path)
 		if !ok {

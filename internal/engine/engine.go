@@ -984,6 +984,10 @@ func (e *Engine) communityID(f *flow.Flow[conn], cl int) string {
 // wins over attempts), unless the event names its own.
 func (e *Engine) publisher(ctx *dissectors.Context, c *conn) func(*record.Event) {
 	p := &publisher{e: e, ctx: ctx, c: c, rec: c.rec, iface: c.iface}
+	if c.tunnel != nil {
+		proxy := c.tunnel.proxy
+		p.proxy = &proxy
+	}
 	return p.publish
 }
 
@@ -998,6 +1002,7 @@ type publisher struct {
 	user         string
 	userLoggedIn bool
 	iface        string // the session's, kept here: c may be reused after it ends
+	proxy        *record.Proxy
 }
 
 func (p *publisher) publish(ev *record.Event) {
@@ -1016,6 +1021,7 @@ func (p *publisher) publish(ev *record.Event) {
 	ev.Client, ev.Server = ctx.Client, ctx.Server
 	ev.Transport, ev.Protocol, ev.CommunityID = ctx.Transport, rec.Protocol, rec.CommunityID
 	ev.Observer, ev.Interface = e.cfg.Observer, p.iface
+	ev.Proxy = p.proxy
 	if ev.Action == record.ActionLogin && ev.UserName != "" {
 		if ev.Outcome == record.OutcomeSuccess {
 			p.user, p.userLoggedIn = ev.UserName, true

@@ -142,5 +142,5 @@ func networkType(a netip.Addr) string {
 // RelatedFields is the event's related.* and destination.domain, as its
 // JSON writes them (the rules read events field by field).
 func (e *Event) RelatedFields() (r *Related, domain string) {
-	return relatedOf(e.Client, e.Server, []string{e.UserName}, nil, e.Objects)
+	return relatedOf(e.Client, e.Server, []string{e.UserName}, e.Proxy, e.Objects)
 }

@@ -83,6 +83,7 @@ type Event struct {
 	CommunityID string
 	Observer    string
 	Interface   string
+	Proxy       *Proxy // psm.proxy: the session runs through a SOCKS or HTTP CONNECT proxy
 }
 
 // EventLogin is a login attempt's detail (psm.login.* on a login event).
@@ -304,6 +305,7 @@ type eventPSM struct {
 	Kind                 string        `json:"kind,omitempty"`
 	CleartextCredentials bool          `json:"cleartext_credentials,omitempty"`
 	Response             *Response     `json:"response,omitempty"`
+	Proxy                *Proxy        `json:"proxy,omitempty"`
 }
 
 type eventDoc struct {
@@ -338,7 +340,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		Network:     eventNetwork{Transport: e.Transport, Type: networkType(e.Client.Addr()), Protocol: e.Protocol, CommunityID: e.CommunityID},
 		Observer:    newObserver(e.Observer, e.Interface),
 		PSM: eventPSM{SessionID: e.SessionID, Login: e.Login, Kind: e.Kind,
-			CleartextCredentials: e.CleartextCredentials, Response: e.Response},
+			CleartextCredentials: e.CleartextCredentials, Response: e.Response, Proxy: e.Proxy},
 	}
 	if e.UserName != "" {
 		d.User = &user{Name: e.UserName}

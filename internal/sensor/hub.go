@@ -8,7 +8,7 @@
 //   - the document stream, behind the output queue (Tee, on the output
 //     goroutine): records (interim and final), activity events, alerts;
 //   - the engine, on the packet path (Attach, Ended): a notice when a
-//     session starts and the terminal bytes of Telnet and rlogin sessions as
+//     session starts and the terminal bytes of Telnet, rlogin and rsh sessions as
 //     they are decoded. These only copy and hand over to the hub's goroutine
 //     through a bounded channel; when it is full they are dropped and
 //     counted, never waited for.
@@ -266,7 +266,7 @@ func (h *Hub) newSession(id, proto string, start int64) *session {
 		h.evictOpen()
 	}
 	s := &session{id: id, proto: proto, start: start, last: start, viewers: map[*viewer]struct{}{},
-		terminal: proto == "telnet" || proto == "rlogin", seen: time.Now()}
+		terminal: proto == "telnet" || proto == "rlogin" || proto == "rsh", seen: time.Now()}
 	h.sessions[id] = s
 	h.nOpen++
 	h.opened.Add(1)
@@ -381,7 +381,7 @@ type session struct {
 	synthetic  bool
 	final      bool
 	finishedAt time.Time
-	terminal   bool // its live stream is a terminal (Telnet, rlogin)
+	terminal   bool // its live stream is a terminal (Telnet, rlogin, rsh)
 
 	// learned from events since base
 	user         string

@@ -541,3 +541,25 @@ func TestSafeTerm(t *testing.T) {
 		t.Errorf("Close leaves the alternate screen on: %q", b.String())
 	}
 }
+
+// TestTerminalOf: a live stream's header takes the client's terminal type
+// and window size (Telnet NAWS, rlogin's window message), and ignores sizes
+// no terminal has.
+func TestTerminalOf(t *testing.T) {
+	for _, c := range []struct {
+		obj        map[string]any
+		typ        string
+		cols, rows int
+	}{
+		{map[string]any{"terminal_type": "XTERM", "window": map[string]any{"cols": 132, "rows": 43}}, "xterm", 132, 43},
+		{map[string]any{"terminal_type": "vt100", "window": map[string]any{"cols": 100000, "rows": 43}}, "vt100", 0, 0},
+		{map[string]any{"window": map[string]any{"cols": 0, "rows": 24}}, "", 0, 0},
+		{map[string]any{}, "", 0, 0},
+	} {
+		r := &record.Record{Objects: map[string]any{"telnet": c.obj}}
+		typ, cols, rows := terminalOf(r)
+		if typ != c.typ || cols != c.cols || rows != c.rows {
+			t.Errorf("%v: got %q %dx%d, want %q %dx%d", c.obj, typ, cols, rows, c.typ, c.cols, c.rows)
+		}
+	}
+}

@@ -104,8 +104,12 @@ func (h *Hub) Watch(id string) (*Stream, bool, error) {
 	}
 	st := &Stream{h: h, s: s, Header: CastHeader{Version: 2, Width: 80, Height: 24, Timestamp: s.start / 1e9,
 		Title: title, StartNS: s.start, SessionID: s.id, Terminal: s.terminal, Truncated: s.histCut}}
-	if tt := terminalType(r); tt != "" {
+	tt, cols, rows := terminalOf(r)
+	if tt != "" {
 		st.Header.Env = map[string]string{"TERM": tt}
+	}
+	if cols > 0 {
+		st.Header.Width, st.Header.Height = cols, rows
 	}
 	st.Backlog = append([][]byte(nil), s.hist...)
 	if !s.final {
@@ -116,21 +120,37 @@ func (h *Hub) Watch(id string) (*Stream, bool, error) {
 	return st, true, nil
 }
 
-// terminalType is the terminal the client announced, if a record says.
-func terminalType(r *record.Record) string {
+// terminalOf is the terminal the client announced, if a record says: its
+// type and its last window size (Telnet NAWS, rlogin's window message).
+// A size no terminal has is left at 0 (the caller's default).
+func terminalOf(r *record.Record) (typ string, cols, rows int) {
 	for _, name := range []string{"telnet", "rlogin"} {
-		if o, ok := r.Objects[name]; ok {
-			b, err := json.Marshal(o)
-			if err != nil {
-				continue
-			}
-			var f struct {
-				TerminalType string `json:"terminal_type"`
-			}
-			if json.Unmarshal(b, &f) == nil && f.TerminalType != "" {
-				return strings.ToLower(f.TerminalType)
-			}
+		o, ok := r.Objects[name]
+		if !ok {
+			continue
 		}
+		b, err := json.Marshal(o)
+		if err != nil {
+			continue
+		}
+		var f struct {
+			TerminalType string `json:"terminal_type"`
+			Window       struct {
+				Cols int `json:"cols"`
+				Rows int `json:"rows"`
+			} `json:"window"`
+		}
+		if json.Unmarshal(b, &f) != nil {
+			continue
+		}
+		if f.Window.Cols > 0 && f.Window.Cols <= maxTermSide && f.Window.Rows > 0 && f.Window.Rows <= maxTermSide {
+			cols, rows = f.Window.Cols, f.Window.Rows
+		}
+		return strings.ToLower(f.TerminalType), cols, rows
 	}
-	return ""
+	return "", 0, 0
 }
+
+// maxTermSide bounds a window size taken from the wire: a viewer's
+// terminal is told to be this big at most.
+const maxTermSide = 1000
