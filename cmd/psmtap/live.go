@@ -58,12 +58,15 @@ func runLive(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rsp, inj, err := liveResponder(c) // respond.go
+	resp, err := setupResponses(c) // respond.go: refused before anything is opened
 	if err != nil {
 		return err
 	}
-	if inj != nil {
-		defer inj.Close()
+	defer resp.close()
+	rsp := resp.rs
+	if resp.lk != nil {
+		// On an early return; the normal path closes it after the output.
+		defer resp.lk.Close()
 	}
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
@@ -78,27 +81,12 @@ func runLive(c *cli.Context) error {
 		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
 	}
 	var onAlert func(*record.Alert)
-	lk, err := liveLockdown(c, rsp) // respond.go
-	if err != nil {
-		return err
-	}
-	if lk != nil {
-		// At exit, after the output: runs still under way are waited for (within
-		// --lockdown-timeout); their outcomes come too late for a record: logged.
-		defer func() {
-			if err := lk.Close(); err != nil {
-				newLogger(c.String("log-level")).Error("lockdown", "err", err)
-			}
-		}()
-	}
-	if rsp != nil && len(c.StringSlice("rules")) > 0 {
+	if len(c.StringSlice("rules")) > 0 {
 		set, err := rules.Load(c.StringSlice("rules"))
 		if err != nil {
 			return cli.Exit("psmtap: "+err.Error(), 2)
 		}
-		if onAlert, err = ruleResponder(set, rsp, lk, newLogger(c.String("log-level"))); err != nil {
-			return cli.Exit("psmtap: "+err.Error(), 2)
-		}
+		onAlert = ruleResponder(set, resp, newLogger(c.String("log-level")))
 	}
 	out, ruleSet, err := queuedOutput(c, true, hub, onAlert)
 	if err != nil {
@@ -113,8 +101,8 @@ func runLive(c *cli.Context) error {
 	if hub != nil {
 		wireHub(&cfg, hub, out)
 		hub.Gather(outputMetrics(out, ruleSet))
-		var terminate func(string) bool
-		if rsp != nil {
+		var terminate func(string) bool // nil: the API answers 409
+		if resp.on(respond.ActionTerminate) {
 			terminate = func(id string) bool {
 				return rsp.Submit(respond.Request{SessionID: id, Action: respond.ActionTerminate, Why: "api"})
 			}
@@ -145,7 +133,7 @@ func runLive(c *cli.Context) error {
 		cfg.Responder = rsp
 	}
 	eng := newEngine(c, cfg)
-	respondEng, _ := eng.(*engine.Engine) // --workers 1 (liveResponder)
+	respondEng, _ := eng.(*engine.Engine) // --workers 1 (setupResponses)
 	p := src.Plan()
 	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"), "snaplen", p.Snaplen, "buffer_mb", p.BufferSize>>20,
 		"immediate", p.Immediate, "mtu", p.MTU, "gro_gso_max", p.SuperFrame, "speed_mbps", p.SpeedMbps, "speed_known", p.SpeedKnown)
@@ -210,8 +198,20 @@ func runLive(c *cli.Context) error {
 		}
 	}
 	ps, _ := src.Stats() // before the flush: what the capture saw
+	// Hooks under way are waited for (within --lockdown-timeout) while the
+	// sessions are still open, so their outcomes are on the records.
+	resp.drain(respondEng, c.Duration("lockdown-timeout"))
 	eng.Flush()
+	if resp.lk != nil {
+		resp.lk.Detach() // the engine is gone: later outcomes are logged
+	}
 	writeErr := out.Close() // waits until every document is written or spooled
+	if resp.lk != nil {
+		// Runs started by alerts of the last records: waited for, logged.
+		if err := resp.lk.Close(); err != nil {
+			log.Error("lockdown", "err", err)
+		}
+	}
 	publish()
 	if api != nil {
 		api.stop()
