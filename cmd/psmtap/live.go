@@ -28,8 +28,15 @@ func liveCommand() *cli.Command {
 			"does not say). SIGINT or SIGTERM ends the capture and flushes every open session\n" +
 			"exactly once. Counters (with the kernel's and the interface's drops) are logged every\n" +
 			"minute, and a summary at exit.\n\n" +
-			"Example:\n" +
-			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out",
+			"Responses are off unless asked: --enable-response terminate,warn,lockdown (any subset)\n" +
+			"lets rules with response: (and POST .../terminate) end sessions with TCP resets sent on\n" +
+			"--inject-interface, or run --response-exec to block the client. A kind a rule asks for\n" +
+			"that is not enabled is recorded as disabled; --response-dry-run decides and records\n" +
+			"without sending or running anything (docs/response.md).\n\n" +
+			"Examples:\n" +
+			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out\n" +
+			"   sudo psmtap live -i eth1 --rules my-rules/ --enable-response terminate,warn,lockdown \\\n" +
+			"        --inject-interface eth1 --response-exec /usr/local/lib/psmtap/nft-lockdown.sh",
 		Flags: append(append(commonFlags(),
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "bpf", Usage: "capture filter `EXPR` (tcpdump syntax)"},

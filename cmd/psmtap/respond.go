@@ -57,7 +57,7 @@ type liveResponses struct {
 	enabled map[string]bool // kinds of --enable-response
 	dryRun  bool
 	rs      *respond.Responder // nil: nothing enabled
-	inj     *respond.Injector  // terminate or warn, not in a dry run... opened in one too
+	inj     *respond.Injector  // terminate or warn (opened in a dry run too: the same checks)
 	lk      *respond.Lockdown  // lockdown
 }
 
