@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psmtap/psmtap/capture"
+	"github.com/psmtap/psmtap/dissectors"
+	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/respond"
 	"github.com/psmtap/psmtap/internal/rules"
@@ -91,4 +94,63 @@ func TestRuleResponder(t *testing.T) {
 	} else {
 		on(alert)
 	}
+}
+
+// TestDrainRecordsLockdown: a hook still running when the capture stops is
+// waited for before the flush, so its outcome is on the session's record
+// (it used to come after the engine had gone, and was lost).
+func TestDrainRecordsLockdown(t *testing.T) {
+	src, err := capture.OpenFile(repoRoot + "/pcaps/telnet-suspicious.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	prog := filepath.Join(t.TempDir(), "slow.sh")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\ncat >/dev/null\nsleep 0.5\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lr := &liveResponses{enabled: map[string]bool{"lockdown": true}, rs: respond.NewResponder(nil, 16)}
+	if lr.lk, err = respond.NewLockdown(respond.LockdownOptions{Argv: []string{prog}, Timeout: 5 * time.Second}, lr.rs); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*record.Record
+	var id string
+	eng := engine.New(engine.Config{Dissectors: dissectors.All(), Responder: lr.rs, Emit: func(r *record.Record) { recs = append(recs, r) },
+		EmitEvent: func(ev *record.Event) {
+			if id == "" && ev.Action == record.ActionCommand {
+				id = ev.SessionID
+			}
+		}})
+	for {
+		frame, link, ts, wire, err := src.Next()
+		if err != nil {
+			break
+		}
+		eng.Packet(link, frame, ts, wire)
+		if id != "" && lr.lk.Pending() == 0 && len(recs) == 0 {
+			a := &record.Alert{ID: "A1", RuleID: "r1", SessionIDs: []string{id}, Time: time.Now()}
+			lr.lk.Run(a, []respond.Request{{SessionID: id, Action: respond.ActionLockdown, Why: "rule", RuleID: "r1", AlertID: "A1"}})
+			break // the capture stops while the program runs
+		}
+	}
+	if id == "" {
+		t.Fatal("no command event")
+	}
+	start := time.Now()
+	lr.drain(eng, 5*time.Second)
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("drain returned after %v: it did not wait for the program", d)
+	}
+	eng.Flush()
+	lr.lk.Detach()
+	lr.lk.Close()
+	for _, r := range recs {
+		if r.ID == id && r.EventType == "end" {
+			if r.Response == nil || r.Response.Action != "lockdown" || r.Response.Outcome != "ok" {
+				t.Fatalf("record's psm.response: %+v", r.Response)
+			}
+			return
+		}
+	}
+	t.Fatal("no final record of the session")
 }
