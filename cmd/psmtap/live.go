@@ -28,8 +28,15 @@ func liveCommand() *cli.Command {
 			"does not say). SIGINT or SIGTERM ends the capture and flushes every open session\n" +
 			"exactly once. Counters (with the kernel's and the interface's drops) are logged every\n" +
 			"minute, and a summary at exit.\n\n" +
-			"Example:\n" +
-			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out",
+			"Responses are off unless asked: --enable-response terminate,warn,lockdown (any subset)\n" +
+			"lets rules with response: (and POST .../terminate) end sessions with TCP resets sent on\n" +
+			"--inject-interface, or run --response-exec to block the client. A kind a rule asks for\n" +
+			"that is not enabled is recorded as disabled; --response-dry-run decides and records\n" +
+			"without sending or running anything (docs/response.md).\n\n" +
+			"Examples:\n" +
+			"   sudo psmtap live -i eth1 --bpf 'tcp' -w /var/lib/psmtap/out\n" +
+			"   sudo psmtap live -i eth1 --rules my-rules/ --enable-response terminate,warn,lockdown \\\n" +
+			"        --inject-interface eth1 --response-exec /usr/local/lib/psmtap/nft-lockdown.sh",
 		Flags: append(append(commonFlags(),
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "bpf", Usage: "capture filter `EXPR` (tcpdump syntax)"},
@@ -58,12 +65,15 @@ func runLive(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rsp, inj, err := liveResponder(c) // respond.go
+	resp, err := setupResponses(c) // respond.go: refused before anything is opened
 	if err != nil {
 		return err
 	}
-	if inj != nil {
-		defer inj.Close()
+	defer resp.close()
+	rsp := resp.rs
+	if resp.lk != nil {
+		// On an early return; the normal path closes it after the output.
+		defer resp.lk.Close()
 	}
 	src, err := live.Open(live.Options{
 		Interface: c.String("interface"), BPF: c.String("bpf"), Snaplen: c.Int("snaplen"),
@@ -78,27 +88,12 @@ func runLive(c *cli.Context) error {
 		hub = sensor.New(sensor.Options{Observer: c.String("observer"), Interface: src.Name(), Logger: newLogger(c.String("log-level"))})
 	}
 	var onAlert func(*record.Alert)
-	lk, err := liveLockdown(c, rsp) // respond.go
-	if err != nil {
-		return err
-	}
-	if lk != nil {
-		// At exit, after the output: runs still under way are waited for (within
-		// --lockdown-timeout); their outcomes come too late for a record: logged.
-		defer func() {
-			if err := lk.Close(); err != nil {
-				newLogger(c.String("log-level")).Error("lockdown", "err", err)
-			}
-		}()
-	}
-	if rsp != nil && len(c.StringSlice("rules")) > 0 {
+	if len(c.StringSlice("rules")) > 0 {
 		set, err := rules.Load(c.StringSlice("rules"))
 		if err != nil {
 			return cli.Exit("psmtap: "+err.Error(), 2)
 		}
-		if onAlert, err = ruleResponder(set, rsp, lk, newLogger(c.String("log-level"))); err != nil {
-			return cli.Exit("psmtap: "+err.Error(), 2)
-		}
+		onAlert = ruleResponder(set, resp, newLogger(c.String("log-level")))
 	}
 	out, ruleSet, err := queuedOutput(c, true, hub, onAlert)
 	if err != nil {
@@ -113,8 +108,8 @@ func runLive(c *cli.Context) error {
 	if hub != nil {
 		wireHub(&cfg, hub, out)
 		hub.Gather(outputMetrics(out, ruleSet))
-		var terminate func(string) bool
-		if rsp != nil {
+		var terminate func(string) bool // nil: the API answers 409
+		if resp.on(respond.ActionTerminate) {
 			terminate = func(id string) bool {
 				return rsp.Submit(respond.Request{SessionID: id, Action: respond.ActionTerminate, Why: "api"})
 			}
@@ -145,7 +140,7 @@ func runLive(c *cli.Context) error {
 		cfg.Responder = rsp
 	}
 	eng := newEngine(c, cfg)
-	respondEng, _ := eng.(*engine.Engine) // --workers 1 (liveResponder)
+	respondEng, _ := eng.(*engine.Engine) // --workers 1 (setupResponses)
 	p := src.Plan()
 	log.Info("capturing", "interface", src.Name(), "bpf", c.String("bpf"), "snaplen", p.Snaplen, "buffer_mb", p.BufferSize>>20,
 		"immediate", p.Immediate, "mtu", p.MTU, "gro_gso_max", p.SuperFrame, "speed_mbps", p.SpeedMbps, "speed_known", p.SpeedKnown)
@@ -210,8 +205,20 @@ func runLive(c *cli.Context) error {
 		}
 	}
 	ps, _ := src.Stats() // before the flush: what the capture saw
+	// Hooks under way are waited for (within --lockdown-timeout) while the
+	// sessions are still open, so their outcomes are on the records.
+	resp.drain(respondEng, c.Duration("lockdown-timeout"))
 	eng.Flush()
+	if resp.lk != nil {
+		resp.lk.Detach() // the engine is gone: later outcomes are logged
+	}
 	writeErr := out.Close() // waits until every document is written or spooled
+	if resp.lk != nil {
+		// Runs started by alerts of the last records: waited for, logged.
+		if err := resp.lk.Close(); err != nil {
+			log.Error("lockdown", "err", err)
+		}
+	}
 	publish()
 	if api != nil {
 		api.stop()

@@ -101,7 +101,7 @@ func parseSize(s string) (int64, error) {
 // it sees every record, event and alert first, and events go on to the
 // outputs only with --events (or to the rules, which want them).
 //
-// respond, when set (live --inject-interface), sees each alert first: the
+// respond, when set (rules with a response:), sees each alert first: the
 // rules' responses (respond.go). It must not block.
 func queuedOutput(c *cli.Context, live bool, hub *sensor.Hub, respond func(*record.Alert)) (*queue.Queue, *rules.Set, error) {
 	// data_stream.namespace of every document, whatever the output: the

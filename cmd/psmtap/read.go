@@ -30,10 +30,9 @@ func readCommand() *cli.Command {
 			"   psmtap read capture.pcap\n" +
 			"   psmtap read --format table pcaps/\n" +
 			"   psmtap read -w /var/lib/psmtap/out evidence/*.pcapng.zst",
-		Flags: append(commonFlags(),
-			&cli.BoolFlag{Name: "progress", Usage: "show a progress line on stderr (default: when stderr is a terminal)"},
-			refuseResponseFlag(),
-		),
+		Flags: append(append(commonFlags(),
+			&cli.BoolFlag{Name: "progress", Usage: "show a progress line on stderr (default: when stderr is a terminal)"}),
+			readResponseFlags()...),
 		Action: runRead,
 	}
 }

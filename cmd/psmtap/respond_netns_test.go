@@ -176,7 +176,7 @@ func TestRespondTerminateNetns(t *testing.T) {
 
 	const api = "127.0.0.1:18914"
 	tapCmd := exec.Command("ip", "netns", "exec", bed.tap, binary, "live", "-i", bed.tapIf, "--immediate", "--bpf", "tcp",
-		"--inject-interface", bed.tapIf, "--rules", rulesDir, "--events", "--listen", api, "--stats-every", "0", "--log-level", "debug")
+		"--enable-response", "terminate", "--inject-interface", bed.tapIf, "--rules", rulesDir, "--events", "--listen", api, "--stats-every", "0", "--log-level", "debug")
 	if v := os.Getenv("PSMTAP_RESPOND_RETRY"); v != "" { // compare --response-retry values on one machine
 		tapCmd.Args = append(tapCmd.Args, "--response-retry", v)
 	}

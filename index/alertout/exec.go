@@ -129,6 +129,16 @@ func (x *Exec) offer(it item) bool {
 	}
 }
 
+// Run queues one run with body on the program's stdin (a caller's own
+// JSON: the lockdown hook's); id, rule and level go in its environment.
+// False when the queue is full or the runner closed; never blocks.
+func (x *Exec) Run(id, rule, level string, body []byte) bool {
+	return x.offer(item{id: id, rule: rule, level: level, body: body})
+}
+
+// Close waits for the runs under way and queued, within CloseTimeout.
+func (x *Exec) Close() error { return x.close() }
+
 // Stats returns the counters.
 func (x *Exec) Stats() ExecStats {
 	return ExecStats{Ran: x.ran.Load(), Failed: x.failed.Load(), TimedOut: x.timedOut.Load(), Dropped: x.drop.Load()}

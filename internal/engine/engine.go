@@ -68,7 +68,7 @@ type Config struct {
 	// returns the session's live terminal feed (dissectors.Context.Live),
 	// or nil. Runs on the packet path: it must not block.
 	Live func(ctx *dissectors.Context, start int64) func(dir dissectors.Direction, ts int64, data []byte)
-	// Responder, when set (live --inject-interface), makes each session keep
+	// Responder, when set (live --enable-response), makes each session keep
 	// the last sequence numbers, window and link header of both directions,
 	// so Respond can end it (internal/respond). Nil: nothing is kept.
 	Responder *respond.Responder

@@ -31,41 +31,92 @@ func (e *Engine) track(f *flow.Flow[conn], ctx *dissectors.Context) {
 	// (end tells the responder first), so rec is still this session's.
 	rc.Done = func(t *respond.Termination) {
 		r := responseOf(t)
-		// One psm.response a record: a terminate's (or warn's) wins over a
-		// lockdown's, which is in its own event either way.
-		if rec.Response == nil || t.Req.Action != respond.ActionLockdown || rec.Response.Action == respond.ActionLockdown {
+		// One psm.response a record: the one that did most wins (a
+		// terminate's or warn's over a lockdown's over a disabled kind's);
+		// each has its own event either way.
+		if rec.Response == nil || responseRank(r) >= responseRank(rec.Response) {
 			rec.Response = r
 		}
 		log.Warn("response", "session", rec.ID, "action", r.Action, "reason", r.Reason, "rule", r.RuleID,
-			"client", client, "server", server, "outcome", r.Outcome, "tries", r.Tries, "packets", r.Packets, "error", r.Error)
+			"client", client, "server", server, "outcome", r.Outcome, "dry_run", r.DryRun, "tries", r.Tries, "packets", r.Packets, "error", r.Error)
 		if events != nil {
-			ev := &record.Event{Time: time.Now(), Action: record.ActionResponse, Category: []string{"intrusion_detection", "network"},
-				Type: []string{"denied", "end"}, Outcome: record.OutcomeSuccess, Response: r}
-			switch t.Outcome {
-			case respond.OutcomeConfirmed, respond.OutcomeEnded, respond.OutcomeOK:
-			case respond.OutcomePartial, respond.OutcomeUnconfirmed, respond.OutcomeAlertOnly:
-				ev.Outcome = record.OutcomeUnknown
-			default:
-				ev.Outcome = record.OutcomeFailure
-			}
-			ev.Reason = t.Req.Action + " by " + t.Req.Why
-			if t.Req.RuleID != "" {
-				ev.Reason += " " + t.Req.RuleID
-			}
-			if t.Req.Action == respond.ActionLockdown && t.Err != "" {
-				ev.Reason += ": " + t.Err
-			}
-			if t.Outcome == respond.OutcomeAlertOnly {
-				ev.Reason += ": alert only, nothing sent (no line can be shown in an encrypted session)"
-			}
-			events(ev)
+			events(responseEvent(t, r))
 		}
 	}
 }
 
+// responseRank orders the responses of one session for its record.
+func responseRank(r *record.Response) int {
+	switch {
+	case r.Outcome == respond.OutcomeDisabled:
+		return 0
+	case r.Action == respond.ActionLockdown:
+		return 1
+	}
+	return 2
+}
+
+// responseEvent is the response activity event of t (the engine adds the
+// session's context when the session publishes it).
+func responseEvent(t *respond.Termination, r *record.Response) *record.Event {
+	ev := &record.Event{Time: time.Now(), Action: record.ActionResponse, Category: []string{"intrusion_detection", "network"},
+		Type: []string{"denied", "end"}, Outcome: record.OutcomeSuccess, Response: r}
+	switch t.Outcome {
+	case respond.OutcomeConfirmed, respond.OutcomeEnded, respond.OutcomeOK:
+	case respond.OutcomePartial, respond.OutcomeUnconfirmed, respond.OutcomeAlertOnly, respond.OutcomeDryRun, respond.OutcomeDisabled:
+		ev.Outcome = record.OutcomeUnknown
+	default:
+		ev.Outcome = record.OutcomeFailure
+	}
+	ev.Reason = t.Req.Action + " by " + t.Req.Why
+	if t.Req.RuleID != "" {
+		ev.Reason += " " + t.Req.RuleID
+	}
+	switch {
+	case t.Outcome == respond.OutcomeDisabled:
+		ev.Reason += ": not done, " + t.Req.Action + " is not enabled (--enable-response)"
+	case t.DryRun:
+		ev.Reason += ": dry run, nothing sent"
+		if t.Outcome != respond.OutcomeDryRun {
+			ev.Reason += " (" + t.Outcome + ")"
+		}
+	case t.Req.Action == respond.ActionLockdown && t.Err != "":
+		ev.Reason += ": " + t.Err
+	case t.Outcome == respond.OutcomeAlertOnly:
+		ev.Reason += ": alert only, nothing sent (no line can be shown in an encrypted session)"
+	}
+	return ev
+}
+
+// lateResponse records the outcome of a record-only request whose session
+// has ended (a lockdown program that finished after the session): no
+// record to put it on, so an event of its own and the log line.
+func (e *Engine) lateResponse(req respond.Request, now time.Time) {
+	t := respond.Recorded(req, now, e.cfg.Responder.DryRun)
+	r := responseOf(t)
+	e.cfg.Logger.Warn("response", "session", req.SessionID, "action", r.Action, "reason", r.Reason, "rule", r.RuleID,
+		"client", req.Client, "server", req.Server, "outcome", r.Outcome, "dry_run", r.DryRun, "error", r.Error,
+		"recorded", "event only: the session had ended")
+	if e.cfg.EmitEvent == nil {
+		return
+	}
+	ev := responseEvent(t, r)
+	// Not one of the session's numbered events (its publisher is gone):
+	// an id of its own, stable for the alert.
+	ev.SessionID = req.SessionID
+	ev.ID = req.SessionID + "-" + req.Action + "-" + req.AlertID
+	ev.Client, ev.Server, ev.UserName = req.Client, req.Server, req.User
+	ev.Observer, ev.Interface = e.cfg.Observer, e.cfg.Interface
+	if req.Client.IsValid() {
+		ev.Transport = "tcp"
+	}
+	e.stats.Events++
+	e.cfg.EmitEvent(ev)
+}
+
 func responseOf(t *respond.Termination) *record.Response {
 	r := &record.Response{Action: t.Req.Action, Reason: t.Req.Why, RuleID: t.Req.RuleID, Tries: t.Tries, Packets: t.Packets,
-		Warned: t.Warned, Outcome: t.Outcome, Error: t.Err, Requested: t.Req.Asked.UTC().Format(record.TimeFormat)}
+		Warned: t.Warned, Outcome: t.Outcome, Error: t.Err, DryRun: t.DryRun, Requested: t.Req.Asked.UTC().Format(record.TimeFormat)}
 	if !t.Req.Trigger.IsZero() {
 		r.Triggered = t.Req.Trigger.UTC().Format(record.TimeFormat)
 	}
@@ -104,12 +155,12 @@ func (e *Engine) Respond(now time.Time) {
 			break
 		}
 		c := e.findSession(req.SessionID)
-		if req.Action == respond.ActionLockdown {
+		if req.Outcome != "" {
+			// Only to record: a lockdown's result, a dry run's or a
+			// disabled kind's decision.
 			if c == nil {
-				// The session ended while the program ran (often: terminated
-				// by the same rule): the log line is its only trace.
-				e.cfg.Logger.Warn("response", "session", req.SessionID, "action", req.Action, "reason", req.Why, "rule", req.RuleID,
-					"outcome", req.Outcome, "error", req.Err, "recorded", "log only: the session had ended")
+				// The session ended first (often: the same rule terminated it).
+				e.lateResponse(req, now)
 				continue
 			}
 			rs.Record(c.resp, req, now)

@@ -17,6 +17,7 @@ type Response struct {
 	Tries     int    `json:"tries"`               // rounds of resets sent
 	Packets   int    `json:"packets"`             // frames sent (resets, probes, the warning)
 	Warned    bool   `json:"warned,omitempty"`    // a warning line was injected to the client first
-	Outcome   string `json:"outcome"`             // confirmed, partial, unconfirmed, ended, unsupported, failed, alert_only; for lockdown ok, failed or timeout
+	Outcome   string `json:"outcome"`             // confirmed, partial, unconfirmed, ended, unsupported, failed, alert_only, dry_run, disabled; for lockdown ok, failed or timeout
 	Error     string `json:"error,omitempty"`     // why sending or the hook failed
+	DryRun    bool   `json:"dry_run,omitempty"`   // live ran with --response-dry-run: nothing sent, no program run
 }

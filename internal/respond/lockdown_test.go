@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,14 @@ func waitReqs(t *testing.T, rs *Responder, n int, within time.Duration) []Reques
 }
 
 func lockAlert(id string, sessions ...string) *record.Alert {
+	// Context as the rules engine copies it from a document's JSON.
 	return &record.Alert{ID: id, Time: time.Unix(1700000000, 0), RuleID: "r-" + id, RuleName: "Shadow read", RuleLevel: "high",
-		Message: "alert " + id, SessionIDs: sessions}
+		Message: "alert " + id, SessionIDs: sessions, Context: map[string]any{
+			"source":      map[string]any{"ip": "192.0.2.10", "port": float64(52816)},
+			"destination": map[string]any{"ip": "192.0.2.20", "port": float64(23)},
+			"user":        map[string]any{"name": "alice"},
+			"network":     map[string]any{"protocol": "telnet"},
+		}}
 }
 
 func lockReqs(a *record.Alert) []Request {
@@ -56,7 +63,7 @@ func lockReqs(a *record.Alert) []Request {
 func TestLockdownRuns(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "stdin.json")
 	rs := NewResponder(nil, 16)
-	lk, err := NewLockdown(LockdownOptions{Argv: []string{lockScript(t, `cat > "$1"`), out}}, rs)
+	lk, err := NewLockdown(LockdownOptions{Argv: []string{lockScript(t, `cat > "$1"`), out}, Duration: 90 * time.Second}, rs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +79,15 @@ func TestLockdownRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		Event   struct{ ID string }
-		Message string
-	}
-	if err := json.Unmarshal(b, &d); err != nil || d.Event.ID != "a1" || d.Message != "alert a1" {
+	var d HookInput
+	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatalf("stdin: %s (%v)", b, err)
+	}
+	want := HookInput{Action: "lockdown", AlertID: "a1", Time: "2023-11-14T22:13:20.000000000Z", Rule: HookRule{ID: "r-a1", Title: "Shadow read", Level: "high"},
+		SessionIDs: []string{"S1", "S2"}, Client: HookAddr{"192.0.2.10", 52816}, Server: HookAddr{"192.0.2.20", 23}, User: "alice",
+		Protocol: "telnet", Duration: "1m30s", DurationSeconds: 90}
+	if !reflect.DeepEqual(d, want) {
+		t.Fatalf("stdin:\n%s\nwant %+v", b, want)
 	}
 	if err := lk.Close(); err != nil {
 		t.Fatal(err)
@@ -134,5 +144,37 @@ func TestLockdownRecord(t *testing.T) {
 	rs.Record(c, Request{SessionID: "S1", Action: ActionLockdown, Outcome: OutcomeOK}, time.Now())
 	if c.Term != term || len(told) != 1 || told[0].Outcome != OutcomeOK || told[0].Req.Action != ActionLockdown {
 		t.Fatalf("term %p (was %p), told %+v", c.Term, term, told)
+	}
+}
+
+// TestLockdownShutdown: Pending counts runs under way; after Detach their
+// outcomes are logged, not queued for an engine that is gone; Close waits
+// for them.
+func TestLockdownShutdown(t *testing.T) {
+	rs := NewResponder(nil, 16)
+	lk, err := NewLockdown(LockdownOptions{Argv: []string{lockScript(t, `sleep 0.3`)}, Concurrency: 1, Timeout: 5 * time.Second}, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := lockAlert("d1", "S1"), lockAlert("d2", "S2")
+	lk.Run(a, lockReqs(a))
+	lk.Run(b, lockReqs(b))
+	if n := lk.Pending(); n != 2 {
+		t.Fatalf("pending %d, want 2", n)
+	}
+	got := waitReqs(t, rs, 1, 5*time.Second) // the first, while attached
+	if got[0].SessionID != "S1" || got[0].Outcome != OutcomeOK {
+		t.Fatalf("first: %+v", got[0])
+	}
+	lk.Detach()
+	start := time.Now()
+	if err := lk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lk.Pending() != 0 || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("Close returned after %s with %d pending", time.Since(start), lk.Pending())
+	}
+	if req, ok := rs.Next(); ok {
+		t.Fatalf("an outcome after Detach was queued: %+v", req)
 	}
 }

@@ -2,6 +2,7 @@ package respond
 
 import (
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 )
@@ -23,6 +24,8 @@ const (
 	OutcomeUnsupported = "unsupported" // the link type gives no header to send with (not Ethernet)
 	OutcomeFailed      = "failed"      // the interface refused the frames
 	OutcomeAlertOnly   = "alert_only"  // warn on an encrypted session: nothing sent, the alert is the warning
+	OutcomeDryRun      = "dry_run"     // --response-dry-run: decided, nothing sent, no program run
+	OutcomeDisabled    = "disabled"    // a rule asked for a kind live was not started with (--enable-response)
 )
 
 // Request asks for a session to be ended.
@@ -34,8 +37,14 @@ type Request struct {
 	RuleTitle string    // shown to the user by warn
 	Trigger   time.Time // packet time of what triggered it (the alert's), zero for the API
 	Asked     time.Time // wall time of the request
-	// Outcome and Err: a lockdown's result, coming back to be recorded.
+	// Outcome and Err: set on a request that only records (a lockdown's
+	// result, a dry run's or a disabled kind's decision).
 	Outcome, Err string
+	// AlertID, Client, Server, User: the alert's, for an event when the
+	// session has ended before the outcome came back.
+	AlertID        string
+	Client, Server netip.AddrPort
+	User           string
 }
 
 // Termination is one response in progress on a session.
@@ -49,6 +58,7 @@ type Termination struct {
 	Confirmed time.Time // packet time the tap saw the last end confirm
 	Outcome   string
 	Err       string
+	DryRun    bool      // --response-dry-run: nothing was sent
 	closed    [2]bool   // endpoint answered as a closed connection (RST)
 	aim       [2]uint32 // re-aim: the RCV.NXT endpoint i last told (challenge ACK)
 	aimSet    [2]bool
@@ -77,6 +87,8 @@ type Responder struct {
 	// Finished is told of every outcome (record, event, log), on the capture goroutine.
 	Finished func(c *Conn, t *Termination)
 	Logger   *slog.Logger
+	// DryRun decides as usual and sends nothing (--response-dry-run).
+	DryRun bool
 
 	reqs    chan Request
 	pending atomic.Int32
@@ -127,7 +139,7 @@ func (r *Responder) Start(c *Conn, req Request, now time.Time) {
 	if c.Term != nil && !c.Term.Done() {
 		return // already under way: one response a session
 	}
-	t := &Termination{Req: req, Started: now}
+	t := &Termination{Req: req, Started: now, DryRun: r.DryRun}
 	c.Term = t
 	if c.Side[0].L2Len == 0 && c.Side[1].L2Len == 0 {
 		t.Outcome = OutcomeUnsupported
@@ -139,6 +151,16 @@ func (r *Responder) Start(c *Conn, req Request, now time.Time) {
 		// What one end expects is only known from what the other sent.
 		t.Outcome = OutcomeUnsupported
 		t.Err = "only one direction of the connection seen"
+		r.finish(c)
+		return
+	}
+	if r.DryRun || r.Inject == nil {
+		// Everything decided; nothing is sent. Without an injector (only
+		// lockdown enabled) no terminate reaches here; said, not assumed.
+		t.Outcome = OutcomeDryRun
+		if !r.DryRun {
+			t.Outcome, t.Err = OutcomeFailed, "no --inject-interface"
+		}
 		r.finish(c)
 		return
 	}
@@ -159,20 +181,26 @@ func (r *Responder) AlertOnly(c *Conn, req Request, now time.Time) {
 	if c.Term != nil && !c.Term.Done() {
 		return
 	}
-	c.Term = &Termination{Req: req, Started: now, Outcome: OutcomeAlertOnly}
+	c.Term = &Termination{Req: req, Started: now, Outcome: OutcomeAlertOnly, DryRun: r.DryRun}
 	r.finish(c)
 }
 
-// Record records an action that sent nothing itself (a lockdown's result)
-// on session c, without touching a termination in progress.
+// Record records an action that sent nothing itself (a lockdown's result,
+// a dry run's or a disabled kind's decision) on session c, without
+// touching a termination in progress.
 func (r *Responder) Record(c *Conn, req Request, now time.Time) {
-	t := &Termination{Req: req, Started: now, Outcome: req.Outcome, Err: req.Err}
+	t := Recorded(req, now, r.DryRun)
 	if c.Done != nil {
 		c.Done(t)
 	}
 	if r.Finished != nil {
 		r.Finished(c, t)
 	}
+}
+
+// Recorded is the termination a record-only request stands for.
+func Recorded(req Request, now time.Time, dryRun bool) *Termination {
+	return &Termination{Req: req, Started: now, Outcome: req.Outcome, Err: req.Err, DryRun: dryRun}
 }
 
 // warn injects the policy line to the client as the next server bytes.

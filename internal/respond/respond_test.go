@@ -206,3 +206,71 @@ func TestOneDirectionRefused(t *testing.T) {
 		t.Fatalf("%d frames, outcome %+v", frames, done)
 	}
 }
+
+// TestIPv6ResetsWellFormed: on an IPv6 flow behind two VLAN tags (QinQ),
+// every frame keeps both tags, carries hop limit 64, next header TCP, the
+// right payload length and addresses, and a TCP checksum over the IPv6
+// pseudo-header (RFC 8200 8.1) that gopacket computes the same.
+func TestIPv6ResetsWellFormed(t *testing.T) {
+	cli, srv := []byte{0x20, 0x01, 0x0d, 0xb8, 15: 0x10}, []byte{0x20, 0x01, 0x0d, 0xb8, 15: 0x20}
+	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 0x10}, DstMAC: []byte{2, 0, 0, 0, 0, 0x20}, EthernetType: layers.EthernetTypeQinQ}
+	outer := &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeDot1Q}
+	inner := &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv6}
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: cli, DstIP: srv}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 23, Seq: 1000, Ack: 5000, ACK: true, PSH: true, Window: 502}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, outer, inner, ip, tcp, gopacket.Payload("id\r\n"))
+	f := buf.Bytes()
+	n := EthernetHeaderLen(f)
+	if n != 22 {
+		t.Fatalf("header with two VLAN tags: %d bytes, want 22", n)
+	}
+	c := &Conn{Client: 0, Port: [2]uint16{40000, 23}, IPv6: true}
+	copy(c.Addr[0][:], cli)
+	copy(c.Addr[1][:], srv)
+	c.Observe(0, f[:n], 1000, 5000, flagACK|flagPSH, 4, 502)
+	c.Observe(1, nil, 5000, 1004, flagACK|flagPSH, 10, 509)
+	var sent [][]byte
+	r := NewResponder(func(f []byte) error { sent = append(sent, append([]byte(nil), f...)); return nil }, 4)
+	r.Start(c, Request{SessionID: "s", Action: ActionWarn, Why: "rule", RuleTitle: "v6 rule"}, time.Unix(100, 0))
+	if len(sent) != 6 { // the line, and the rounds of TestResetsAimedAndWellFormed
+		t.Fatalf("%d frames, want 6", len(sent))
+	}
+	for i, fr := range sent {
+		p := gopacket.NewPacket(fr, layers.LayerTypeEthernet, gopacket.Default)
+		if el := p.ErrorLayer(); el != nil {
+			t.Fatalf("frame %d: %v", i, el.Error())
+		}
+		var tags []uint16
+		for _, l := range p.Layers() {
+			if d, ok := l.(*layers.Dot1Q); ok {
+				tags = append(tags, d.VLANIdentifier)
+			}
+		}
+		ip6, _ := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		tc, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if ip6 == nil || tc == nil || len(tags) != 2 || tags[0] != 100 || tags[1] != 42 {
+			t.Fatalf("frame %d: ipv6 %v tcp %v tags %v", i, ip6 != nil, tc != nil, tags)
+		}
+		if ip6.HopLimit != 64 || ip6.NextHeader != layers.IPProtocolTCP || int(ip6.Length) != 20+len(tc.Payload) {
+			t.Errorf("frame %d: hop limit %d next header %v length %d (payload %d)", i, ip6.HopLimit, ip6.NextHeader, ip6.Length, len(tc.Payload))
+		}
+		toClient := ip6.DstIP.Equal(cli)
+		if !(toClient && ip6.SrcIP.Equal(srv) || !toClient && ip6.SrcIP.Equal(cli) && ip6.DstIP.Equal(srv)) {
+			t.Errorf("frame %d: %v -> %v", i, ip6.SrcIP, ip6.DstIP)
+		}
+		got := tc.Checksum
+		tc.SetNetworkLayerForChecksum(ip6)
+		b := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{ComputeChecksums: true}, tc, gopacket.Payload(tc.Payload)); err != nil {
+			t.Fatal(err)
+		}
+		if want := uint16(b.Bytes()[16])<<8 | uint16(b.Bytes()[17]); got != want {
+			t.Errorf("frame %d: TCP checksum %04x, want %04x", i, got, want)
+		}
+		if i == 0 && (!toClient || !bytes.Contains(tc.Payload, []byte("session ended by policy: v6 rule"))) {
+			t.Errorf("frame 0 is not the warning to the client: %q", tc.Payload)
+		}
+	}
+}

@@ -84,7 +84,7 @@ func (c *Client) Sessions(ctx context.Context, all bool) ([]*Entry, error) {
 }
 
 // Terminate asks the sensor to end an open session (it must run with
-// --inject-interface); the request is queued there.
+// --enable-response terminate); the request is queued there.
 func (c *Client) Terminate(ctx context.Context, id string) error {
 	path := PathSessions + "/" + url.PathEscape(id) + "/terminate"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+path, nil)

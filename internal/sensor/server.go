@@ -55,8 +55,9 @@ type Server struct {
 	// the token: the console's page and scripts, which hold no data (a
 	// browser cannot send a bearer token when it opens a page).
 	Static http.Handler
-	// Terminate, when set (live --inject-interface), queues the end of an
-	// open session (POST .../{id}/terminate); nil answers 409: responses off.
+	// Terminate, when set (live --enable-response terminate), queues the end of an
+	// open session (POST .../{id}/terminate); nil answers 409: terminate is
+	// not enabled (live --enable-response terminate).
 	// It must not block; false means the request queue is full.
 	Terminate func(id string) bool
 }
@@ -158,7 +159,7 @@ type TerminateReply struct {
 func (s *Server) terminate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if s.Terminate == nil {
-		httpError(w, http.StatusConflict, "responses are off on this sensor: start live with --inject-interface")
+		httpError(w, http.StatusConflict, "terminate is not enabled on this sensor: start live with --enable-response terminate --inject-interface IFACE")
 		return
 	}
 	if e := s.Hub.Session(id); e == nil || !e.Open {

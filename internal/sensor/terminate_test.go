@@ -64,7 +64,7 @@ func TestTerminate(t *testing.T) {
 			t.Errorf("a full queue: %v", err)
 		}
 		s.Terminate = nil
-		if err := cl.Terminate(context.Background(), id); err == nil || !strings.Contains(err.Error(), "--inject-interface") {
+		if err := cl.Terminate(context.Background(), id); err == nil || !strings.Contains(err.Error(), "--enable-response terminate") {
 			t.Errorf("responses off: %v", err)
 		}
 	})
