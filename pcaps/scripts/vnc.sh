@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # vnc.sh - sourced by make-captures.sh: TigerVNC's Xvnc (640x480, depth 24, an xterm of alice inside) in the
-# server namespace, a real viewer under Xvfb in the client namespace, typed and clicked by xdotool.
+# server namespace, a real viewer under Xvfb in the client namespace, typed and clicked by xdotool; for what no
+# Debian viewer does, scripts/vnc-client.py; for TightPNG, QEMU's VNC server. What crossed the wire is checked with
+# scripts/rfb-summary.py. Ground truth: pcaps/README.md, "VNC (RFB)".
 # Uses make-captures.sh's variables and helpers (WORK, SCRIPTS, OUT, SRV4, SRV, CLI, in_srv, in_cli,
 # start_server, start_capture, ...).
 #
