@@ -84,9 +84,28 @@ func apply(t *testing.T, s *Screen, x, y, w, h int, enc int32, payload []byte) {
 	if err != nil || n != len(payload) {
 		t.Fatalf("RectLen(%s) = %d, %v; payload is %d bytes", rfb.EncodingName(enc), n, err, len(payload))
 	}
-	if len(payload) > 0 {
-		if _, err := RectLen(enc, w, h, s.px.pf, payload[:0]); err != nil && !errors.Is(err, ErrNeedMore) {
-			t.Fatalf("RectLen on no bytes: %v", err)
+	// Property: on every prefix RectLen says "need more" or already knows the
+	// full length; it never claims a shorter rectangle.
+	step := 1 + len(payload)/512
+	for k := 0; k < len(payload); k += step {
+		m, err := RectLen(enc, w, h, s.px.pf, payload[:k])
+		if err != nil && !errors.Is(err, ErrNeedMore) || err == nil && m != len(payload) {
+			t.Fatalf("RectLen(%s) on %d of %d bytes = %d, %v", rfb.EncodingName(enc), k, len(payload), m, err)
+		}
+	}
+	// Property: Apply consumes exactly RectLen bytes: one more or one fewer is
+	// refused. Checked on a scratch screen for the encodings without stream
+	// state (a refusal would break a zlib stream).
+	if stateless(enc) {
+		scratch := newScreen(t, s.fb.Rect.Dx(), s.fb.Rect.Dy(), s.px.pf)
+		scratch.cmap = s.cmap
+		if err := scratch.Apply(x, y, w, h, enc, append(append([]byte(nil), payload...), 0)); err == nil {
+			t.Fatalf("Apply(%s) took a byte more than RectLen", rfb.EncodingName(enc))
+		}
+		if len(payload) > 0 {
+			if err := scratch.Apply(x, y, w, h, enc, payload[:len(payload)-1]); err == nil {
+				t.Fatalf("Apply(%s) took a byte less than RectLen", rfb.EncodingName(enc))
+			}
 		}
 	}
 	if err := s.Apply(x, y, w, h, enc, payload); err != nil {
@@ -186,4 +205,13 @@ func TestOutside(t *testing.T) {
 	if _, err := RectLen(rfb.EncJPEG, 1, 1, pf32, nil); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("RectLen jpeg: %v", err)
 	}
+}
+
+func stateless(enc int32) bool {
+	switch enc {
+	case rfb.EncRaw, rfb.EncCopyRect, rfb.EncRRE, rfb.EncCoRRE, rfb.EncHextile, rfb.EncCursor, rfb.EncXCursor,
+		rfb.EncCursorWithAlpha, rfb.EncDesktopName, rfb.EncExtendedDesktopSize:
+		return true
+	}
+	return false
 }
