@@ -400,8 +400,11 @@ func (s *Screen) copyRect(r image.Rectangle, p []byte) (int, error) {
 		return 0, fmt.Errorf("%w: copyrect needs 4 bytes", ErrMalformed)
 	}
 	sx, sy := int(p[0])<<8|int(p[1]), int(p[2])<<8|int(p[3])
+	if r.Empty() {
+		return 4, nil
+	}
 	src := image.Rect(sx, sy, sx+r.Dx(), sy+r.Dy())
-	if !src.In(s.fb.Bounds()) && !src.Empty() {
+	if !src.In(s.fb.Bounds()) {
 		return 4, fmt.Errorf("%w: copyrect source %v", ErrOutside, src)
 	}
 	fb, n := s.fb, r.Dx()*4
