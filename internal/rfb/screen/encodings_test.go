@@ -248,6 +248,18 @@ func TestZRLEBrokenStream(t *testing.T) {
 	if err := s.Apply(0, 0, 4, 4, rfb.EncZRLE, cat(u32(len(next)), next)); !errors.Is(err, ErrBroken) {
 		t.Fatalf("after a gap: %v", err)
 	}
+	// Compressed data past what the tiles need (here a second flush of 600
+	// incompressible bytes) is an error, not something to carry to the next rectangle.
+	s = newScreen(t, 4, 4, pf32)
+	z = newZ()
+	noise := make([]byte, 600)
+	for i := range noise {
+		noise[i] = byte(i*i*7919 + i>>3)
+	}
+	two := cat(z.rect(cat([]byte{1}, c24(red))), z.rect(noise))
+	if err := s.Apply(0, 0, 4, 4, rfb.EncZRLE, cat(u32(len(two)), two)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unused compressed data: %v", err)
+	}
 	// Data left over after the tiles is an error.
 	s = newScreen(t, 4, 4, pf32)
 	z = newZ()
@@ -418,6 +430,23 @@ func TestTightBrokenAndReset(t *testing.T) {
 	d = z.rect(rep(tp(white), 8))
 	apply(t, s, 0, 0, 8, 1, rfb.EncTight, cat([]byte{0x01}, compact(len(d)), d))
 	want(t, s, "wwwwwwww")
+	// A bad palette index in data short enough to travel uncompressed leaves
+	// the stream alone; an unknown filter (size unknown) breaks it.
+	if err := s.Apply(0, 0, 2, 1, rfb.EncTight, cat([]byte{0x40, filterPalette, 2}, tp(red), tp(green), tp(blue), []byte{0, 7})); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("palette index: %v", err)
+	}
+	d = z.rect(rep(tp(blue), 8))
+	apply(t, s, 0, 0, 8, 1, rfb.EncTight, cat([]byte{0x00}, compact(len(d)), d))
+	want(t, s, "bbbbbbbb")
+	if err := s.Apply(0, 0, 8, 1, rfb.EncTight, []byte{0x40, 9}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("filter 9: %v", err)
+	}
+	if err := s.Apply(0, 0, 8, 1, rfb.EncTight, cat([]byte{0x00}, compact(len(d)), d)); !errors.Is(err, ErrBroken) {
+		t.Fatalf("after an unknown filter: %v", err)
+	}
+	z = newZ()
+	d = z.rect(rep(tp(white), 8))
+	apply(t, s, 0, 0, 8, 1, rfb.EncTight, cat([]byte{0x01}, compact(len(d)), d))
 	// A rectangle outside the framebuffer also breaks its stream.
 	d = z.rect(rep(tp(white), 8))
 	if err := s.Apply(1, 0, 8, 1, rfb.EncTight, cat([]byte{0x00}, compact(len(d)), d)); !errors.Is(err, ErrOutside) {

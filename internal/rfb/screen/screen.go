@@ -23,11 +23,11 @@ import (
 
 // Bounds on what one Screen may hold.
 const (
-	MaxSide       = 16384     // either side of the framebuffer
-	MaxPixels     = 1 << 24   // width*height: 64 MiB of RGBA (4096x4096, or 7680x2160 with room)
-	MaxCursorSide = 512       // either side of a cursor image
-	maxDirty      = 64        // rectangles TakeDirty keeps apart before merging the closest
-	maxLeftover   = 64 * 1024 // compressed bytes a zlib stream may carry from one rectangle to the next
+	MaxSide       = 16384   // either side of the framebuffer
+	MaxPixels     = 1 << 24 // width*height: 64 MiB of RGBA (4096x4096, or 7680x2160 with room)
+	MaxCursorSide = 512     // either side of a cursor image
+	maxDirty      = 64      // rectangles TakeDirty keeps apart before merging the closest
+	maxLeftover   = 64      // compressed bytes a zlib stream may carry from one rectangle to the next (a flush marker)
 )
 
 var (
@@ -286,6 +286,9 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 	if err == nil && n != len(payload) {
 		err = fmt.Errorf("%w: %d bytes left after the rectangle", ErrMalformed, len(payload)-n)
 		s.lose(enc, payload)
+	}
+	if err != nil && enc != rfb.EncTight && enc != rfb.EncTightPNG {
+		s.lose(enc, payload) // whatever went wrong, the stream did not end where the server's did
 	}
 	s.markDirty(r) // even a failed rectangle may have changed pixels
 	if err != nil {

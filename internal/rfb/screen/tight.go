@@ -46,18 +46,21 @@ func (s *Screen) tightRect(r image.Rectangle, p []byte, pngOK bool) (int, error)
 	case typ > tightJPEG:
 		return in.off, fmt.Errorf("%w: tight compression type %d", ErrMalformed, typ)
 	}
-	z := &s.tight[(ctl>>4)&3]
-	n, err := s.tightBasic(r, in, ctl, z)
-	if err != nil {
-		z.fail()
-	}
-	return n, err
+	return s.tightBasic(r, in, ctl, &s.tight[(ctl>>4)&3])
 }
 
-func (s *Screen) tightBasic(r image.Rectangle, in *slice, ctl byte, z *zstream) (int, error) {
+func (s *Screen) tightBasic(r image.Rectangle, in *slice, ctl byte, z *zstream) (_ int, err error) {
 	if z.broken {
 		return in.off, ErrBroken
 	}
+	// Until the data is known to be short enough to travel uncompressed, an
+	// error means the stream lost its place.
+	uncompressed := false
+	defer func() {
+		if err != nil && !uncompressed {
+			z.fail()
+		}
+	}()
 	filter := byte(filterCopy)
 	if ctl&0x40 != 0 {
 		f, err := in.readByte()
@@ -96,7 +99,8 @@ func (s *Screen) tightBasic(r image.Rectangle, in *slice, ctl byte, z *zstream) 
 		return in.off, fmt.Errorf("%w: tight filter %d", ErrMalformed, filter)
 	}
 	var body src = in
-	if size >= tightMinCompress {
+	uncompressed = size < tightMinCompress
+	if !uncompressed {
 		n, err := in.compact()
 		if err != nil {
 			return in.off, err
@@ -110,12 +114,22 @@ func (s *Screen) tightBasic(r image.Rectangle, in *slice, ctl byte, z *zstream) 
 		}
 		body = z
 	}
-	var err error
+	if err := s.tightPixels(r, body, filter, pal[:npal], k); err != nil {
+		return in.off, err
+	}
+	if body == z {
+		return in.off, z.end()
+	}
+	return in.off, nil
+}
+
+func (s *Screen) tightPixels(r image.Rectangle, body src, filter byte, pal [][4]uint8, k pixKind) (err error) {
+	w, tp := r.Dx(), s.px.size(k)
 	switch {
-	case filter == filterPalette && npal == 2:
-		err = s.packed(r, body, pal[:2], 1)
+	case filter == filterPalette && len(pal) == 2:
+		err = s.packed(r, body, pal, 1)
 	case filter == filterPalette:
-		err = s.indexed(r, body, pal[:npal])
+		err = s.indexed(r, body, pal)
 	case filter == filterGradient:
 		err = s.gradient(r, body, k)
 	default:
@@ -126,13 +140,7 @@ func (s *Screen) tightBasic(r image.Rectangle, in *slice, ctl byte, z *zstream) 
 			}
 		}
 	}
-	if err != nil {
-		return in.off, err
-	}
-	if body == z {
-		return in.off, z.end()
-	}
-	return in.off, nil
+	return err
 }
 
 // indexed: one palette index byte per pixel.

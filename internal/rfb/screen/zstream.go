@@ -11,30 +11,54 @@ import (
 // picture was complete.
 var errShort = errors.New("screen: compressed data ends early")
 
-// zin holds the compressed bytes given to a stream and not yet consumed. It
-// is a flate.Reader (a ByteReader), so the decompressor reads exactly what it
+// zin is the compressed input of a stream: the few bytes the last rectangle
+// left unconsumed (carry, typically the flush marker) followed by the current
+// rectangle's bytes, borrowed for the rectangle's time only. It is a
+// flate.Reader (a ByteReader), so the decompressor reads exactly what it
 // needs and never buffers past a rectangle's end.
 type zin struct {
-	b   []byte
-	pos int
+	carry []byte
+	cpos  int
+	cur   []byte
+	pos   int
 }
 
 func (z *zin) ReadByte() (byte, error) {
-	if z.pos >= len(z.b) {
+	if z.cpos < len(z.carry) {
+		c := z.carry[z.cpos]
+		z.cpos++
+		return c, nil
+	}
+	if z.pos >= len(z.cur) {
 		return 0, errShort
 	}
-	c := z.b[z.pos]
+	c := z.cur[z.pos]
 	z.pos++
 	return c, nil
 }
 
 func (z *zin) Read(p []byte) (int, error) {
-	if z.pos >= len(z.b) {
+	if z.cpos < len(z.carry) {
+		n := copy(p, z.carry[z.cpos:])
+		z.cpos += n
+		return n, nil
+	}
+	if z.pos >= len(z.cur) {
 		return 0, errShort
 	}
-	n := copy(p, z.b[z.pos:])
+	n := copy(p, z.cur[z.pos:])
 	z.pos += n
 	return n, nil
+}
+
+// left is how many input bytes are still unread.
+func (z *zin) left() int { return len(z.carry) - z.cpos + len(z.cur) - z.pos }
+
+// keep moves what is unread into carry and lets go of the rectangle's bytes.
+func (z *zin) keep() {
+	rest := append(z.carry[z.cpos:z.cpos:z.cpos], z.cur[z.pos:]...) // never aliases cur
+	z.carry = append(z.carry[:0], rest...)
+	z.cpos, z.cur, z.pos = 0, nil, 0
 }
 
 // zstream is one zlib stream of a connection (RFC 1950 around RFC 1951). The
@@ -51,30 +75,28 @@ type zstream struct {
 	tmp     []byte // what take returned
 }
 
-// begin adds one rectangle's compressed bytes.
+// begin gives the stream one rectangle's compressed bytes (borrowed until end).
 func (z *zstream) begin(data []byte) error {
 	if z.broken {
 		return ErrBroken
 	}
-	rest := len(z.in.b) - z.in.pos
-	if rest > maxLeftover {
-		z.fail()
-		return fmt.Errorf("%w: %d compressed bytes unused by the last rectangle", ErrMalformed, rest)
-	}
-	z.in.b = append(z.in.b[:copy(z.in.b, z.in.b[z.in.pos:])], data...)
-	z.in.pos = 0
+	z.in.cur, z.in.pos = data, 0
 	if !z.started {
-		if len(z.in.b) < 2 {
-			z.fail()
-			return fmt.Errorf("%w: zlib header missing", ErrMalformed)
+		hdr := make([]byte, 0, 2)
+		for len(hdr) < 2 {
+			c, err := z.in.ReadByte()
+			if err != nil {
+				z.fail()
+				return fmt.Errorf("%w: zlib header missing", ErrMalformed)
+			}
+			hdr = append(hdr, c)
 		}
-		cmf, flg := z.in.b[0], z.in.b[1]
+		cmf, flg := hdr[0], hdr[1]
 		// RFC 1950 2.2: deflate, window up to 32K, header checksum, no preset dictionary.
 		if cmf&0x0f != 8 || cmf>>4 > 7 || (uint16(cmf)<<8|uint16(flg))%31 != 0 || flg&0x20 != 0 {
 			z.fail()
 			return fmt.Errorf("%w: bad zlib header %02x %02x", ErrMalformed, cmf, flg)
 		}
-		z.in.pos = 2
 		if z.fr == nil {
 			z.fr = flate.NewReader(&z.in)
 		} else if err := z.fr.(flate.Resetter).Reset(&z.in, nil); err != nil {
@@ -99,6 +121,14 @@ func (z *zstream) end() error {
 		z.fail()
 		return fmt.Errorf("%w: %d decompressed bytes left after the rectangle", ErrMalformed, n)
 	}
+	// What stays unread is the flush marker (an empty block, a few bytes) the
+	// decompressor reads at the start of the next rectangle; more would be
+	// data of no rectangle.
+	if n := z.in.left(); n > maxLeftover {
+		z.fail()
+		return fmt.Errorf("%w: %d compressed bytes unused by the rectangle", ErrMalformed, n)
+	}
+	z.in.keep()
 	return nil
 }
 
@@ -163,7 +193,7 @@ func (z *zstream) readFull(p []byte) error {
 // fail: the stream lost its place; refuse it until reset.
 func (z *zstream) fail() {
 	z.broken = true
-	z.in = zin{}
+	z.in = zin{carry: z.in.carry[:0]}
 	z.r, z.w = 0, 0
 	z.started = false
 }
@@ -172,7 +202,7 @@ func (z *zstream) fail() {
 // zlib header. The decompressor is kept for reuse.
 func (z *zstream) reset() {
 	z.broken = false
-	z.in.b, z.in.pos = z.in.b[:0], 0
+	z.in = zin{carry: z.in.carry[:0]}
 	z.r, z.w = 0, 0
 	z.started = false
 }
