@@ -7,8 +7,8 @@ import (
 	"github.com/psmtap/psmtap/internal/rfb"
 )
 
-// applyCursor: the Cursor (-239, RFC 6143 7.8.1), XCursor (-240) and
-// CursorWithAlpha (-314) pseudo-encodings. The rectangle's position is the
+// applyCursor: the Cursor (-239, RFC 6143 7.8.1), XCursor (-240),
+// CursorWithAlpha (-314) and VMware cursor (0x574D5664) pseudo-encodings. The rectangle's position is the
 // hot spot; an empty rectangle hides the cursor.
 func (s *Screen) applyCursor(x, y, w, h int, enc int32, p []byte) error {
 	if err := exactCursorLen(enc, w, h, s.px.pf, p); err != nil {
@@ -53,6 +53,25 @@ func (s *Screen) applyCursor(x, y, w, h int, enc int32, p []byte) error {
 				}
 				copy(img.Pix[cy*img.Stride+cx*4:], c[:])
 			}
+		}
+	case encVMwareCursor:
+		if p[0] != vmwareClassic {
+			// The alpha type's byte order is not written down where we could check it.
+			return fmt.Errorf("%w: vmware alpha cursor", ErrUnsupported)
+		}
+		// Screen AND and-mask XOR xor-mask: an and-pixel of zero shows the
+		// xor colour; all ones with a zero xor is transparent; all ones with
+		// a colour inverts the screen, drawn here in that colour.
+		n := w * h * s.px.bpp
+		and, xor := p[2:2+n], p[2+n:]
+		for i := 0; i < w*h; i++ {
+			a := s.px.value(and[i*s.px.bpp:])
+			x := s.px.value(xor[i*s.px.bpp:])
+			c := s.px.rgba(x)
+			if a != 0 && x == 0 {
+				c = [4]uint8{}
+			}
+			copy(img.Pix[i*4:], c[:])
 		}
 	case rfb.EncCursorWithAlpha:
 		// Only raw pixels inside: R, G, B, A bytes, colours premultiplied by

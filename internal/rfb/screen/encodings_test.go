@@ -484,6 +484,15 @@ func TestCursor(t *testing.T) {
 	if img.RGBAAt(0, 0) != (color.RGBA{128, 0, 0, 128}) {
 		t.Fatalf("alpha cursor %v", img.RGBAAt(0, 0))
 	}
+	// VMware classic cursor 2x1: and-mask 0 then all ones; xor red then 0 -> red, clear.
+	apply(t, s, 0, 0, 2, 1, encVMwareCursor, cat([]byte{vmwareClassic, 0}, p32(black), []byte{255, 255, 255, 255}, p32(red), p32(black)))
+	img, _, _, _ = s.Cursor()
+	if img.RGBAAt(0, 0) != (color.RGBA{255, 0, 0, 255}) || img.RGBAAt(1, 0) != (color.RGBA{}) {
+		t.Fatalf("vmware cursor %v %v", img.RGBAAt(0, 0), img.RGBAAt(1, 0))
+	}
+	if n, err := RectLen(encVMwareCursor, 2, 2, pf32, []byte{vmwareAlpha, 0}); err != nil || n != 18 {
+		t.Fatalf("vmware alpha cursor length %d %v", n, err)
+	}
 	// An empty cursor hides it.
 	apply(t, s, 0, 0, 0, 0, rfb.EncCursor, nil)
 	if _, _, _, ok := s.Cursor(); ok {

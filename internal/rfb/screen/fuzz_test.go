@@ -21,7 +21,7 @@ var fuzzFormats = []rfb.PixelFormat{pf32, pf16be, pf8, pfMap,
 var fuzzEncodings = []int32{rfb.EncRaw, rfb.EncCopyRect, rfb.EncRRE, rfb.EncCoRRE, rfb.EncHextile, rfb.EncZlib,
 	rfb.EncTight, rfb.EncZlibHex, rfb.EncZRLE, rfb.EncJPEG, rfb.EncH264, rfb.EncTightPNG, rfb.EncDesktopSize,
 	rfb.EncLastRect, rfb.EncPointerPos, rfb.EncCursor, rfb.EncXCursor, rfb.EncCursorWithAlpha,
-	rfb.EncDesktopName, rfb.EncExtendedDesktopSize, rfb.EncQEMULEDState, 12345}
+	rfb.EncDesktopName, rfb.EncExtendedDesktopSize, rfb.EncQEMULEDState, encVMwareCursor, encVMwareCursorPos, 12345}
 
 func fuzzScreen(t *testing.T, pfSel byte) *Screen {
 	s := newScreen(t, 64, 48, fuzzFormats[int(pfSel)%len(fuzzFormats)])
@@ -171,8 +171,9 @@ func FuzzCursor(f *testing.F) {
 	f.Add(byte(1), byte(0), byte(2), byte(1), []byte{255, 255, 255, 0, 0, 255, 0x80, 0xc0}) // xcursor
 	f.Add(byte(2), byte(0), byte(1), byte(1), cat(u32(0), []byte{128, 0, 0, 128}))          // alpha cursor
 	f.Add(byte(2), byte(0), byte(1), byte(1), cat(u32(16), u32(4), []byte{1, 2, 3, 4}))     // alpha cursor in ZRLE: refused
+	f.Add(byte(3), byte(0), byte(1), byte(1), cat([]byte{0, 0}, p32(black), p32(red)))      // vmware classic cursor
 	f.Fuzz(func(t *testing.T, encSel, pfSel, w, h byte, data []byte) {
-		enc := []int32{rfb.EncCursor, rfb.EncXCursor, rfb.EncCursorWithAlpha}[int(encSel)%3]
+		enc := []int32{rfb.EncCursor, rfb.EncXCursor, rfb.EncCursorWithAlpha, encVMwareCursor}[int(encSel)%4]
 		s := fuzzScreen(t, pfSel)
 		applyFuzz(t, s, 1, 1, int(w), int(h), enc, data)
 		if img, _, _, ok := s.Cursor(); ok && (img.Bounds().Dx() != int(w) || img.Bounds().Dy() != int(h)) {

@@ -17,6 +17,19 @@ var (
 	ErrMalformed = errors.New("screen: malformed rectangle")
 )
 
+// VMware's cursor pseudo-encodings (community RFB specification), offered by
+// TigerVNC's viewer; not in package rfb because only the decoder needs them.
+const (
+	encVMwareCursor    int32 = 0x574D5664
+	encVMwareCursorPos int32 = 0x574D5666
+)
+
+// VMware cursor types: AND and XOR masks in the pixel format, or RGBA.
+const (
+	vmwareClassic = 0
+	vmwareAlpha   = 1
+)
+
 // rgbaFormat is the fixed pixel format of CursorWithAlpha pixels: R, G, B, A
 // bytes in that order, whatever format the client asked for.
 var rgbaFormat = rfb.PixelFormat{BitsPerPixel: 32, Depth: 32, TrueColour: true,
@@ -182,6 +195,20 @@ func rectLen(enc int32, w, h int, pf rfb.PixelFormat, data []byte) (int64, error
 			return 0, nil
 		}
 		return 6 + 2*((W+7)/8*H), nil
+	case encVMwareCursorPos:
+		return 0, nil
+	case encVMwareCursor:
+		typ, err := r.u8()
+		if err != nil {
+			return 0, err
+		}
+		switch typ {
+		case vmwareClassic:
+			return 2 + 2*W*H*bpp, nil
+		case vmwareAlpha:
+			return 2 + W*H*4, nil
+		}
+		return 0, fmt.Errorf("%w: vmware cursor type %d", ErrMalformed, typ)
 	case rfb.EncCursorWithAlpha:
 		inner, err := r.u32()
 		if err != nil {

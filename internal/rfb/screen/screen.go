@@ -239,7 +239,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 		return s.resize(w, h)
 	case rfb.EncLastRect, rfb.EncQEMUPointerMotion, rfb.EncQEMUExtendedKey, rfb.EncQEMULEDState:
 		return nil
-	case rfb.EncPointerPos:
+	case rfb.EncPointerPos, encVMwareCursorPos:
 		s.pointerX, s.pointY, s.pointerSeen = x, y, true
 		return nil
 	case rfb.EncDesktopName:
@@ -252,7 +252,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 		}
 		s.name = string(name)
 		return nil
-	case rfb.EncCursor, rfb.EncXCursor, rfb.EncCursorWithAlpha:
+	case rfb.EncCursor, rfb.EncXCursor, rfb.EncCursorWithAlpha, encVMwareCursor:
 		return s.applyCursor(x, y, w, h, enc, payload)
 	}
 	if x < 0 || y < 0 || w < 0 || h < 0 || x+w > s.fb.Rect.Dx() || y+h > s.fb.Rect.Dy() {
