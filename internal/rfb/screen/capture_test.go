@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/psmtap/psmtap/dissectors"
@@ -25,7 +26,10 @@ import (
 // enough of RFC 6143 to find the rectangles.
 
 // grab is a test dissector that keeps both byte streams of a VNC connection.
-type grab struct{ sessions *[]*grabbed }
+type grab struct {
+	port     uint16
+	sessions *[]*grabbed
+}
 
 type chunk struct {
 	ts   int64
@@ -41,7 +45,7 @@ func (g grab) Name() string    { return "rfb-grab" }
 func (g grab) Ports() []uint16 { return []uint16{5900} }
 func (g grab) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	for i, p := range in.Port {
-		if p == 5900 {
+		if p == g.port {
 			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: 1 - i}
 		}
 	}
@@ -173,6 +177,7 @@ type replay struct {
 	rects    map[string]int
 	failures []string
 	cursors  [][3]int // width, height, opaque pixels of each cursor shape
+	pf       rfb.PixelFormat
 }
 
 // serverReplay walks the server's stream and applies every rectangle.
@@ -200,11 +205,12 @@ func serverReplay(t *testing.T, s *stream, pfs []pfChange) (*replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	rp := &replay{sc: sc, rects: map[string]int{}}
+	rp := &replay{sc: sc, rects: map[string]int{}, pf: pf}
 	for s.off < len(s.b) {
 		ts := s.time()
 		for len(pfs) > 0 && pfs[0].ts <= ts {
 			pf = pfs[0].pf
+			rp.pf = pf
 			if err := sc.SetPixelFormat(pf); err != nil {
 				return nil, err
 			}
@@ -288,94 +294,123 @@ func serverReplay(t *testing.T, s *stream, pfs []pfChange) (*replay, error) {
 var captures = []struct {
 	name      string
 	tolerance int
+	cursor    bool // the viewer asked for cursor shapes and some had one
 }{
-	{"vnc-vncauth", 0},
+	{"vnc-vncauth", 0, true},
 }
 
 func TestCaptures(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
 	for _, c := range captures {
 		t.Run(c.name, func(t *testing.T) {
-			pcap := filepath.Join(root, "pcaps", c.name+".pcap")
-			if _, err := os.Stat(pcap); err != nil {
-				t.Fatalf("capture missing: %v", err)
-			}
-			var sessions []*grabbed
-			capturetest.Read(t, pcap, 0, grab{&sessions})
-			if len(sessions) != 1 {
-				t.Fatalf("%d VNC sessions, want 1", len(sessions))
-			}
-			g := sessions[0]
-			if g.gap {
-				t.Fatal("the capture has a gap")
-			}
-			srv := newStream(g.in[dissectors.FromServer], "server")
-			cli := newStream(g.in[dissectors.FromClient], "client")
-			secType := 0
-			if len(srv.b) > 13 {
-				secType = int(srv.b[13])
-			}
-			pfs, err := clientFormats(cli, secType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rp, err := serverReplay(t, srv, pfs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("rectangles: %v; pixel format changes: %d", rp.rects, len(pfs))
-			if rp.rects["cursor"]+rp.rects["cursor-with-alpha"]+rp.rects["x-cursor"] > 0 {
-				// The last cursor may be xterm's hidden pointer (1x1, clear); some cursor had a shape.
-				t.Logf("cursors (size, opaque pixels): %v", rp.cursors)
-				shaped := false
-				for _, c := range rp.cursors {
-					shaped = shaped || c[2] > 0 && c[2] < c[0]*c[1]
-				}
-				if !shaped {
-					t.Error("no cursor with a shape")
-				}
-			}
-			for _, f := range rp.failures {
-				t.Errorf("rectangle failed: %s", f)
-			}
-			f, err := os.Open(filepath.Join(root, "pcaps", "vnc", c.name+"-end.png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			end, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := rp.sc.Image()
-			if got.Bounds() != end.Bounds() {
-				t.Fatalf("framebuffer %v, screenshot %v", got.Bounds(), end.Bounds())
-			}
-			same, total := 0, 0
-			var firstDiff image.Point
-			for y := 0; y < got.Rect.Dy(); y++ {
-				for x := 0; x < got.Rect.Dx(); x++ {
-					total++
-					r, g, b, _ := end.At(x, y).RGBA()
-					o := got.PixOffset(x, y)
-					if near(got.Pix[o], r>>8, c.tolerance) && near(got.Pix[o+1], g>>8, c.tolerance) && near(got.Pix[o+2], b>>8, c.tolerance) {
-						same++
-					} else if total-same == 1 {
-						firstDiff = image.Pt(x, y)
-					}
-				}
-			}
-			pct := 100 * float64(same) / float64(total)
-			t.Logf("%d of %d pixels equal (%.3f%%, tolerance %d)", same, total, pct, c.tolerance)
-			if pct < 99 {
-				t.Errorf("only %.3f%% of the pixels match the end screenshot (first difference at %v)", pct, firstDiff)
-				if dir := os.Getenv("SCREEN_DUMP"); dir != "" {
-					out, _ := os.Create(filepath.Join(dir, c.name+"-replay.png"))
-					png.Encode(out, got)
-					out.Close()
-				}
-			}
+			checkCapture(t, filepath.Join(root, "pcaps", c.name+".pcap"), filepath.Join(root, "pcaps", "vnc", c.name+"-end.png"), 5900, c.tolerance, c.cursor)
 		})
+	}
+	// SCREEN_CAPTURE=file.pcap:end.png:port:tolerance checks a capture made
+	// elsewhere (say, by hand against another server) the same way.
+	if spec := os.Getenv("SCREEN_CAPTURE"); spec != "" {
+		var pcap, end string
+		var port uint16
+		var tol int
+		parts := strings.Split(spec, ":")
+		if len(parts) != 4 {
+			t.Fatalf("SCREEN_CAPTURE=%q: want file.pcap:end.png:port:tolerance", spec)
+		}
+		pcap, end = parts[0], parts[1]
+		fmt.Sscan(parts[2], &port)
+		fmt.Sscan(parts[3], &tol)
+		t.Run(filepath.Base(pcap), func(t *testing.T) { checkCapture(t, pcap, end, port, tol, false) })
+	}
+}
+
+func checkCapture(t *testing.T, pcap, endPNG string, port uint16, tolerance int, cursor bool) {
+	if _, err := os.Stat(pcap); err != nil {
+		t.Fatalf("capture missing: %v", err)
+	}
+	var sessions []*grabbed
+	capturetest.Read(t, pcap, 0, grab{port, &sessions})
+	if len(sessions) != 1 {
+		t.Fatalf("%d VNC sessions, want 1", len(sessions))
+	}
+	g := sessions[0]
+	if g.gap {
+		t.Fatal("the capture has a gap")
+	}
+	srv := newStream(g.in[dissectors.FromServer], "server")
+	cli := newStream(g.in[dissectors.FromClient], "client")
+	secType := 0
+	if len(srv.b) > 13 {
+		secType = int(srv.b[13])
+	}
+	pfs, err := clientFormats(cli, secType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := serverReplay(t, srv, pfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rectangles: %v; pixel format changes: %d", rp.rects, len(pfs))
+	if rp.rects["cursor"]+rp.rects["cursor-with-alpha"]+rp.rects["x-cursor"] > 0 {
+		// The last cursor may be xterm's hidden pointer (1x1, clear); some cursor had a shape.
+		t.Logf("cursors (size, opaque pixels): %v", rp.cursors)
+		shaped := false
+		for _, c := range rp.cursors {
+			shaped = shaped || c[2] > 0 && c[2] < c[0]*c[1]
+		}
+		if cursor && !shaped {
+			t.Error("no cursor with a shape")
+		}
+	}
+	for _, f := range rp.failures {
+		t.Errorf("rectangle failed: %s", f)
+	}
+	f, err := os.Open(endPNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	end, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rp.sc.Image()
+	if got.Bounds() != end.Bounds() {
+		t.Fatalf("framebuffer %v, screenshot %v", got.Bounds(), end.Bounds())
+	}
+	// A pixel format of fewer than 8 bits a component cannot come closer
+	// than one of its steps.
+	tol := [3]int{tolerance, tolerance, tolerance}
+	if rp.pf.TrueColour {
+		for i, m := range []uint16{rp.pf.RedMax, rp.pf.GreenMax, rp.pf.BlueMax} {
+			if m > 0 && m < 255 {
+				tol[i] = max(tol[i], (255+int(m)-1)/int(m))
+			}
+		}
+	}
+	same, total := 0, 0
+	var firstDiff image.Point
+	for y := 0; y < got.Rect.Dy(); y++ {
+		for x := 0; x < got.Rect.Dx(); x++ {
+			total++
+			r, g, b, _ := end.At(x, y).RGBA()
+			o := got.PixOffset(x, y)
+			if near(got.Pix[o], r>>8, tol[0]) && near(got.Pix[o+1], g>>8, tol[1]) && near(got.Pix[o+2], b>>8, tol[2]) {
+				same++
+			} else if total-same == 1 {
+				firstDiff = image.Pt(x, y)
+			}
+		}
+	}
+	pct := 100 * float64(same) / float64(total)
+	t.Logf("%d of %d pixels equal (%.3f%%, tolerance %v, final pixel format %v)", same, total, pct, tol, rp.pf)
+	if pct < 99 {
+		t.Errorf("only %.3f%% of the pixels match the end screenshot (first difference at %v)", pct, firstDiff)
+		if dir := os.Getenv("SCREEN_DUMP"); dir != "" {
+			out, _ := os.Create(filepath.Join(dir, filepath.Base(pcap)+"-replay.png"))
+			png.Encode(out, got)
+			out.Close()
+		}
 	}
 }
 
