@@ -5,10 +5,13 @@
 // RGBA image and says what changed.
 //
 // The package is pure: no I/O, no clock. Memory is bounded per Screen: the
-// framebuffer (at most MaxPixels pixels), one cursor of at most
-// MaxCursorSide on a side, and the zlib state of the stateful encodings (ZRLE,
-// Zlib and Tight's four streams, each a 32 KiB window plus what one rectangle
-// needs). A zlib stream that lost its place (a malformed rectangle, a gap in
+// framebuffer (at most MaxPixels pixels: 64 MiB), one cursor of at most
+// MaxCursorSide on a side (1 MiB), a colour map (at most 256 KiB), and for
+// each zlib stream in use (ZRLE, Zlib, ZlibHex's two, Tight's four) a
+// decompressor with its 32 KiB window, a 4 KiB read-ahead and one row or
+// tile of scratch; compressed input is borrowed from the rectangle, never
+// kept. JPEG and PNG pictures are checked to be the rectangle's size
+// before they are decoded. A zlib stream that lost its place (a malformed rectangle, a gap in
 // the capture) is refused until the server resets it, so a wrong picture is
 // never shown as right.
 package screen
@@ -56,7 +59,7 @@ type Screen struct {
 
 	zrle, zlib, zlibHexRaw, zlibHex zstream
 	tight                           [4]zstream
-	grad                            []int // Tight gradient filter: two rows of components, reused
+	grad                            []uint16 // Tight gradient filter: two rows of components, reused
 }
 
 // New makes a framebuffer of w x h pixels (black) for pixel format pf.
@@ -97,6 +100,8 @@ func (s *Screen) SetPixelFormat(pf rfb.PixelFormat) error {
 
 // SetColourMap applies SetColourMapEntries (RFC 6143 7.6.2): 16-bit
 // components for the entries from first on. Entries past 65535 are dropped.
+// Pixels already decoded keep their colours (the server repaints after a
+// change anyway).
 func (s *Screen) SetColourMap(first int, rgb [][3]uint16) {
 	if first < 0 || first > 0xffff {
 		return
