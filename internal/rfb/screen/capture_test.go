@@ -93,9 +93,27 @@ func (s *stream) take(n int) ([]byte, error) {
 	return b, nil
 }
 
-func (s *stream) u8() int  { b, _ := s.take(1); return int(b[0]) }
-func (s *stream) u16() int { b, _ := s.take(2); return int(binary.BigEndian.Uint16(b)) }
-func (s *stream) u32() int { b, _ := s.take(4); return int(binary.BigEndian.Uint32(b)) }
+// u8, u16 and u32 read big-endian numbers; 0 past the end (the walk then stops).
+func (s *stream) u8() int {
+	if b, err := s.take(1); err == nil {
+		return int(b[0])
+	}
+	return 0
+}
+
+func (s *stream) u16() int {
+	if b, err := s.take(2); err == nil {
+		return int(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (s *stream) u32() int {
+	if b, err := s.take(4); err == nil {
+		return int(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
 
 // time is the packet time of the byte at the current offset.
 func (s *stream) time() int64 {
@@ -111,14 +129,52 @@ type pfChange struct {
 	pf rfb.PixelFormat
 }
 
-// clientFormats walks the client's stream for SetPixelFormat messages.
-func clientFormats(c *stream, secType int) ([]pfChange, error) {
-	c.take(12) // ProtocolVersion
-	c.take(1)  // the security type chosen (3.8)
-	if secType == 2 {
-		c.take(16) // VNC authentication response
+// handshake walks both streams through the RFB 3.8 handshake (RFC 6143 7.1-7.3)
+// in step: security types None (1), VNC authentication (2), and TightVNC's
+// Tight security type (16) with its tunnel and authentication lists. It
+// leaves both streams at their first normal message and returns ServerInit.
+func handshake(s, c *stream) (w, h int, pf rfb.PixelFormat, err error) {
+	if v, _ := s.take(12); v == nil || string(v[:4]) != "RFB " {
+		return 0, 0, pf, fmt.Errorf("not RFB: %q", v)
+	}
+	c.take(12)
+	s.take(s.u8()) // the security types offered
+	chosen := c.u8()
+	auth := chosen
+	if chosen == 16 { // Tight: tunnels, then authentication types, each a 16-byte capability
+		if n := s.u32(); n > 0 {
+			s.take(16 * n)
+			c.take(4)
+		}
+		auth = 1
+		if n := s.u32(); n > 0 {
+			s.take(16 * n)
+			auth = c.u32()
+		}
+	}
+	if auth == 2 {
+		s.take(16) // challenge
+		c.take(16) // response
+	}
+	if res := s.u32(); res != 0 {
+		return 0, 0, pf, fmt.Errorf("security result %d", res)
 	}
 	c.take(1) // ClientInit
+	w, h = s.u16(), s.u16()
+	pfb, _ := s.take(16)
+	if pf, err = rfb.ParsePixelFormat(pfb); err != nil {
+		return 0, 0, pf, err
+	}
+	s.take(s.u32())   // name
+	if chosen == 16 { // Tight's interaction capabilities
+		ns, nc, ne := s.u16(), s.u16(), s.u16()
+		s.take(2 + 16*(ns+nc+ne))
+	}
+	return w, h, pf, nil
+}
+
+// clientFormats walks the client's stream for SetPixelFormat messages.
+func clientFormats(c *stream) ([]pfChange, error) {
 	var out []pfChange
 	for c.off < len(c.b) {
 		ts := c.time()
@@ -181,26 +237,7 @@ type replay struct {
 }
 
 // serverReplay walks the server's stream and applies every rectangle.
-func serverReplay(t *testing.T, s *stream, pfs []pfChange) (*replay, error) {
-	if v, _ := s.take(12); string(v[:4]) != "RFB " {
-		return nil, fmt.Errorf("not RFB: %q", v)
-	}
-	n := s.u8()
-	types, _ := s.take(n)
-	secType := int(types[0])
-	if secType == 2 {
-		s.take(16) // challenge
-	}
-	if res := s.u32(); res != 0 {
-		return nil, fmt.Errorf("security result %d", res)
-	}
-	w, h := s.u16(), s.u16()
-	pfb, _ := s.take(16)
-	pf, err := rfb.ParsePixelFormat(pfb)
-	if err != nil {
-		return nil, err
-	}
-	s.take(s.u32()) // name
+func serverReplay(t *testing.T, s *stream, w, h int, pf rfb.PixelFormat, pfs []pfChange) (*replay, error) {
 	sc, err := screen.New(w, h, pf)
 	if err != nil {
 		return nil, err
@@ -338,15 +375,15 @@ func checkCapture(t *testing.T, pcap, endPNG string, port uint16, tolerance int,
 	}
 	srv := newStream(g.in[dissectors.FromServer], "server")
 	cli := newStream(g.in[dissectors.FromClient], "client")
-	secType := 0
-	if len(srv.b) > 13 {
-		secType = int(srv.b[13])
-	}
-	pfs, err := clientFormats(cli, secType)
+	w, h, pf, err := handshake(srv, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := serverReplay(t, srv, pfs)
+	pfs, err := clientFormats(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := serverReplay(t, srv, w, h, pf, pfs)
 	if err != nil {
 		t.Fatal(err)
 	}
