@@ -60,6 +60,7 @@ type Screen struct {
 	zrle, zlib, zlibHexRaw, zlibHex zstream
 	tight                           [4]zstream
 	grad                            []uint16 // Tight gradient filter: two rows of components, reused
+	painted                         int64    // pixels written, for Painted
 }
 
 // New makes a framebuffer of w x h pixels (black) for pixel format pf.
@@ -147,6 +148,12 @@ func (s *Screen) Pointer() (x, y int, ok bool) { return s.pointerX, s.pointY, s.
 // Name is the desktop name from the last DesktopName pseudo-rectangle
 // (raw bytes from the network: escape before showing), at most 1024 bytes.
 func (s *Screen) Name() string { return s.name }
+
+// Painted is how many pixels the Screen has written since New, a measure of
+// the work done. A few bytes can ask for a lot of it (a 5-byte Tight fill or
+// a 12-byte CopyRect may repaint the whole framebuffer), so a caller that
+// must keep up with capture can budget it against the bytes or time.
+func (s *Screen) Painted() int64 { return s.painted }
 
 // Gap tells the Screen that server bytes were lost: every zlib stream lost
 // its place. Their later rectangles are refused until a reset.
@@ -296,6 +303,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 		s.lose(enc, payload) // whatever went wrong, the stream did not end where the server's did
 	}
 	s.markDirty(r) // even a failed rectangle may have changed pixels
+	s.painted += int64(area(r))
 	if err != nil {
 		return fmt.Errorf("%s %dx%d at %d,%d: %w", rfb.EncodingName(enc), w, h, x, y, err)
 	}
@@ -368,6 +376,7 @@ func (s *Screen) fill(r image.Rectangle, c [4]uint8) {
 	if r.Empty() {
 		return
 	}
+	s.painted += int64(area(r))
 	fb := s.fb
 	first := fb.Pix[fb.PixOffset(r.Min.X, r.Min.Y):]
 	row := first[:r.Dx()*4]
