@@ -8,7 +8,8 @@ import (
 )
 
 // applyCursor: the Cursor (-239, RFC 6143 7.8.1), XCursor (-240),
-// CursorWithAlpha (-314) and VMware cursor (0x574D5664) pseudo-encodings. The rectangle's position is the
+// CursorWithAlpha (-314) and VMware cursor (0x574D5664) pseudo-encodings.
+// The rectangle's position is the
 // hot spot; an empty rectangle hides the cursor.
 func (s *Screen) applyCursor(x, y, w, h int, enc int32, p []byte) error {
 	if err := exactCursorLen(enc, w, h, s.px.pf, p); err != nil {

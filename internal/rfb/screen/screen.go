@@ -11,8 +11,10 @@
 // decompressor with its 32 KiB window, a 4 KiB read-ahead and one row or
 // tile of scratch; compressed input is borrowed from the rectangle, never
 // kept. JPEG and PNG pictures are checked to be the rectangle's size
-// before they are decoded. A zlib stream that lost its place (a malformed rectangle, a gap in
-// the capture) is refused until the server resets it, so a wrong picture is
+// before they are decoded.
+//
+// A zlib stream that lost its place (a malformed rectangle, a gap in the
+// capture) is refused until the server resets it, so a wrong picture is
 // never shown as right.
 package screen
 
@@ -27,7 +29,7 @@ import (
 // Bounds on what one Screen may hold.
 const (
 	MaxSide       = 16384   // either side of the framebuffer
-	MaxPixels     = 1 << 24 // width*height: 64 MiB of RGBA (4096x4096, or 7680x2160 with room)
+	MaxPixels     = 1 << 24 // width*height: 64 MiB of RGBA (4096x4096; 7680x2160 fits)
 	MaxCursorSide = 512     // either side of a cursor image
 	maxDirty      = 64      // rectangles TakeDirty keeps apart before merging the closest
 	maxLeftover   = 64      // compressed bytes a zlib stream may carry from one rectangle to the next (a flush marker)
@@ -51,11 +53,11 @@ type Screen struct {
 	cmap  [][4]uint8
 	dirty []image.Rectangle
 
-	cursor           *image.RGBA
-	hotX, hotY       int
-	pointerX, pointY int
-	pointerSeen      bool
-	name             string
+	cursor             *image.RGBA
+	hotX, hotY         int
+	pointerX, pointerY int
+	pointerSeen        bool
+	name               string
 
 	zrle, zlib, zlibHexRaw, zlibHex zstream
 	tight                           [4]zstream
@@ -143,7 +145,7 @@ func (s *Screen) Cursor() (img *image.RGBA, hotX, hotY int, ok bool) {
 }
 
 // Pointer is the pointer position the server last reported (PointerPos).
-func (s *Screen) Pointer() (x, y int, ok bool) { return s.pointerX, s.pointY, s.pointerSeen }
+func (s *Screen) Pointer() (x, y int, ok bool) { return s.pointerX, s.pointerY, s.pointerSeen }
 
 // Name is the desktop name from the last DesktopName pseudo-rectangle
 // (raw bytes from the network: escape before showing), at most 1024 bytes.
@@ -252,7 +254,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 	case rfb.EncLastRect, rfb.EncQEMUPointerMotion, rfb.EncQEMUExtendedKey, rfb.EncQEMULEDState:
 		return nil
 	case rfb.EncPointerPos, encVMwareCursorPos:
-		s.pointerX, s.pointY, s.pointerSeen = x, y, true
+		s.pointerX, s.pointerY, s.pointerSeen = x, y, true
 		return nil
 	case rfb.EncDesktopName:
 		if err := exactLen(enc, w, h, payload); err != nil {
