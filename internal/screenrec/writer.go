@@ -277,10 +277,12 @@ func (w *Writer) Frame(ts int64, img *image.RGBA, dirty []image.Rectangle) {
 	b := img.Rect
 	if b.Dx() != w.width || b.Dy() != w.height {
 		w.Resize(ts, b.Dx(), b.Dy())
-		dirty = []image.Rectangle{b}
 	}
 	if w.tooBig {
 		return
+	}
+	if w.needKey {
+		dirty = []image.Rectangle{b} // a key frame is due: take all of it
 	}
 	screen := w.shadow.Rect
 	for _, r := range dirty {
