@@ -119,9 +119,11 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte(hdr + `[0,"k",{"png":"` + b64(pngHeader(100, 80)) + `"}]` + "\n"))                                               // header only PNG
 	f.Add([]byte(hdr + `[0,"d",[{"x":99,"y":79,"png":"` + b64(smallPNG(1, 1)) + `"}]]` + "\n"))                                   // corner patch
 	f.Add([]byte(`{"version":1,"format":"psmtap-screen","width":0,"height":0}` + "\n" + `[0,"s",{"width":3,"height":3}]` + "\n")) // no size first
+	p := filepath.Join(dir, "fuzzed")                                                                                             // one file per worker process
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := filepath.Join(t.TempDir(), "f")
-		os.WriteFile(p, b, 0o644)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		r, err := Open(p)
 		if err != nil {
 			return

@@ -26,6 +26,9 @@ const (
 	maxPictures = 4 << 20   // key frames and change events
 	maxPatches  = 4096      // rectangles in one change event
 	maxSeconds  = 1 << 31   // event times (about 68 years)
+	// maxWindow bounds the decompressor's memory: the writer uses 1 MiB,
+	// the zstd tool 8 MiB at its usual levels.
+	maxWindow = 8 << 20
 )
 
 // Mark is a point on the time line with a text: keys typed, or why the
@@ -75,7 +78,7 @@ func (r *Recording) End() time.Duration { return r.end }
 // like a screen recording, for tools that take either kind.
 func Is(head []byte) bool {
 	if bytes.HasPrefix(head, zstdMagic) {
-		d, err := zstd.NewReader(bytes.NewReader(head), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		d, err := zstd.NewReader(bytes.NewReader(head), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			return false
 		}
@@ -109,7 +112,7 @@ func openStream(path string) (*stream, error) {
 	br := bufio.NewReaderSize(f, 64<<10)
 	var src io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
-		s.dec, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(256<<20))
+		s.dec, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("screenrec: %w", err)
