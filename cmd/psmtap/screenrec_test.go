@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/draw"
@@ -109,5 +111,77 @@ func TestReplayExportPNG(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"version":1,"format":"psmtap-screen","width":99999,"height":2}`+"\n"), 0o644)
 	if r := run(t, "replay", "--export", "png", "-o", out, bad); r.code != 1 || !strings.Contains(r.stderr, "size") {
 		t.Errorf("hostile file: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestConsoleScreenBrowser: the console of psmtap serve, in headless
+// Chromium, plays a VNC session's screen recording on its canvas: at the
+// end the canvas holds the last frame pixel for pixel; the slider takes it
+// back to the frame at 1.5 s; the keys and the incomplete mark are on the
+// time line and in the banner, as text.
+func TestConsoleScreenBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser: not with -short")
+	}
+	c := chromium(t)
+	dir := t.TempDir()
+	w, rec := filepath.Join(dir, "out"), filepath.Join(dir, "rec")
+	os.MkdirAll(w, 0o755)
+	path, at15, last := screenRecording(t, rec)
+	st, _ := os.Stat(path)
+	doc, _ := json.Marshal(map[string]any{"@timestamp": "2026-11-30T01:00:00Z",
+		"event":  map[string]any{"dataset": "psmtap.session", "id": "screentest1", "type": []string{"end"}, "start": "2026-11-30T01:00:00Z", "end": "2026-11-30T01:00:04Z"},
+		"source": map[string]any{"ip": "192.0.2.10", "port": 50000}, "destination": map[string]any{"ip": "192.0.2.20", "port": 5900},
+		"network": map[string]any{"protocol": "vnc"}, "user": map[string]any{"name": "alice"},
+		"psm": map[string]any{"session_id": "screentest1", "recording": map[string]any{"format": screenrec.Format, "path": filepath.Base(path), "bytes": st.Size()}}})
+	os.WriteFile(filepath.Join(w, "a.ndjson"), append(doc, '\n'), 0o644)
+	base := startServe(t, "--records", w, "--recordings", rec)
+
+	c.call(t, "Page.navigate", map[string]any{"url": base + "/#session=screentest1&replay=1"})
+	c.waitFor(t, "the screen recording played to its end", `document.querySelector("#screen").dataset.state === "ended"`, 30*time.Second)
+	canvas := func() *image.RGBA {
+		var px struct {
+			W, H int
+			Px   string
+		}
+		json.Unmarshal(c.eval(t, `(() => { const c = document.querySelector("#scanvas");
+			const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+			let s = ""; for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode.apply(null, d.subarray(i, i + 8192));
+			return {w: c.width, h: c.height, px: btoa(s)}; })()`), &px)
+		b, _ := base64.StdEncoding.DecodeString(px.Px)
+		return &image.RGBA{Pix: b, Stride: 4 * px.W, Rect: image.Rect(0, 0, px.W, px.H)}
+	}
+	same := func(what string, got, want *image.RGBA) {
+		t.Helper()
+		if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+			diff := 0
+			for i := range min(len(got.Pix), len(want.Pix)) {
+				if got.Pix[i] != want.Pix[i] {
+					diff++
+				}
+			}
+			t.Errorf("%s: canvas %v, want %v; %d bytes differ", what, got.Rect, want.Rect, diff)
+		}
+	}
+	same("the end", canvas(), last)
+	var ui struct {
+		Banner, Timeline string
+		BannerHidden     bool
+		Tags             int
+	}
+	json.Unmarshal(c.eval(t, `({banner: document.querySelector("#sbanner").textContent, bannerHidden: document.querySelector("#sbanner").hidden,
+		timeline: document.querySelector("#stimeline").textContent, tags: document.querySelectorAll("#stimeline b, #sbanner b").length})`), &ui)
+	if ui.BannerHidden || !strings.Contains(ui.Banner, "Incomplete from 0:03.0") || !strings.Contains(ui.Timeline, "keys  xterm<b>⏎") || !strings.Contains(ui.Banner, "^[]0;pwned^G") ||
+		!strings.Contains(ui.Timeline, "click (100, 50) buttons 1") || ui.Tags != 0 {
+		t.Errorf("banner and time line: %+v", ui)
+	}
+	// back to 1.5 s of 3 s with the slider
+	c.eval(t, `(() => { const s = document.querySelector("#sslider"); s.value = "500"; s.dispatchEvent(new Event("input")); })()`)
+	c.waitFor(t, "the frame at 1.5 s", `document.querySelector("#screen").dataset.t === "1.5" && document.querySelector("#screen").dataset.state === "paused"`, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	same("1.5 s", canvas(), at15)
+	if shots := os.Getenv("PSMTAP_CONSOLE_SHOTS"); shots != "" {
+		c.eval(t, `document.querySelector("#detail").scrollIntoView()`)
+		c.screenshot(t, filepath.Join(shots, "console-screen.png"))
 	}
 }
