@@ -74,20 +74,19 @@ type Recording struct {
 // End is the time of the last event.
 func (r *Recording) End() time.Duration { return r.end }
 
-// Is says whether raw (the start of a file, plain or zstd-compressed) looks
-// like a screen recording, for tools that take either kind.
-func Is(head []byte) bool {
-	if bytes.HasPrefix(head, zstdMagic) {
-		d, err := zstd.NewReader(bytes.NewReader(head), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
-		if err != nil {
-			return false
-		}
-		defer d.Close()
-		buf := make([]byte, 256)
-		n, _ := io.ReadFull(d, buf)
-		head = buf[:n]
+// headerStart is how every screen recording begins (decompressed).
+const headerStart = `{"version":1,"format":"psmtap-screen"`
+
+// IsFile says whether the file (plain or zstd-compressed) is a screen
+// recording, by its first bytes, for tools that take either kind.
+func IsFile(path string) (bool, error) {
+	s, err := openStream(path)
+	if err != nil {
+		return false, err
 	}
-	return bytes.HasPrefix(head, []byte(`{"version":1,"format":"psmtap-screen"`))
+	defer s.Close()
+	head, _ := s.br.Peek(len(headerStart))
+	return string(head) == headerStart, nil
 }
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -188,10 +187,22 @@ type keyFrame struct {
 	PNG []byte `json:"png"`
 }
 
+// patch is an entry of a change event: a picture at x, y, or (no
+// picture) a copy of the w x h rectangle at sx, sy to x, y.
 type patch struct {
 	X   int    `json:"x"`
 	Y   int    `json:"y"`
 	PNG []byte `json:"png"`
+	W   int    `json:"w"`
+	H   int    `json:"h"`
+	SX  int    `json:"sx"`
+	SY  int    `json:"sy"`
+}
+
+// copyOK says whether a copy entry stays inside a w x h screen.
+func (p patch) copyOK(w, h int) bool {
+	in := func(x, y int) bool { return x >= 0 && y >= 0 && x <= w-p.W && y <= h-p.H }
+	return p.W > 0 && p.H > 0 && p.W <= w && p.H <= h && in(p.X, p.Y) && in(p.SX, p.SY)
 }
 
 type click struct {
@@ -279,6 +290,12 @@ func Open(path string) (*Recording, error) {
 				return nil, bad("change event")
 			}
 			for _, p := range ps {
+				if p.PNG == nil {
+					if !p.copyOK(w, h) {
+						return nil, bad("copy (outside the screen)")
+					}
+					continue
+				}
 				pw, ph, err := pngSize(p.PNG)
 				if err != nil || p.X < 0 || p.Y < 0 || pw <= 0 || ph <= 0 || p.X > w-pw || p.Y > h-ph {
 					return nil, bad("change (not a PNG inside the screen)")
@@ -388,6 +405,14 @@ func (r *Recording) FrameAt(t time.Duration) (*image.RGBA, error) {
 			return nil, errors.New("screenrec: bad change event")
 		}
 		for _, p := range ps {
+			if p.PNG == nil {
+				if !p.copyOK(img.Rect.Dx(), img.Rect.Dy()) {
+					return nil, errors.New("screenrec: the file changed since it was opened")
+				}
+				// draw.Draw copies overlapping parts of one image as if through a buffer
+				draw.Draw(img, image.Rect(p.X, p.Y, p.X+p.W, p.Y+p.H), img, image.Pt(p.SX, p.SY), draw.Src)
+				continue
+			}
 			if err := paste(img, p.PNG, p.X, p.Y); err != nil {
 				return nil, fmt.Errorf("screenrec: line %d: %w", s.line, err)
 			}

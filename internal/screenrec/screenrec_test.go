@@ -290,3 +290,54 @@ func TestTooBig(t *testing.T) {
 		t.Errorf("after: %v", err)
 	}
 }
+
+// TestScroll: a terminal scrolling is written as a copy of the rows that
+// moved plus the new line, and plays back pixel for pixel (down as well as
+// up, the copy overlapping itself).
+func TestScroll(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-scroll", t0, 1920, 1080, Options{MinFrameGap: time.Nanosecond, KeyFrameEvery: time.Hour})
+	d := newDesktop()
+	for range 50 {
+		d.scroll() // a full terminal
+	}
+	w.Frame(at(0), d.img, nil)
+	var shots []*image.RGBA
+	for i := 1; i <= 12; i++ {
+		var r image.Rectangle
+		switch {
+		case i == 6: // scroll back down: the terminal's rows move down by three lines
+			r = d.term
+			st := d.img.Stride
+			for y := d.term.Max.Y - 1; y >= d.term.Min.Y+48; y-- {
+				copy(d.img.Pix[y*st+d.term.Min.X*4:y*st+d.term.Max.X*4], d.img.Pix[(y-48)*st+d.term.Min.X*4:])
+			}
+			for c := range 120 {
+				for l := range 3 {
+					d.glyph(c, l, (c+l)%95)
+				}
+			}
+		case i%2 == 0:
+			r = d.scroll()
+		default:
+			r = d.typeChar()
+		}
+		w.Frame(at(time.Duration(i)*time.Second), d.img, []image.Rectangle{r})
+		shots = append(shots, clone(d.img))
+	}
+	rec := mustClose(t, w, dir)
+	for i, want := range shots {
+		got, err := rec.FrameAt(time.Duration(i+1) * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePixels(t, "frame "+itoa(i+1), got, want)
+	}
+	st, _ := os.Stat(rec.path)
+	// a key frame (about 350 kB of noisy text) and small changes; six
+	// scrolls as pictures would add about 1.4 MB
+	if st.Size() > 600<<10 {
+		t.Errorf("%d bytes: scrolls written as pictures?", st.Size())
+	}
+	t.Logf("%d bytes", st.Size())
+}

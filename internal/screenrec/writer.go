@@ -22,6 +22,7 @@ package screenrec
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -29,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"image"
 	"image/png"
 	"io"
@@ -129,6 +131,7 @@ type Writer struct {
 	width     int
 	height    int
 	shadow    *image.RGBA // the screen as last given (opaque)
+	shown     *image.RGBA // the screen as a player shows it after the events written
 	pending   []image.Rectangle
 	pendingTS int64
 	hasPend   bool
@@ -211,8 +214,10 @@ func (w *Writer) setSize(width, height int) {
 		clear(w.shadow.Pix)
 	} else {
 		w.shadow = image.NewRGBA(image.Rect(0, 0, width, height))
+		w.shown = image.NewRGBA(w.shadow.Rect)
 	}
 	opaque(w.shadow, w.shadow.Rect)
+	copy(w.shown.Pix, w.shadow.Pix)
 }
 
 // Truncated reports whether pictures stopped at MaxBytes (the caller notes
@@ -326,29 +331,187 @@ func (w *Writer) flush() {
 		w.line = w.appendPNG(w.line, w.shadow)
 		w.line = append(w.line, '}')
 		w.end()
+		copy(w.shown.Pix, w.shadow.Pix)
 		w.needKey, w.lastKey = false, rel
 	} else if len(rects) > 0 {
-		w.begin(ts, 'd')
-		w.line = append(w.line, '[')
-		for i, r := range rects {
-			if i > 0 {
-				w.line = append(w.line, ',')
-			}
-			w.line = append(w.line, `{"x":`...)
-			w.line = strconv.AppendInt(w.line, int64(r.Min.X), 10)
-			w.line = append(w.line, `,"y":`...)
-			w.line = strconv.AppendInt(w.line, int64(r.Min.Y), 10)
-			w.line = append(w.line, `,"png":`...)
-			w.line = w.appendPNG(w.line, w.shadow.SubImage(r))
-			w.line = append(w.line, '}')
-		}
-		w.line = append(w.line, ']')
-		w.end()
+		w.changes(ts, rects)
 	}
 	w.lastOut = rel
 	w.pending, w.hasPend = w.pending[:0], false
 	if cap(w.line) > 32<<20 {
 		w.line = nil // one huge key frame: do not keep its buffer
+	}
+}
+
+// changes writes a "d" event: for each rectangle, what really changed
+// against what a player shows, as a copy of a scrolled part (a terminal
+// scrolling: cheap to say, costly as a picture) and PNG patches.
+func (w *Writer) changes(ts int64, rects []image.Rectangle) {
+	w.begin(ts, 'd')
+	w.line = append(w.line, '[')
+	n := 0
+	sep := func() {
+		if n > 0 {
+			w.line = append(w.line, ',')
+		}
+		n++
+	}
+	for _, r := range rects {
+		r = changed(w.shadow, w.shown, r)
+		if r.Empty() {
+			continue
+		}
+		if r.Dy() >= minScroll && r.Dx() >= minScroll {
+			if band, dy := scrolled(w.shadow, w.shown, r); dy != 0 {
+				sep()
+				w.line = appendInts(w.line, `{"x":`, band.Min.X, `,"y":`, band.Min.Y, `,"w":`, band.Dx(), `,"h":`, band.Dy(),
+					`,"sx":`, band.Min.X, `,"sy":`, band.Min.Y+dy, `}`)
+				moveRows(w.shown, band, dy)
+				r = changed(w.shadow, w.shown, r)
+				if r.Empty() {
+					continue
+				}
+			}
+		}
+		sep()
+		w.line = appendInts(w.line, `{"x":`, r.Min.X, `,"y":`, r.Min.Y, `,"png":`)
+		w.line = w.appendPNG(w.line, w.shadow.SubImage(r))
+		w.line = append(w.line, '}')
+		copyRect(w.shown, w.shadow, r, image.Point{})
+	}
+	if n == 0 {
+		w.line = w.line[:0] // nothing changed after all: no event
+		return
+	}
+	w.line = append(w.line, ']')
+	w.end()
+}
+
+// appendInts appends literal strings and numbers in turn.
+func appendInts(dst []byte, parts ...any) []byte {
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			dst = append(dst, v...)
+		case int:
+			dst = strconv.AppendInt(dst, int64(v), 10)
+		}
+	}
+	return dst
+}
+
+// changed is the part of r where a and b differ (its bounding box).
+func changed(a, b *image.RGBA, r image.Rectangle) image.Rectangle {
+	row := func(y, x0, x1 int) ([]byte, []byte) {
+		i, j := a.PixOffset(x0, y), a.PixOffset(x1, y)
+		return a.Pix[i:j], b.Pix[i:j]
+	}
+	y0, y1 := r.Min.Y, r.Max.Y
+	for y0 < y1 {
+		if p, q := row(y0, r.Min.X, r.Max.X); !bytes.Equal(p, q) {
+			break
+		}
+		y0++
+	}
+	for y1 > y0 {
+		if p, q := row(y1-1, r.Min.X, r.Max.X); !bytes.Equal(p, q) {
+			break
+		}
+		y1--
+	}
+	if y0 == y1 {
+		return image.Rectangle{}
+	}
+	x0, x1 := r.Max.X, r.Min.X
+	for y := y0; y < y1; y++ {
+		p, q := row(y, r.Min.X, r.Max.X)
+		for x := 0; x < (x0-r.Min.X)*4; x += 4 {
+			if [4]byte(p[x:]) != [4]byte(q[x:]) {
+				x0 = r.Min.X + x/4
+				break
+			}
+		}
+		for x := len(p) - 4; x >= (x1-r.Min.X)*4; x -= 4 {
+			if [4]byte(p[x:]) != [4]byte(q[x:]) {
+				x1 = r.Min.X + x/4 + 1
+				break
+			}
+		}
+	}
+	return image.Rect(x0, y0, x1, y1)
+}
+
+// minScroll: smaller changes are not worth looking for a scroll in.
+const minScroll = 32
+
+var rowSeed = maphash.MakeSeed()
+
+// scrolled looks for r's content moved up or down since was: the shift dy
+// (now's row y is was's row y+dy) that most rows agree on, and the band
+// of r it holds for. dy 0: no scroll.
+func scrolled(now, was *image.RGBA, r image.Rectangle) (image.Rectangle, int) {
+	h := r.Dy()
+	rowHash := func(img *image.RGBA, y int) uint64 {
+		return maphash.Bytes(rowSeed, img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)])
+	}
+	// rows of was by content; a content seen twice (blank lines) says nothing
+	where := make(map[uint64]int, h)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		k := rowHash(was, y)
+		if _, dup := where[k]; dup {
+			where[k] = -1
+		} else {
+			where[k] = y
+		}
+	}
+	votes := map[int]int{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if from, ok := where[rowHash(now, y)]; ok && from >= 0 && from != y {
+			votes[from-y]++
+		}
+	}
+	dy, best := 0, 0
+	for d, v := range votes {
+		if v > best || v == best && abs(d) < abs(dy) {
+			dy, best = d, v
+		}
+	}
+	if best < h/4 || best < 8 {
+		return image.Rectangle{}, 0
+	}
+	band := r
+	if dy > 0 {
+		band.Max.Y -= dy
+	} else {
+		band.Min.Y -= dy
+	}
+	return band, dy
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// moveRows copies, inside img, the rows of band shifted by dy into band
+// (as a player does with the copy entry).
+func moveRows(img *image.RGBA, band image.Rectangle, dy int) {
+	n := band.Dx() * 4
+	cp := func(y int) {
+		d := img.PixOffset(band.Min.X, y)
+		s := img.PixOffset(band.Min.X, y+dy)
+		copy(img.Pix[d:d+n], img.Pix[s:s+n])
+	}
+	if dy > 0 {
+		for y := band.Min.Y; y < band.Max.Y; y++ {
+			cp(y)
+		}
+	} else {
+		for y := band.Max.Y - 1; y >= band.Min.Y; y-- {
+			cp(y)
+		}
 	}
 }
 
@@ -541,7 +704,7 @@ func (w *Writer) release() {
 		encoders.Put(w.zw)
 		w.zw = nil
 	}
-	w.shadow, w.pending, w.line, w.pbuf.b = nil, nil, nil, nil
+	w.shadow, w.shown, w.pending, w.line, w.pbuf.b = nil, nil, nil, nil, nil
 }
 
 // Abort drops the recording: the temporary file is removed.

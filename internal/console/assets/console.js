@@ -350,7 +350,7 @@
   // --- screen recordings (VNC) ------------------------------------------------
   // A screen recording (internal/screenrec, docs/recordings.md) is a header
   // line, then [seconds, code, data] events: "k" the whole screen (PNG),
-  // "d" changed rectangles (PNG), "s" a new size (black until the next key
+  // "d" changed rectangles (PNG) and scrolled parts (copies), "s" a new size (black until the next key
   // frame), "i" keys typed, "c" a click, "x" the picture may be wrong from
   // here. Pictures are decoded by createImageBitmap from Blobs: no URL is
   // made, nothing is fetched. Text from the recording goes in as textContent.
@@ -426,8 +426,13 @@
       s.ctx.drawImage(bm, 0, 0);
       bm.close();
     } else if (e.c === "d" && s.ok && Array.isArray(d)) {
-      const bms = await Promise.all(d.map((p) => decodePNG(p && p.png)));
-      d.forEach((p, i) => { s.ctx.drawImage(bms[i], p.x | 0, p.y | 0); bms[i].close(); });
+      // pictures decode in parallel, entries apply in order; an entry
+      // without a picture copies a part of the screen (a scroll)
+      const bms = await Promise.all(d.map((p) => p && p.png !== undefined ? decodePNG(p.png) : null));
+      d.forEach((p, i) => {
+        if (bms[i]) { s.ctx.drawImage(bms[i], p.x | 0, p.y | 0); bms[i].close(); }
+        else if (p && p.w > 0 && p.h > 0) s.ctx.drawImage($("scanvas"), p.sx | 0, p.sy | 0, p.w | 0, p.h | 0, p.x | 0, p.y | 0, p.w | 0, p.h | 0);
+      });
     }
   }
 
