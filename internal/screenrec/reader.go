@@ -20,7 +20,7 @@ import (
 
 // Bounds of the reader: a file is refused past them.
 const (
-	maxLine     = 256 << 20 // one event (a key frame of a noisy 8K screen fits)
+	maxLine     = 256 << 20 // one event, whatever the screen (a noisy 8K key frame fits)
 	maxPlain    = 8 << 30   // the whole recording, decompressed
 	maxTimeline = 1 << 20   // keys, clicks, marks and size changes
 	maxPictures = 4 << 20   // key frames and change events
@@ -100,6 +100,20 @@ type stream struct {
 	plain int64
 	line  int
 	buf   []byte
+	limit int // the longest line allowed now (lineLimit)
+}
+
+// lineLimit bounds an event's line for a w x h screen: pictures of all of
+// it in the largest PNG there is for it (8-bit RGBA, filter bytes, stored
+// deflate blocks), in base64, with room for the JSON around. A line longer
+// than that is not one the writer makes, and is refused before it is held.
+func lineLimit(w, h int) int {
+	if !validSize(w, h) {
+		return 64 << 10
+	}
+	raw := (w*4 + 1) * h
+	png := raw + raw/65535*5 + 1024
+	return min(png/3*4+maxPatches*160+64<<10, maxLine)
 }
 
 func openStream(path string) (*stream, error) {
@@ -107,7 +121,7 @@ func openStream(path string) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{f: f}
+	s := &stream{f: f, limit: 64 << 10}
 	br := bufio.NewReaderSize(f, 64<<10)
 	var src io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
@@ -139,7 +153,7 @@ func (s *stream) next() ([]byte, error) {
 		if s.plain > maxPlain {
 			return nil, errors.New("screenrec: recording too large")
 		}
-		if len(s.buf)+len(chunk) > maxLine {
+		if len(s.buf)+len(chunk) > s.limit {
 			return nil, fmt.Errorf("screenrec: line %d too long", s.line+1)
 		}
 		s.buf = append(s.buf, chunk...)
@@ -249,6 +263,7 @@ func Open(path string) (*Recording, error) {
 		return nil, errors.New("screenrec: bad screen size in the header")
 	}
 	r.Sizes = append(r.Sizes, Size{Width: w, Height: h})
+	s.limit = lineLimit(w, h)
 	var last time.Duration
 	for {
 		line, err := s.next()
@@ -308,6 +323,7 @@ func Open(path string) (*Recording, error) {
 				return nil, bad("size")
 			}
 			w, h = z.Width, z.Height
+			s.limit = lineLimit(w, h)
 			r.Sizes = append(r.Sizes, Size{T: e.t, Width: w, Height: h})
 			r.pictures = append(r.pictures, picture{t: e.t, line: s.line, code: 's'})
 		case 'i', 'x':
@@ -373,6 +389,9 @@ func (r *Recording) FrameAt(t time.Duration) (*image.RGBA, error) {
 		return nil, err
 	}
 	defer s.Close()
+	for _, z := range r.Sizes { // lines as long as Open allowed
+		s.limit = max(s.limit, lineLimit(z.Width, z.Height))
+	}
 	last := r.pictures[n-1].line
 	for s.line < last {
 		line, err := s.next()

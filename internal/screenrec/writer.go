@@ -194,6 +194,9 @@ func Create(dir, name string, start time.Time, width, height int, opt Options) (
 	w.setSize(width, height)
 	h, _ := json.Marshal(Header{Version: Version, Format: Format, Width: max(width, 0), Height: max(height, 0), Timestamp: start.Unix()})
 	w.write(append(h, '\n'))
+	if w.tooBig && width > 0 && height > 0 {
+		w.Incomplete(start.UnixNano(), "screen size "+strconv.Itoa(width)+"x"+strconv.Itoa(height)+" is beyond what is recorded")
+	}
 	return w, nil
 }
 
