@@ -20,7 +20,8 @@ import (
 )
 
 // screenRecording writes a small screen recording: a grey 160x100 screen,
-// a red square at 1 s, a blue bar at 2.5 s, a scroll at 2.7 s, an incomplete mark at 3 s
+// a red square at 1 s, a blue bar at 2.5 s, a scroll at 2.7 s, an incomplete mark at 3 s,
+// a last key at 63 s
 // (with a reason that holds terminal escapes), keys and a click. It
 // returns the path and the screens expected at 1.5 s and at the end.
 func screenRecording(t *testing.T, dir string) (string, *image.RGBA, *image.RGBA) {
@@ -62,6 +63,7 @@ func screenRecording(t *testing.T, dir string) (string, *image.RGBA, *image.RGBA
 	}
 	w.Frame(ts(2700*time.Millisecond), img, []image.Rectangle{region})
 	w.Incomplete(ts(3*time.Second), "missing packets \x1b]0;pwned\x07")
+	w.Key(ts(63*time.Second), "exit\n") // after a minute of nothing
 	rec, err := w.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +165,8 @@ func TestConsoleScreenBrowser(t *testing.T) {
 	base := startServe(t, "--records", w, "--recordings", rec)
 
 	c.call(t, "Page.navigate", map[string]any{"url": base + "/#session=screentest1&replay=1"})
-	c.waitFor(t, "the screen recording played to its end", `document.querySelector("#screen").dataset.state === "ended"`, 30*time.Second)
+	// 63 s of recording, a minute of it idle (cut to 2 s)
+	c.waitFor(t, "the screen recording played to its end", `document.querySelector("#screen").dataset.state === "ended"`, 20*time.Second)
 	canvas := func() *image.RGBA {
 		var px struct {
 			W, H int
@@ -200,9 +203,9 @@ func TestConsoleScreenBrowser(t *testing.T) {
 		!strings.Contains(ui.Timeline, "click (100, 50) buttons 1") || ui.Tags != 0 {
 		t.Errorf("banner and time line: %+v", ui)
 	}
-	// back to 1.5 s of 3 s with the slider
-	c.eval(t, `(() => { const s = document.querySelector("#sslider"); s.value = "500"; s.dispatchEvent(new Event("input")); })()`)
-	c.waitFor(t, "the frame at 1.5 s", `document.querySelector("#screen").dataset.t === "1.5" && document.querySelector("#screen").dataset.state === "paused"`, 10*time.Second)
+	// back to about 1.5 s of 63 s with the slider
+	c.eval(t, `(() => { const s = document.querySelector("#sslider"); s.value = "24"; s.dispatchEvent(new Event("input")); })()`)
+	c.waitFor(t, "the frame at 1.5 s", `Math.abs(document.querySelector("#screen").dataset.t - 1.5) < 0.1 && document.querySelector("#screen").dataset.state === "paused"`, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	same("1.5 s", canvas(), at15)
 	if shots := os.Getenv("PSMTAP_CONSOLE_SHOTS"); shots != "" {

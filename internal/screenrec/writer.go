@@ -341,8 +341,8 @@ func (w *Writer) flush() {
 	}
 	w.lastOut = rel
 	w.pending, w.hasPend = w.pending[:0], false
-	if cap(w.line) > 32<<20 {
-		w.line = nil // one huge key frame: do not keep its buffer
+	if cap(w.line) > 1<<20 {
+		w.line = nil // a key frame's buffer is not kept for the session's life
 	}
 }
 

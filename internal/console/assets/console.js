@@ -355,7 +355,7 @@
   // here. Pictures are decoded by createImageBitmap from Blobs: no URL is
   // made, nothing is fetched. Text from the recording goes in as textContent.
 
-  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000;
+  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000, IDLE = 2;
 
   function validSize(w, h) {
     return Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && w * h <= MAX_PIXELS;
@@ -535,6 +535,9 @@
     s.timer = setInterval(() => {
       if (!s.playing) return;
       let t = s.from + (performance.now() - s.t0) / 1000 * s.speed;
+      // idle time is cut to IDLE seconds, as for terminal recordings
+      const ev = rec.ev, last = s.at >= 0 ? ev[s.at].t : 0, next = s.at + 1 < ev.length ? ev[s.at + 1].t : rec.end;
+      if (t < next && t - last > IDLE) { t = next; s.from = next; s.t0 = performance.now(); }
       if (t >= rec.end) { t = rec.end; s.playing = false; }
       seek(s, t);
     }, 50);
