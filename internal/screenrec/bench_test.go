@@ -84,16 +84,27 @@ func (d *desktop) scroll() image.Rectangle {
 
 // session plays a minute of a 1080p session into w (nil: only draws it):
 // 25 updates a second from the server, typing in a 960x800 terminal and
-// its output scrolling it a line at a time, scrollsPerSec times a second.
+// its output scrolling it a line at a time, scrollsPerSec times a second;
+// 0: a 640x360 video instead (noise, changing at every update).
 func session(b *testing.B, w *Writer, scrollsPerSec int) {
 	d := newDesktop()
 	if w != nil {
 		w.Frame(at(0), d.img, []image.Rectangle{d.img.Rect})
 	}
-	every := 25 / scrollsPerSec
+	every := 25 / max(scrollsPerSec, 1)
+	video := image.Rect(1200, 600, 1840, 960)
 	for f := 1; f < 60*25; f++ {
 		var dirty []image.Rectangle
-		if f%every == 0 {
+		if scrollsPerSec == 0 { // a 640x360 video playing: noise, every update
+			for y := video.Min.Y; y < video.Max.Y; y++ {
+				row := d.img.Pix[d.img.PixOffset(video.Min.X, y):d.img.PixOffset(video.Max.X, y)]
+				for i := 0; i < len(row); i += 8 {
+					v := d.rng.Uint64()
+					copy(row[i:], []byte{byte(v), byte(v >> 8), byte(v >> 16), 255, byte(v >> 24), byte(v >> 32), byte(v >> 40), 255})
+				}
+			}
+			dirty = append(dirty, video)
+		} else if f%every == 0 {
 			dirty = append(dirty, d.scroll())
 		} else {
 			dirty = append(dirty, d.typeChar())
@@ -116,8 +127,12 @@ func cpuTime() time.Duration {
 // recording costs (drawing the synthetic screen is measured apart and
 // taken off) per minute of session.
 func BenchmarkBusy1080p(b *testing.B) {
-	for _, scrolls := range []int{1, 5} {
-		b.Run(strconv.Itoa(scrolls)+"scrolls-per-s", func(b *testing.B) {
+	for _, scrolls := range []int{1, 5, 0} {
+		name := strconv.Itoa(scrolls) + "scrolls-per-s"
+		if scrolls == 0 {
+			name = "video"
+		}
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			c0 := cpuTime()
 			session(b, nil, scrolls)

@@ -87,6 +87,9 @@ type Options struct {
 	// player can seek without reading from the start. Default 10 s.
 	KeyFrameEvery time.Duration
 	// MinFrameGap: frames closer than this are merged into one (their
+	// changed rectangles united); it grows to four times what the last
+	// picture took to encode (at most 1 s), so that a screen changing
+	// everywhere (a video) costs at most about a fifth of a core.
 	// changed rectangles united). Default 100 ms.
 	MinFrameGap time.Duration
 }
@@ -137,8 +140,9 @@ type Writer struct {
 	hasPend   bool
 	needKey   bool
 	lastKey   int64
-	lastOut   int64 // time of the last picture written
-	lastTS    int64 // last event time written (ns from start): kept monotonic
+	lastOut   int64         // time of the last picture written
+	lastTS    int64         // last event time written (ns from start): kept monotonic
+	slow      time.Duration // four times the last picture's encoding time (capped)
 	truncated bool
 	tooBig    bool // the screen is over the bounds: no pictures
 
@@ -309,7 +313,7 @@ func (w *Writer) Frame(ts int64, img *image.RGBA, dirty []image.Rectangle) {
 	}
 	w.pendingTS = ts
 	rel := max(ts-w.start, w.lastTS)
-	if w.needKey || rel-w.lastOut >= int64(w.opt.MinFrameGap) {
+	if w.needKey || rel-w.lastOut >= int64(max(w.opt.MinFrameGap, w.slow)) {
 		w.flush()
 	}
 }
@@ -328,6 +332,8 @@ func (w *Writer) flush() {
 		area += r.Dx() * r.Dy()
 	}
 	screen := w.shadow.Rect
+	began := time.Now()
+	defer func() { w.slow = min(4*time.Since(began), maxSlow) }()
 	if w.needKey || rel-w.lastKey >= int64(w.opt.KeyFrameEvery) || area*2 >= screen.Dx()*screen.Dy() {
 		w.begin(ts, 'k')
 		w.line = append(w.line, `{"png":`...)
@@ -562,6 +568,9 @@ func opaque(img *image.RGBA, r image.Rectangle) {
 		}
 	}
 }
+
+// maxSlow caps how far slow encoding spaces the pictures out.
+const maxSlow = time.Second
 
 // maxRects: more changed rectangles than this are sent as their bounding box.
 const maxRects = 64
