@@ -94,6 +94,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.fixedGap = true // the expected pictures below follow MinFrameGap exactly
 	rng := rand.New(rand.NewPCG(1, 2))
 	img := black(320, 200)
 	var shots []*image.RGBA
@@ -340,4 +341,29 @@ func TestScroll(t *testing.T) {
 		t.Errorf("%d bytes: scrolls written as pictures?", st.Size())
 	}
 	t.Logf("%d bytes", st.Size())
+}
+
+// TestSlowPicturesSpacedOut: a part of the screen changing everywhere at
+// every update (a video) is written less often than MinFrameGap allows:
+// four times its encoding time apart.
+func TestSlowPicturesSpacedOut(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-video", t0, 800, 600, Options{MinFrameGap: time.Millisecond})
+	img := black(800, 600)
+	video := image.Rect(100, 100, 740, 460)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 100 { // a second at 100 updates a second
+		for y := video.Min.Y; y < video.Max.Y; y++ {
+			row := img.Pix[img.PixOffset(video.Min.X, y):img.PixOffset(video.Max.X, y)]
+			for j := range row {
+				row[j] = byte(rng.Uint32())
+			}
+		}
+		w.Frame(at(time.Duration(i)*10*time.Millisecond), img, []image.Rectangle{video})
+	}
+	r := mustClose(t, w, dir)
+	if len(r.pictures) > 40 {
+		t.Errorf("%d pictures of 100 updates: not spaced out", len(r.pictures))
+	}
+	t.Logf("%d pictures", len(r.pictures))
 }
