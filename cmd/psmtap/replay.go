@@ -99,6 +99,9 @@ func runReplay(c *cli.Context) error {
 
 // replayScreen exports one frame of a screen recording as PNG.
 func replayScreen(c *cli.Context, path string) error {
+	if c.String("export") == "cast" {
+		return cli.Exit("replay: this is a screen recording, not a terminal one: --export png --at TIME|end -o OUT.png takes a frame", 2)
+	}
 	if c.String("export") != "png" {
 		return cli.Exit("replay: this is a screen recording: it does not play in a terminal. "+
 			"Take a frame with --export png --at TIME|end -o OUT.png, or play it in the web console (psmtap serve --recordings DIR)", 2)

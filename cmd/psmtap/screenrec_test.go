@@ -120,6 +120,9 @@ func TestReplayExportPNG(t *testing.T) {
 	if r := run(t, "replay", path); r.code != 2 || !strings.Contains(r.stderr, "--export png") || r.stdout != "" {
 		t.Errorf("played in a terminal: %d %q", r.code, r.stderr)
 	}
+	if r := run(t, "replay", "--export", "cast", path); r.code != 2 || !strings.Contains(r.stderr, "not a terminal one") || r.stdout != "" {
+		t.Errorf("cast export of a screen: %d %q", r.code, r.stderr)
+	}
 	if r := run(t, "replay", "--export", "png", path); r.code != 2 || !strings.Contains(r.stderr, "-o FILE") {
 		t.Errorf("no -o: %d %q", r.code, r.stderr)
 	}
