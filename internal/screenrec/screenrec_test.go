@@ -367,3 +367,18 @@ func TestSlowPicturesSpacedOut(t *testing.T) {
 	}
 	t.Logf("%d pictures", len(r.pictures))
 }
+
+// TestIncompleteOnce: the dissector may say the same thing at every update;
+// each reason is written once, and a flood of reasons is bounded.
+func TestIncompleteOnce(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-once", t0, 16, 16, Options{})
+	for i := range 1000 {
+		w.Incomplete(at(time.Duration(i)*time.Millisecond), "unknown encoding 99")
+		w.Incomplete(at(time.Duration(i)*time.Millisecond), "reason "+itoa(i))
+	}
+	r := mustClose(t, w, dir)
+	if len(r.Incomplete) != maxReasons || r.Incomplete[0].Text != "unknown encoding 99" || r.Incomplete[1].Text != "reason 0" {
+		t.Errorf("%d marks: %v", len(r.Incomplete), r.Incomplete[:3])
+	}
+}

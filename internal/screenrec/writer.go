@@ -140,10 +140,13 @@ type Writer struct {
 	hasPend   bool
 	needKey   bool
 	lastKey   int64
-	lastOut   int64         // time of the last picture written
-	lastTS    int64         // last event time written (ns from start): kept monotonic
-	slow      time.Duration // four times the last picture's encoding time (capped)
-	fixedGap  bool          // tests: MinFrameGap as given, whatever the machine's speed
+	lastOut   int64           // time of the last picture written
+	lastTS    int64           // last event time written (ns from start): kept monotonic
+	slow      time.Duration   // four times the last picture's encoding time (capped)
+	fixedGap  bool            // tests: MinFrameGap as given, whatever the machine's speed
+	nPictures int             // key frames and change events written
+	nTimeline int             // other events written
+	reasons   map[string]bool // incomplete reasons written
 	truncated bool
 	tooBig    bool // the screen is over the bounds: no pictures
 
@@ -252,6 +255,11 @@ func (w *Writer) rel(ts int64) int64 {
 }
 
 func (w *Writer) begin(ts int64, code byte) {
+	if code == 'k' || code == 'd' {
+		w.nPictures++
+	} else {
+		w.nTimeline++
+	}
 	w.line = append(w.line[:0], '[')
 	w.line = strconv.AppendFloat(w.line, float64(w.rel(ts))/1e9, 'f', 6, 64)
 	w.line = append(w.line, ',', '"', code, '"', ',')
@@ -264,7 +272,7 @@ func (w *Writer) end() {
 
 // full says whether the file reached MaxBytes; pictures stop there.
 func (w *Writer) full() bool {
-	if !w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes {
+	if !w.truncated && (w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes || w.nPictures >= maxPictures-1) {
 		w.truncated = true
 		w.pending, w.hasPend = w.pending[:0], false
 		w.begin(w.lastTS+w.start, 'x')
@@ -276,7 +284,8 @@ func (w *Writer) full() bool {
 
 // timelineFull: after truncation, the time line gets a little more room.
 func (w *Writer) timelineFull() bool {
-	return w.closed || w.err != nil || w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes+timelineSlack
+	return w.closed || w.err != nil || w.nTimeline >= maxTimeline-8 || // what the reader takes, with room for the marks
+		w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes+timelineSlack
 }
 
 // Frame records the screen img at packet time ts, where dirty are the
@@ -395,6 +404,7 @@ func (w *Writer) changes(ts int64, rects []image.Rectangle) {
 	}
 	if n == 0 {
 		w.line = w.line[:0] // nothing changed after all: no event
+		w.nPictures--
 		return
 	}
 	w.line = append(w.line, ']')
@@ -640,8 +650,24 @@ func (w *Writer) Resize(ts int64, width, height int) {
 func (w *Writer) Key(ts int64, text string) { w.text(ts, 'i', text) }
 
 // Incomplete marks that from ts on the picture may be wrong (missing
-// packets, an encoding not decoded, a queue that overflowed).
-func (w *Writer) Incomplete(ts int64, reason string) { w.text(ts, 'x', reason) }
+// packets, an encoding not decoded, a queue that overflowed). A reason
+// already given is not repeated; at most maxReasons are written.
+func (w *Writer) Incomplete(ts int64, reason string) {
+	if len(reason) > maxText {
+		reason = reason[:maxText]
+	}
+	if w.reasons[reason] || len(w.reasons) >= maxReasons {
+		return
+	}
+	if w.reasons == nil {
+		w.reasons = map[string]bool{}
+	}
+	w.reasons[reason] = true
+	w.text(ts, 'x', reason)
+}
+
+// maxReasons bounds the different incomplete marks of a recording.
+const maxReasons = 64
 
 func (w *Writer) text(ts int64, code byte, s string) {
 	if s == "" || w.timelineFull() {
