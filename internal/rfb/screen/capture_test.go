@@ -361,6 +361,8 @@ var captures = []struct {
 	{"vnc-rfb33", "end", 0, true, image.Rectangle{}},
 	{"vnc-rfb37", "end", 0, false, image.Rectangle{}},
 	{"vnc-resize", "end", 0, true, image.Rectangle{}},
+	{"vnc-tight-16bpp", "end", 0, false, image.Rectangle{}}, // RGB565: within one step of each component
+	{"vnc-keys", "end", 0, false, image.Rectangle{}},
 }
 
 // noScreen: the VNC captures in which no framebuffer can be seen, and why.
