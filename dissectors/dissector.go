@@ -183,6 +183,9 @@ type Options struct {
 	// RecordingsDir, when set, asks interactive sessions for timed
 	// recordings in that directory (--recordings).
 	RecordingsDir string
+	// NoClipboardContent keeps clipboard text out of events: only the
+	// direction and the length (--no-clipboard-content).
+	NoClipboardContent bool
 }
 
 // Expectation is a related connection announced by a session.
