@@ -46,6 +46,8 @@ ALL+=(postgresql-psql postgresql-wrong-password postgresql-unknown-db postgresql
 ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls mysql-compress mysql-multi-statement mysql-ed25519)
 # detection of real traffic: typing without pauses, a banner grab, SSH and Telnet through SOCKS and HTTP CONNECT proxies
 ALL+=(ssh-fast-typing ssh-banner-grab ssh-socks5 ssh-http-connect telnet-socks4 telnet-http-connect)
+# VNC (RFB): TigerVNC's Xvnc with an xterm, TigerVNC's and TightVNC's viewers under Xvfb typed by xdotool (pcaps/scripts/vnc.sh)
+ALL+=(vnc-vncauth)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -67,6 +69,9 @@ CRON_PKGS=(cron)                                     # telnet-admin types cronta
 PG_PKGS=(postgresql-15 postgresql-client-15 python3-psycopg openssl)   # its server, psql, pgbench, psycopg 3
 MYSQL_PKGS=(mariadb-server mariadb-client libdbd-mariadb-perl openssl)   # the server runs by hand, never as the host's service
 PROXY_PKGS=(dante-server tinyproxy netcat-openbsd)   # SOCKS and HTTP CONNECT proxies, nc -X as ssh's ProxyCommand
+# Xvnc and vncpasswd; the viewers, their Xvfb and xdotool; the xterm; xwd/xdpyinfo, xclip; convert (xwd to PNG)
+VNC_PKGS=(tigervnc-standalone-server tigervnc-tools tigervnc-viewer xtightvncviewer xvfb xdotool xterm x11-apps x11-utils
+          xclip x11-xserver-utils imagemagick)
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -80,6 +85,7 @@ install_packages() {
     if printf '%s\n' "$@" | grep -q '^postgresql-'; then want+=("${PG_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -q '^mysql-'; then want+=("${MYSQL_PKGS[@]}"); fi
     if printf '%s\n' "$@" | grep -Eq -- '-(socks|http-connect)'; then want+=("${PROXY_PKGS[@]}"); fi
+    if printf '%s\n' "$@" | grep -q '^vnc-'; then want+=("${VNC_PKGS[@]}"); fi
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
@@ -884,6 +890,10 @@ telnet_via_proxy() {   # telnet_via_proxy NAME SOCAT_ADDRESS
 }
 cap_telnet-socks4()      { start_danted;    telnet_via_proxy telnet-socks4 "SOCKS4:$SRV4:psm-srv:23,socksport=1080"; }
 cap_telnet-http-connect() { start_tinyproxy; telnet_via_proxy telnet-http-connect "PROXY:$SRV4:psm-srv:23,proxyport=8888"; }
+
+# ---------------------------------------------------------------- VNC
+# shellcheck source=scripts/vnc.sh
+cap_vnc-vncauth()           { . "$SCRIPTS/vnc.sh"; vnc_capture_vncauth; }
 
 # ---------------------------------------------------------------- main
 main() {
