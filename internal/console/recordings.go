@@ -19,8 +19,14 @@ import (
 // asciicast; a larger file is not one of ours and is cut.
 const maxCast = 32 << 20
 
+// maxScreen bounds a screen recording served (decompressed): psmtap stops
+// adding pictures at 256 MiB of file by default, which is about as much
+// decompressed (PNG does not compress further).
+const maxScreen = 1 << 30
+
 // Recordings serves GET /api/v1/recordings/{id}: the recording of a
-// finished session, decompressed, as asciicast v2. The file is the one the
+// finished session, decompressed: asciicast v2 for a terminal, the
+// psmtap-screen NDJSON (internal/screenrec) for a screen (VNC). The file is the one the
 // session's record names (psm.recording.path), looked up by Lookup, opened
 // under Dir and nowhere else: never a path from the request, never a path
 // that leaves Dir (.., absolute, a symbolic link out: os.Root refuses them).
@@ -40,13 +46,18 @@ func (rc *Recordings) Mount(mux *http.ServeMux) {
 var errNotOurs = errors.New("not a recording psmtap wrote")
 
 // safeRel says whether a record's recording path may be opened under Dir:
-// relative, local, a .cast or .cast.zst file. (os.Root checks again, and
+// relative, local, a .cast or .cast.zst file, or a screen recording
+// (.screen.zst, or .screen decompressed). (os.Root checks again, and
 // also refuses symbolic links out of Dir.)
 func safeRel(p string) bool {
 	if p == "" || strings.ContainsAny(p, "\\\x00") || !filepath.IsLocal(p) {
 		return false
 	}
-	return strings.HasSuffix(p, ".cast.zst") || strings.HasSuffix(p, ".cast")
+	return strings.HasSuffix(p, ".cast.zst") || strings.HasSuffix(p, ".cast") || isScreen(p)
+}
+
+func isScreen(p string) bool {
+	return strings.HasSuffix(p, ".screen.zst") || strings.HasSuffix(p, ".screen")
 }
 
 func jsonError(w http.ResponseWriter, code int, msg string) {
@@ -82,9 +93,18 @@ func (rc *Recordings) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer body.Close()
-	w.Header().Set("Content-Type", "application/x-asciicast")
-	w.Header().Set("Content-Disposition", `inline; filename="`+id+`.cast"`)
-	if _, err := io.Copy(w, io.LimitReader(body, maxCast)); err != nil {
+	limit := int64(maxCast)
+	if isScreen(rel) {
+		// The page tells the kinds apart by the first line; the type says it too.
+		limit = maxScreen
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Disposition", `inline; filename="`+id+`.screen.ndjson"`)
+	} else {
+		w.Header().Set("Content-Type", "application/x-asciicast")
+		w.Header().Set("Content-Disposition", `inline; filename="`+id+`.cast"`)
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if _, err := io.Copy(w, io.LimitReader(body, limit)); err != nil {
 		rc.log().Debug("console: recording cut short", "session", id, "error", err)
 	}
 }
@@ -125,7 +145,7 @@ func (rc *Recordings) open(rel string) (io.ReadCloser, error) {
 	if !bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
 		return readCloser{br, func() { f.Close() }}, nil
 	}
-	dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxCast*2))
+	dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -2,7 +2,8 @@
 //
 // Everything from the network is data: it goes into the page with
 // textContent or as attribute values, never as HTML. Terminal bytes go to
-// xterm.js or asciinema-player, which draw them inside the page.
+// xterm.js or asciinema-player, which draw them inside the page; screen
+// recordings (VNC) are drawn on a canvas from their PNG pictures.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -13,6 +14,7 @@
   let liveAbort = null; // the live stream being read
   let term = null;
   let player = null;
+  let screen = null; // the screen recording being played
   let alertCount = 0;
 
   // --- the API ---------------------------------------------------------
@@ -268,6 +270,8 @@
     if (liveAbort) { liveAbort.abort(); liveAbort = null; }
     if (term) { term.dispose(); term = null; }
     if (player) { player.dispose(); player = null; }
+    if (screen) { clearInterval(screen.timer); screen.dead = true; screen = null; }
+    $("screen").hidden = true; $("stimeline").replaceChildren(); $("sbanner").hidden = true;
     $("term").hidden = true; $("term").replaceChildren();
     $("player").hidden = true; $("player").replaceChildren();
   }
@@ -326,6 +330,11 @@
       }
       const cast = await res.text();
       if (selected !== id) return;
+      if (cast.startsWith('{"version":1,"format":"psmtap-screen"')) {
+        playScreen(parseScreen(cast));
+        $("dstate").textContent = "screen recording";
+        return;
+      }
       $("player").hidden = false;
       player = AsciinemaPlayer.create({ data: cast }, $("player"), {
         speed: parseFloat($("speed").value) || 1, idleTimeLimit: 2, autoPlay: true, fit: "width",
@@ -337,6 +346,203 @@
       $("dstate").textContent = e.message;
     }
   }
+
+  // --- screen recordings (VNC) ------------------------------------------------
+  // A screen recording (internal/screenrec, docs/recordings.md) is a header
+  // line, then [seconds, code, data] events: "k" the whole screen (PNG),
+  // "d" changed rectangles (PNG), "s" a new size (black until the next key
+  // frame), "i" keys typed, "c" a click, "x" the picture may be wrong from
+  // here. Pictures are decoded by createImageBitmap from Blobs: no URL is
+  // made, nothing is fetched. Text from the recording goes in as textContent.
+
+  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000;
+
+  function validSize(w, h) {
+    return Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && w * h <= MAX_PIXELS;
+  }
+
+  function parseScreen(text) {
+    const lines = text.split("\n");
+    let hdr = null;
+    try { hdr = JSON.parse(lines[0]); } catch (e) { /* below */ }
+    if (!hdr || hdr.format !== "psmtap-screen" || hdr.version !== 1) throw new Error("not a screen recording");
+    const ev = [];
+    let last = 0, damaged = null;
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i];
+      if (!l.trim()) continue;
+      let v = null;
+      try { v = JSON.parse(l); } catch (e) { /* below */ }
+      if (!Array.isArray(v) || v.length !== 3 || typeof v[0] !== "number" || !(v[0] >= last) || typeof v[1] !== "string") {
+        damaged = last; // cut short or damaged: play what came before
+        break;
+      }
+      last = v[0];
+      ev.push({ t: v[0], c: v[1], d: v[2] });
+    }
+    return { hdr, ev, end: last, damaged };
+  }
+
+  function clock(t) {
+    const m = Math.floor(t / 60), s = t - m * 60;
+    return m + ":" + (s < 10 ? "0" : "") + s.toFixed(1);
+  }
+
+  // visible shows control characters from the network as marks, not as
+  // what they would do (new lines in the time line, escapes).
+  function visible(t) {
+    return t.replace(/[\x00-\x1f\x7f]/g, (c) => c === "\r" || c === "\n" ? "⏎" : c === "\t" ? "⇥"
+      : c === "\x7f" ? "^?" : "^" + String.fromCharCode(c.charCodeAt(0) + 64));
+  }
+
+  function b64bytes(b64) {
+    const bin = atob(b64);
+    const u = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+    return u;
+  }
+
+  function decodePNG(b64) {
+    if (typeof b64 !== "string") return Promise.reject(new Error("no picture"));
+    return createImageBitmap(new Blob([b64bytes(b64)], { type: "image/png" }),
+      { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+  }
+
+  function setSize(s, w, h) {
+    const c = $("scanvas");
+    s.ok = validSize(w, h);
+    c.width = s.ok ? w : 1; c.height = s.ok ? h : 1; // also clears it
+    s.ctx = c.getContext("2d");
+    s.ctx.fillStyle = "#000";
+    s.ctx.fillRect(0, 0, c.width, c.height);
+  }
+
+  async function applyEvent(s, e) {
+    const d = e.d;
+    if (e.c === "s") {
+      setSize(s, d && d.width, d && d.height);
+    } else if (e.c === "k" && s.ok) {
+      const bm = await decodePNG(d && d.png);
+      s.ctx.drawImage(bm, 0, 0);
+      bm.close();
+    } else if (e.c === "d" && s.ok && Array.isArray(d)) {
+      const bms = await Promise.all(d.map((p) => decodePNG(p && p.png)));
+      d.forEach((p, i) => { s.ctx.drawImage(bms[i], p.x | 0, p.y | 0); bms[i].close(); });
+    }
+  }
+
+  // renderTo brings the canvas to time t: on from what it shows when t is
+  // later and no key frame is between, else from the last key frame (or
+  // size change) at or before t.
+  async function renderTo(s, t) {
+    const ev = s.rec.ev;
+    let lo = 0, hi = ev.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (ev[m].t <= t) lo = m + 1; else hi = m; }
+    const target = lo - 1;
+    // the last key frame or size change at or before i, down to stop (-1: none)
+    const base = (i, stop) => { for (; i > stop; i--) if (ev[i].c === "k" || ev[i].c === "s") return i; return -1; };
+    let from = s.at + 1;
+    if (target < s.at) from = base(target, -1);
+    else { const b = base(target, s.at); if (b >= 0) from = b; }
+    if (from < 0) { setSize(s, s.rec.hdr.width, s.rec.hdr.height); from = 0; }
+    for (let i = from; i <= target; i++) {
+      try { await applyEvent(s, ev[i]); } catch (err) { s.bad = ev[i].t; }
+      if (s.dead) return;
+    }
+    s.at = target;
+  }
+
+  function seek(s, t) {
+    s.want = Math.min(Math.max(t, 0), s.rec.end);
+    if (!s.busy) pump(s);
+  }
+
+  async function pump(s) {
+    s.busy = true;
+    try {
+      while (s.want !== null && !s.dead) {
+        const t = s.want;
+        s.want = null;
+        await renderTo(s, t);
+        s.t = t;
+        screenUI(s);
+      }
+    } finally { s.busy = false; }
+  }
+
+  function screenUI(s) {
+    const end = s.rec.end;
+    $("sslider").value = String(end > 0 ? Math.round(s.t / end * 1000) : 1000);
+    $("stime").textContent = clock(s.t) + " / " + clock(end);
+    $("splay").textContent = s.playing ? "Pause" : "Play";
+    const mark = s.mark;
+    if (mark) $("sbanner").className = "banner" + (s.t >= mark.t ? " now" : "");
+    for (const li of s.items) li.classList.toggle("past", li._t <= s.t);
+    const box = $("screen");
+    box.dataset.t = String(s.t);
+    box.dataset.state = s.playing ? "playing" : (s.t >= end && s.want === null ? "ended" : "paused");
+    if (s.bad != null) $("dstate").textContent = "a picture at " + clock(s.bad) + " could not be decoded";
+  }
+
+  function screenSpeed(s, speed) {
+    s.from = s.t; s.t0 = performance.now(); s.speed = speed;
+  }
+
+  function screenPlay(s, on) {
+    if (on && s.t >= s.rec.end) s.t = 0;
+    s.playing = on;
+    screenSpeed(s, s.speed);
+    screenUI(s);
+  }
+
+  function playScreen(rec) {
+    const s = { rec, at: -1, t: 0, want: null, busy: false, playing: true, speed: parseFloat($("speed").value) || 1,
+      from: 0, t0: performance.now(), ok: false, ctx: null, items: [], mark: null, bad: null, dead: false, timer: 0 };
+    screen = s;
+    setSize(s, rec.hdr.width, rec.hdr.height);
+    // the time line: keys, clicks, size changes and marks, as text
+    const ol = $("stimeline");
+    const frag = document.createDocumentFragment();
+    for (const e of rec.ev) {
+      let what = null;
+      if (e.c === "i" && typeof e.d === "string") what = "keys  " + visible(e.d);
+      else if (e.c === "c" && e.d) what = "click (" + (e.d.x | 0) + ", " + (e.d.y | 0) + ") buttons " + (e.d.buttons | 0);
+      else if (e.c === "s" && e.d) what = "screen " + (e.d.width | 0) + "×" + (e.d.height | 0);
+      else if (e.c === "x" && typeof e.d === "string") {
+        what = "incomplete: " + visible(e.d);
+        if (!s.mark) s.mark = { t: e.t, text: visible(e.d) };
+      }
+      if (what === null || s.items.length >= MAX_LIST) continue;
+      const li = document.createElement("li");
+      li.textContent = clock(e.t) + "  " + what;
+      if (e.c === "x") li.className = "x";
+      li._t = e.t;
+      li.addEventListener("click", () => { screenPlay(s, false); seek(s, e.t); });
+      s.items.push(li);
+      frag.appendChild(li);
+    }
+    ol.replaceChildren(frag);
+    const b = $("sbanner");
+    b.hidden = !(s.mark || rec.damaged !== null);
+    if (s.mark) b.textContent = "Incomplete from " + clock(s.mark.t) + ": the picture may be wrong from there (" + s.mark.text + ").";
+    else if (rec.damaged !== null) b.textContent = "The recording is damaged or cut short after " + clock(rec.damaged) + ".";
+    $("screen").hidden = false;
+    s.timer = setInterval(() => {
+      if (!s.playing) return;
+      let t = s.from + (performance.now() - s.t0) / 1000 * s.speed;
+      if (t >= rec.end) { t = rec.end; s.playing = false; }
+      seek(s, t);
+    }, 50);
+    seek(s, 0);
+  }
+
+  $("splay").addEventListener("click", () => { if (screen) screenPlay(screen, !screen.playing); });
+  $("sslider").addEventListener("input", () => {
+    if (!screen) return;
+    const t = parseInt($("sslider").value, 10) / 1000 * screen.rec.end; // before the UI moves it
+    screenPlay(screen, false);
+    seek(screen, t);
+  });
 
   // --- start ---------------------------------------------------------------------
 
@@ -361,7 +567,10 @@
   $("close").addEventListener("click", () => { stopViewers(); selected = null; $("detail").hidden = true; renderSessions(); });
   $("watch").addEventListener("click", () => selected && watch(selected));
   $("replay").addEventListener("click", () => selected && replay(selected));
-  $("speed").addEventListener("change", () => { if (selected && player) replay(selected); });
+  $("speed").addEventListener("change", () => {
+    if (screen) { screenSpeed(screen, parseFloat($("speed").value) || 1); return; }
+    if (selected && player) replay(selected);
+  });
 
   async function start() {
     try {
