@@ -10,6 +10,7 @@ import (
 	"github.com/psmtap/psmtap/dissectors/tls"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rfb"
+	"github.com/psmtap/psmtap/internal/rfb/screen"
 )
 
 // Where each direction is in the protocol. The handshake is a dialogue:
@@ -1035,8 +1036,12 @@ func (s *session) rectPayload(b []byte) int {
 		// is walked from its start each time.
 		s.retryAt = len(b) + max(len(b)/2, 4096)
 		return wait
-	case err != nil:
+	case errors.Is(err, screen.ErrUnsupported):
 		s.anomaly("vnc.unknown_encoding")
+		s.stop(1, "rectangle encoding "+rfb.EncodingName(s.rect.Enc)+" cannot be framed")
+		return wait
+	case err != nil:
+		s.anomaly("vnc.bad_rectangle")
 		s.stop(1, "rectangle encoding "+rfb.EncodingName(s.rect.Enc)+" cannot be framed")
 		return wait
 	}
@@ -1061,37 +1066,12 @@ func (s *session) rectLen(b []byte) (int, error) {
 	if !s.pfOK && s.rect.Enc >= 0 && s.rect.Enc != rfb.EncCopyRect {
 		return 0, errors.New("vnc: no usable pixel format")
 	}
-	return interimRectLen(s.rect.Enc, s.rect.W, s.rect.H, s.pf, b)
-}
-
-// interimRectLen frames the encodings whose length the header tells. It
-// stands in for internal/rfb/screen.RectLen until that package lands.
-func interimRectLen(enc int32, w, h int, pf rfb.PixelFormat, data []byte) (int, error) {
-	bpp := pf.BytesPerPixel()
-	switch enc {
-	case rfb.EncRaw:
-		return w * h * bpp, nil
-	case rfb.EncCopyRect:
-		return 4, nil
-	case rfb.EncDesktopSize, rfb.EncLastRect, rfb.EncPointerPos:
-		return 0, nil
-	case rfb.EncCursor:
-		return w*h*bpp + (w+7)/8*h, nil
-	case rfb.EncExtendedDesktopSize:
-		if len(data) < 4 {
-			return 0, ErrNeedMore
-		}
-		return 4 + 16*int(data[0]), nil
-	case rfb.EncDesktopName:
-		if len(data) < 4 {
-			return 0, ErrNeedMore
-		}
-		return 4 + int(u32(data)), nil
+	n, err := screen.RectLen(s.rect.Enc, s.rect.W, s.rect.H, s.pf, b)
+	if errors.Is(err, screen.ErrNeedMore) {
+		return 0, ErrNeedMore
 	}
-	return 0, fmt.Errorf("vnc: encoding %s: %w", rfb.EncodingName(enc), errUnsupported)
+	return n, err
 }
-
-var errUnsupported = errors.New("unsupported encoding")
 
 // Gap implements dissectors.Session: a direction's framing is lost.
 func (s *session) Gap(dir dissectors.Direction, n int, ts int64) {
