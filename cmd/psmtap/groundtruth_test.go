@@ -217,6 +217,13 @@ func TestGroundTruth(t *testing.T) {
 		"telnet-http-connect.pcap": {{"telnet", "192.0.2.10:56414", "192.0.2.20:8888", map[string]string{
 			"psm.proxy.type": "http_connect", "psm.proxy.target": "psm-srv:23",
 			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit")}}},
+		// TigerVNC 1.12 viewer to Xvnc, VNC authentication, the standard session (pcaps/README.md, VNC).
+		"vnc-vncauth.pcap": {{"vnc", "192.0.2.10:47294", "192.0.2.20:5900", map[string]string{"psm.state": "closed",
+			"vnc.version.server": "3.8", "vnc.version.client": "3.8", "vnc.security.offered": "vnc-auth", "vnc.security.chosen": "vnc-auth",
+			"vnc.auth.outcome": "success", "vnc.shared": "false", "vnc.desktop.name": "psm-srv", "vnc.desktop.width": "640",
+			"vnc.desktop.height": "480", "psm.login.success": "true", "psm.login.attempts": "1", "user.name": "",
+			"psm.commands": list("id", "echo hello vnc", "hostname"), "vnc.pointer.clicks": "2", "vnc.pointer.buttons": list("left", "middle"),
+			"vnc.pointer.positions": list("left@320,240", "middle@200,300"), "vnc.clipboard.to_server": "1", "psm.kind": "interactive"}}},
 		// telnet-login.pcap picked up at its first command (make edge-pcaps): no negotiation, no login seen
 		"edge/telnet-midstream-noiac.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{
 			"psm.state": "partial", "psm.commands": list("id", "whoami", "exit"), "user.name": "",
