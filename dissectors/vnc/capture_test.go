@@ -1,12 +1,20 @@
 package vnc_test
 
 import (
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/psmtap/psmtap/capture"
+	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/dissectors/vnc"
 	"github.com/psmtap/psmtap/internal/capturetest"
+	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
+	"github.com/psmtap/psmtap/internal/screenrec"
 )
 
 func fieldsOf(t *testing.T, r *record.Record) *vnc.Fields {
@@ -104,5 +112,77 @@ func TestSnapshotCapture(t *testing.T) {
 	if !reflect.DeepEqual(fieldsOf(t, res.Records[0]), fieldsOf(t, plain.Records[0])) ||
 		!reflect.DeepEqual(res.Records[0].Commands, plain.Records[0].Commands) {
 		t.Error("interim records changed the final one")
+	}
+}
+
+// TestRecordingCapture: with --recordings, the last frame of the screen
+// recording is the server's screen at the end (pcaps/vnc/NAME-end.png, taken
+// by xwd on Xvnc's display) to at least 99% of its pixels, and the keys and
+// clicks are on its time line.
+func TestRecordingCapture(t *testing.T) {
+	dir := t.TempDir()
+	src, err := capture.OpenFile("../../pcaps/vnc-vncauth.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var recs []*record.Record
+	e := engine.New(engine.Config{Dissectors: capturetest.Named("vnc"), Options: dissectors.Options{RecordingsDir: dir},
+		Emit: func(r *record.Record) { recs = append(recs, r) }})
+	for {
+		frame, link, ts, wire, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Packet(link, frame, ts, wire)
+	}
+	e.Flush()
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	r := recs[0]
+	r.Complete()
+	if r.Recording == nil || len(r.Anomalies) > 0 {
+		t.Fatalf("recording %+v anomalies %v", r.Recording, r.Anomalies)
+	}
+	rec, err := screenrec.Open(filepath.Join(dir, r.Recording.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rec.FrameAt(rec.End())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("../../pcaps/vnc/vnc-vncauth-end.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("frame %v, screenshot %v", got.Bounds(), want.Bounds())
+	}
+	differ, all := 0, got.Bounds().Dx()*got.Bounds().Dy()
+	for y := 0; y < got.Bounds().Dy(); y++ {
+		for x := 0; x < got.Bounds().Dx(); x++ {
+			r1, g1, b1, _ := got.At(x, y).RGBA()
+			r2, g2, b2, _ := want.At(x, y).RGBA()
+			if r1>>8 != r2>>8 || g1>>8 != g2>>8 || b1>>8 != b2>>8 {
+				differ++
+			}
+		}
+	}
+	t.Logf("%d of %d pixels differ; %d keys, %d clicks on the time line", differ, all, len(rec.Keys), len(rec.Clicks))
+	if differ*100 > all {
+		t.Errorf("%d of %d pixels differ from the screenshot", differ, all)
+	}
+	if len(rec.Keys) != 28 || len(rec.Clicks) != 2 || len(rec.Incomplete) != 0 {
+		t.Errorf("time line: %d keys, %d clicks, incomplete %+v", len(rec.Keys), len(rec.Clicks), rec.Incomplete)
 	}
 }

@@ -118,6 +118,10 @@ func (s *session) Close(r *record.Record) {
 	if s.login.started && !s.login.published {
 		s.publishLogin() // outcome unknown: the session ended, or TLS hid it
 	}
+	if s.scr != nil && s.fbOpen {
+		s.scr.send(job{kind: jobFrame, ts: s.now}) // the last update, cut short
+	}
+	s.scr.save(r)
 	if s.tls != nil {
 		for _, a := range s.tls.Anomalies() {
 			r.AddAnomaly(a)

@@ -114,6 +114,8 @@ type session struct {
 	xvp     []string
 	width   int
 	height  int
+	scr     *recorder // the screen recording's queue, with --recordings
+	first   int64     // packet time of the first bytes
 
 	typ      typist
 	commands []string
@@ -146,6 +148,9 @@ func newSession(ctx *dissectors.Context) *session {
 // Feed implements dissectors.Session.
 func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissectors.Status {
 	s.now = ts
+	if s.first == 0 {
+		s.first = ts
+	}
 	d := int(dir)
 	if s.st[d] == stTLS {
 		if s.tls.Feed(d, data) {
@@ -173,6 +178,7 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 	} else {
 		s.in[d] = data
 	}
+	s.in[1-d] = s.pend[1-d] // the other side may have waited for this one
 	s.run()
 	s.keep(0)
 	s.keep(1)
@@ -200,13 +206,16 @@ func (s *session) keep(d int) {
 		s.pend[d] = s.pend[d][:0]
 		return
 	}
-	// Copy to the front of an owned buffer (rest may be the borrowed data,
-	// or the tail of pend).
-	buf := s.pend[d][:0]
-	if cap(buf) < len(rest) || len(s.pend[d]) == 0 && cap(buf) == 0 {
-		buf = make([]byte, 0, max(len(rest), 512))
+	// rest is the tail of pend, or the borrowed data. A tail stays where it
+	// is (a rectangle gathered over many segments is not moved each time)
+	// unless most of the buffer is behind it.
+	if p := s.pend[d]; len(p) >= len(rest) && &p[len(p)-len(rest)] == &rest[0] {
+		if cap(rest) <= 4*len(rest)+64<<10 {
+			s.pend[d] = rest
+			return
+		}
 	}
-	s.pend[d] = append(buf, rest...) // copy handles an overlap that moves the bytes forward
+	s.pend[d] = append(make([]byte, 0, max(len(rest), 512)), rest...)
 }
 
 func dirName(d int) string {
@@ -229,7 +238,8 @@ func (s *session) run() {
 	for moved := true; moved; {
 		moved = false
 		for d := 0; d < 2; d++ {
-			for len(s.in[d]) > 0 && s.st[d] != stStopped && s.st[d] != stTLS {
+			// A rectangle may have no payload (DesktopSize): it ends without bytes.
+			for (len(s.in[d]) > 0 || d == 1 && s.inRect && s.skip[1] == 0 && s.st[1] == stMessages) && s.st[d] != stStopped && s.st[d] != stTLS {
 				n := s.step(d, s.in[d])
 				if n == wait {
 					break
@@ -255,6 +265,9 @@ func (s *session) anomaly(name string) { s.rec.AddAnomaly(name) }
 
 // stop ends parsing of one direction; why goes to vnc.stopped (the first reason).
 func (s *session) stop(d int, why string) {
+	if d == 1 && s.st[1] != stStopped && s.scr != nil {
+		s.scr.send(job{kind: jobIncomplete, ts: s.now, text: why})
+	}
 	s.st[d] = stStopped
 	s.in[d], s.pend[d], s.skip[d] = nil, nil, 0
 	if d == 1 {
@@ -815,6 +828,13 @@ func (s *session) serverInit(si ServerInit) {
 		// A ServerInit means the security phase passed.
 		s.authResult(record.OutcomeSuccess, "")
 	}
+	if dir := s.ctx.Options.RecordingsDir; dir != "" && s.pfOK && s.scr == nil {
+		start := s.rec.Start
+		if start.IsZero() {
+			start = time.Unix(0, s.first)
+		}
+		s.scr = startRecorder(dir, "vnc-"+start.UTC().Format("20060102T150405Z")+"-"+s.rec.ID, start, si.Width, si.Height, s.pf)
+	}
 }
 
 // clientMessage reads one client message (RFC 6143 7.5).
@@ -844,8 +864,10 @@ func (s *session) clientMessage(b []byte) int {
 		if err != nil {
 			s.anomaly("vnc.bad_pixel_format")
 			s.pfOK = false
+			s.scr.send(job{kind: jobIncomplete, ts: s.now, text: "unusable pixel format"})
 		} else {
 			s.pf, s.pfOK = pf, true
+			s.scr.send(job{kind: jobPixelFormat, ts: s.now, pf: pf})
 		}
 	case CSetEncodings:
 		s.encs = s.encs[:0:0]
@@ -886,7 +908,9 @@ func xvpName(code byte) string {
 
 func (s *session) key(down bool, ks uint32) {
 	typed, line, ended := s.typ.key(down, ks)
-	_ = typed
+	if typed != "" {
+		s.scr.send(job{kind: jobKey, ts: s.now, text: typed})
+	}
 	if ended && line != "" && len(s.commands) < maxCommands {
 		s.commands = append(s.commands, line)
 		if s.ctx.Listening() {
@@ -910,6 +934,7 @@ func (s *session) pointerEvent(mask uint8, x, y int) {
 		}
 		s.clicks++
 		s.used |= 1 << i
+		s.scr.send(job{kind: jobClick, ts: s.now, x: x, y: y, mask: mask})
 		if len(s.clickPos) < maxClickPos {
 			s.clickPos = append(s.clickPos, fmt.Sprintf("%s@%d,%d", buttonName(i), x, y))
 		}
@@ -979,6 +1004,7 @@ func (s *session) serverMessage(b []byte) int {
 		switch s.rect.Enc {
 		case rfb.EncLastRect:
 			s.fbOpen = false
+			s.scr.send(job{kind: jobFrame, ts: s.now})
 			return RectHeaderLen
 		case rfb.EncDesktopSize, rfb.EncExtendedDesktopSize:
 			if s.rect.W != s.width || s.rect.H != s.height {
@@ -1016,6 +1042,16 @@ func (s *session) serverMessage(b []byte) int {
 		return wait
 	}
 	switch b[0] {
+	case SSetColourMapEntries:
+		if s.scr != nil {
+			first, n := int(binary.BigEndian.Uint16(b[2:])), int(binary.BigEndian.Uint16(b[4:]))
+			rgb := make([][3]uint16, n)
+			for i := range rgb {
+				e := b[6+6*i:]
+				rgb[i] = [3]uint16{binary.BigEndian.Uint16(e), binary.BigEndian.Uint16(e[2:]), binary.BigEndian.Uint16(e[4:])}
+			}
+			s.scr.send(job{kind: jobColourMap, ts: s.now, x: first, rgb: rgb})
+		}
 	case SBell:
 		s.bells++
 	case SServerCutText:
@@ -1045,6 +1081,17 @@ func (s *session) rectPayload(b []byte) int {
 		s.stop(1, "rectangle encoding "+rfb.EncodingName(s.rect.Enc)+" cannot be framed")
 		return wait
 	}
+	if s.scr != nil {
+		switch {
+		case n <= len(b):
+			s.scr.send(job{kind: jobRect, ts: s.now, rect: s.rect, data: append([]byte(nil), b[:n]...)})
+		case n <= maxRecordLen:
+			s.retryAt = n // the recording needs the rectangle whole
+			return wait
+		default:
+			s.scr.send(job{kind: jobIncomplete, ts: s.now, text: "a rectangle too large to record"})
+		}
+	}
 	if n > len(b) {
 		s.skipRect = true // endRect when the skip is done
 		return n
@@ -1058,6 +1105,7 @@ func (s *session) endRect() {
 	s.fbLeft--
 	if s.fbLeft <= 0 {
 		s.fbOpen = false
+		s.scr.send(job{kind: jobFrame, ts: s.now})
 	}
 }
 
@@ -1084,6 +1132,9 @@ func (s *session) Gap(dir dissectors.Direction, n int, ts int64) {
 		return
 	}
 	s.anomaly("vnc.gap")
+	if d == 1 {
+		s.scr.send(job{kind: jobGap, ts: ts, text: "server bytes lost"})
+	}
 	s.stop(d, dirName(d)+" bytes lost")
 }
 

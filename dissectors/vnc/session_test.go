@@ -10,6 +10,7 @@ import (
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/rfb"
+	"github.com/psmtap/psmtap/internal/screenrec"
 )
 
 var challenge = bytes.Repeat([]byte{0xc1}, 16)
@@ -530,5 +531,49 @@ func TestText(t *testing.T) {
 		if got != c.want || cut != c.cut {
 			t.Errorf("Text(%q, %d) = %q %v", c.in, c.max, got, cut)
 		}
+	}
+}
+
+// TestQueueNeverBlocks: a full queue drops the job and notes the time of
+// the first drop; send returns at once.
+func TestQueueNeverBlocks(t *testing.T) {
+	r := &recorder{q: make(chan job, maxJobs), done: make(chan struct{})} // no worker: nothing drains
+	for i := 0; i < maxJobs+10; i++ {
+		r.send(job{kind: jobKey, ts: int64(100 + i), text: "a"})
+	}
+	if got := r.overflow.Load(); got != 100+maxJobs {
+		t.Errorf("first drop at %d", got)
+	}
+	r.send(job{kind: jobRect, ts: 5000, data: make([]byte, maxQueued+1)})
+	if r.queued.Load() != 0 {
+		t.Errorf("queued %d bytes", r.queued.Load())
+	}
+}
+
+// TestRecording: the conversation's updates become a recording with the
+// keys on its time line; a server gap marks it incomplete.
+func TestRecording(t *testing.T) {
+	dir := t.TempDir()
+	r := &record.Record{ID: "test1"}
+	s := newSession(&dissectors.Context{Record: r, Options: &dissectors.Options{RecordingsDir: dir}})
+	for i, m := range vncAuth38() {
+		s.Feed(dissectors.Direction(m.dir), m.b, int64(i+1)*1e9)
+	}
+	s.Gap(dissectors.FromServer, 10, 30e9)
+	s.Close(r)
+	r.Complete()
+	if r.Recording == nil || !reflect.DeepEqual(r.Anomalies, []string{"recording.incomplete", "vnc.gap"}) {
+		t.Fatalf("recording %+v anomalies %v", r.Recording, r.Anomalies)
+	}
+	rec, err := screenrec.Open(dir + "/" + r.Recording.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Keys) != 15 || len(rec.Clicks) != 2 || len(rec.Incomplete) != 1 || rec.Incomplete[0].Text != "server bytes lost" {
+		t.Errorf("keys %d clicks %d incomplete %+v", len(rec.Keys), len(rec.Clicks), rec.Incomplete)
+	}
+	img, err := rec.FrameAt(rec.End())
+	if err != nil || img.Bounds().Dx() != 800 {
+		t.Errorf("last frame %v %v sizes %+v end %v", img.Bounds(), err, rec.Sizes, rec.End())
 	}
 }
