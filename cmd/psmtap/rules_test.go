@@ -129,6 +129,7 @@ func TestBuiltinRulesFire(t *testing.T) {
 		"Root shell requested or sudo rights listed":                                     "telnet-suspicious",
 		"File deleted over FTP":                                                          "ftp-vsftpd",
 		"RDP with Standard RDP Security":                                                 "rdp-rdesktop rdp-xrdp-rdpsec",
+		"VNC session without encryption":                                                 "vnc-vncauth",
 		"SSH session used as a tunnel":                                                   "ssh-port-forward",
 		"Data copied over SSH":                                                           "ssh-scp-download ssh-scp-upload ssh-sftp",
 		"Repeated failed logins from one client to one server":                           "ssh-wrong-then-right",
