@@ -17,8 +17,9 @@ import (
 // recording (internal/screenrec). A full queue never blocks Feed: the job
 // is dropped and the recording is marked incomplete from there.
 
-// Queue bounds, per session.
+// Queue bounds, per session, and the recordings at once.
 const (
+	maxRecorders = 256
 	maxJobs      = 1024
 	maxQueued    = 32 << 20 // rectangle bytes waiting for the worker
 	maxRecordLen = 32 << 20 // a rectangle longer than this is not recorded
@@ -61,8 +62,16 @@ type recorder struct {
 	anomalies []string
 }
 
-// startRecorder begins a recording at ServerInit.
+// recorders counts the workers running, in all sessions.
+var recorders atomic.Int64
+
+// startRecorder begins a recording at ServerInit; nil when too many are
+// running already (each holds a framebuffer and a queue).
 func startRecorder(dir, name string, start time.Time, w, h int, pf rfb.PixelFormat) *recorder {
+	if recorders.Add(1) > maxRecorders {
+		recorders.Add(-1)
+		return nil
+	}
 	r := &recorder{q: make(chan job, maxJobs), done: make(chan struct{})}
 	go r.work(dir, name, start, w, h, pf)
 	return r
@@ -105,6 +114,7 @@ func (r *recorder) close() {
 
 func (r *recorder) work(dir, name string, start time.Time, w, h int, pf rfb.PixelFormat) {
 	defer close(r.done)
+	defer recorders.Add(-1)
 	scr, err := screen.New(w, h, pf)
 	if err != nil {
 		r.anomalies = append(r.anomalies, "recording.refused")

@@ -35,6 +35,7 @@ const (
 	stTightTunnels        // Tight: tunnel capabilities (server) / choice (client)
 	stTightAuths          // Tight: auth capabilities (server) / choice (client)
 	stWait                // client: waiting for the server's choice (3.3 security type)
+	stARD                 // Apple Remote Desktop: Diffie-Hellman parameters (server) / credentials (client)
 	stClientInit          // client: shared flag
 	stServerInit          // server: ServerInit
 	stTightInit           // server: Tight's interaction capabilities after ServerInit
@@ -86,6 +87,7 @@ type session struct {
 	tightCli   int // Tight choices read from the client
 	tightDone  bool
 	authType   uint32 // the authentication actually run (after VeNCrypt or Tight)
+	ardKeyLen  int    // Apple Remote Desktop: the Diffie-Hellman key length, once the server said it
 
 	login   loginState
 	shared  *bool
@@ -493,6 +495,22 @@ func (s *session) serverStep(b []byte) int {
 			}
 		}
 		return 4 + CapabilityLen*int(n)
+	case stARD:
+		if len(b) < 4 {
+			return wait
+		}
+		kl := int(binary.BigEndian.Uint16(b[2:]))
+		if kl == 0 || kl > 1024 {
+			s.anomaly("vnc.bad_ard")
+			s.stopBoth("malformed handshake")
+			return wait
+		}
+		if len(b) < 4+2*kl {
+			return wait
+		}
+		s.ardKeyLen = kl
+		s.st[1] = stSecResult
+		return 4 + 2*kl
 	case stWait:
 		return wait // the client's choice moves this side on
 	case stServerInit:
@@ -561,6 +579,13 @@ func (s *session) clientStep(b []byte) int {
 		return 1
 	case stWait:
 		return wait
+	case stARD:
+		if s.ardKeyLen == 0 || len(b) < 128+s.ardKeyLen {
+			return wait
+		}
+		s.login.started = true // user name and password, encrypted with the shared key: never kept
+		s.st[0] = stClientInit
+		return 128 + s.ardKeyLen
 	case stResponse:
 		if len(b) < 16 {
 			return wait
@@ -703,6 +728,10 @@ func (s *session) choose(t uint32) {
 		s.startTLS(0)
 	case SecNone, SecVNCAuth:
 		s.authRun(t)
+	case SecARD:
+		s.login.method = SecurityName(t)
+		s.publishSecurity()
+		s.st[0], s.st[1] = stARD, stARD
 	default:
 		s.login.method = SecurityName(t)
 		s.publishSecurity()
@@ -834,6 +863,9 @@ func (s *session) serverInit(si ServerInit) {
 			start = time.Unix(0, s.first)
 		}
 		s.scr = startRecorder(dir, "vnc-"+start.UTC().Format("20060102T150405Z")+"-"+s.rec.ID, start, si.Width, si.Height, s.pf)
+		if s.scr == nil {
+			s.anomaly("recording.refused")
+		}
 	}
 }
 

@@ -329,17 +329,35 @@ func TestTight(t *testing.T) {
 	}
 }
 
-// TestUnfollowed: Apple's ARD and UltraVNC MS-Logon are named, then decoding stops.
-func TestUnfollowed(t *testing.T) {
+// TestARD: Apple Remote Desktop's Diffie-Hellman exchange is framed (its
+// credentials are encrypted: only the outcome is known).
+func TestARD(t *testing.T) {
 	res := feedAll(t, []msg{
 		srv(str("RFB 003.889\n")),
 		cli(str("RFB 003.889\n")),
 		srv([]byte{2, SecARD, SecVNCAuth}),
 		cli([]byte{SecARD}),
+		srv(be16(2), be16(128), bytes.Repeat([]byte{0x42}, 256)), // generator, key length, prime, public key
+		cli(bytes.Repeat([]byte{0x17}, 128+128)),                 // credentials, public key
+		srv(be32(1), be32(6), str("denied")),
+	}, dissectors.Options{})
+	f := fields(res.rec)
+	if f.Security.Chosen != "apple-ard" || *f.Auth != (Auth{Method: "apple-ard", Outcome: "failure", Reason: "denied"}) || res.status != dissectors.Done {
+		t.Errorf("%+v %+v %v", f.Security, f.Auth, res.status)
+	}
+}
+
+// TestUnfollowed: RA2 and UltraVNC MS-Logon are named, then decoding stops.
+func TestUnfollowed(t *testing.T) {
+	res := feedAll(t, []msg{
+		srv(str("RFB 003.008\n")),
+		cli(str("RFB 003.008\n")),
+		srv([]byte{2, SecRA2, SecMSLogon2}),
+		cli([]byte{SecMSLogon2}),
 		srv(bytes.Repeat([]byte{0x42}, 300)),
 	}, dissectors.Options{})
 	f := fields(res.rec)
-	if f.Security.Chosen != "apple-ard" || f.Stopped != "security type apple-ard cannot be followed" || res.status != dissectors.Done {
+	if f.Security.Chosen != "ultravnc-mslogon-ii" || f.Stopped != "security type ultravnc-mslogon-ii cannot be followed" || res.status != dissectors.Done {
 		t.Errorf("%+v %q %v", f.Security, f.Stopped, res.status)
 	}
 }
