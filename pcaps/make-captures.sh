@@ -47,7 +47,8 @@ ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls m
 # detection of real traffic: typing without pauses, a banner grab, SSH and Telnet through SOCKS and HTTP CONNECT proxies
 ALL+=(ssh-fast-typing ssh-banner-grab ssh-socks5 ssh-http-connect telnet-socks4 telnet-http-connect)
 # VNC (RFB): TigerVNC's Xvnc with an xterm, TigerVNC's and TightVNC's viewers under Xvfb typed by xdotool (pcaps/scripts/vnc.sh)
-ALL+=(vnc-vncauth)
+ALL+=(vnc-vncauth vnc-wrong-password vnc-none vnc-vencrypt vnc-zrle vnc-hextile vnc-raw vnc-copyrect vnc-rfb33
+      vnc-rre vnc-rfb37 vnc-tightpng vnc-tight-jpeg vnc-resize)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -71,7 +72,7 @@ MYSQL_PKGS=(mariadb-server mariadb-client libdbd-mariadb-perl openssl)   # the s
 PROXY_PKGS=(dante-server tinyproxy netcat-openbsd)   # SOCKS and HTTP CONNECT proxies, nc -X as ssh's ProxyCommand
 # Xvnc and vncpasswd; the viewers, their Xvfb and xdotool; the xterm; xwd/xdpyinfo, xclip; convert (xwd to PNG)
 VNC_PKGS=(tigervnc-standalone-server tigervnc-tools tigervnc-viewer xtightvncviewer xvfb xdotool xterm x11-apps x11-utils
-          xclip x11-xserver-utils imagemagick)
+          xclip x11-xserver-utils imagemagick x11vnc)   # x11vnc (libvncserver): TightPNG
 
 install_packages() {
     local want=("${PKGS[@]}") missing=() p
@@ -894,6 +895,19 @@ cap_telnet-http-connect() { start_tinyproxy; telnet_via_proxy telnet-http-connec
 # ---------------------------------------------------------------- VNC
 # shellcheck source=scripts/vnc.sh
 cap_vnc-vncauth()           { . "$SCRIPTS/vnc.sh"; vnc_capture_vncauth; }
+cap_vnc-wrong-password()    { . "$SCRIPTS/vnc.sh"; vnc_capture_wrong_password; }
+cap_vnc-none()              { . "$SCRIPTS/vnc.sh"; vnc_capture_none; }
+cap_vnc-vencrypt()          { . "$SCRIPTS/vnc.sh"; vnc_capture_vencrypt; }
+cap_vnc-zrle()              { . "$SCRIPTS/vnc.sh"; vnc_capture_zrle; }
+cap_vnc-hextile()           { . "$SCRIPTS/vnc.sh"; vnc_capture_hextile; }
+cap_vnc-raw()               { . "$SCRIPTS/vnc.sh"; vnc_capture_raw; }
+cap_vnc-copyrect()          { . "$SCRIPTS/vnc.sh"; vnc_capture_copyrect; }
+cap_vnc-rfb33()             { . "$SCRIPTS/vnc.sh"; vnc_capture_rfb33; }
+cap_vnc-rre()               { . "$SCRIPTS/vnc.sh"; vnc_capture_rre; }
+cap_vnc-rfb37()             { . "$SCRIPTS/vnc.sh"; vnc_capture_rfb37; }
+cap_vnc-tightpng()          { . "$SCRIPTS/vnc.sh"; vnc_capture_tightpng; }
+cap_vnc-tight-jpeg()        { . "$SCRIPTS/vnc.sh"; vnc_capture_tight_jpeg; }
+cap_vnc-resize()            { . "$SCRIPTS/vnc.sh"; vnc_capture_resize; }
 
 # ---------------------------------------------------------------- main
 main() {

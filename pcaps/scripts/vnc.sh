@@ -59,8 +59,9 @@ vnc_server() {
     vnc_files
     rm -f "/tmp/.X${VNC_SDISP#:}-lock" "/tmp/.X11-unix/X${VNC_SDISP#:}"
     # -ac: the display's socket is reachable from these namespaces only (no TCP); -BlacklistThreshold: a wrong
-    # password does not lock the client out of the next capture
-    start_server xvnc in_srv Xvnc $VNC_SDISP -geometry 640x480 -depth 24 -desktop psm-srv -nolisten tcp -ac \
+    # password does not lock the client out of the next capture; -r: no key autorepeat (on this busy machine a key's
+    # release can come late, and the X server would repeat the key)
+    start_server xvnc in_srv Xvnc $VNC_SDISP -geometry 640x480 -depth 24 -desktop psm-srv -nolisten tcp -ac -r \
         -interface $SRV4 -rfbport 5900 -SecurityTypes "$sec" -PasswordFile "$VNC_DIR/passwd" \
         -BlacklistThreshold 1000 "$@"
     wait_port $SRV4 5900
@@ -71,7 +72,7 @@ vnc_server() {
 # vnc_client_x: the viewer's own X server (Xvfb, 1024x768)
 vnc_client_x() {
     rm -f "/tmp/.X${VNC_CDISP#:}-lock" "/tmp/.X11-unix/X${VNC_CDISP#:}"
-    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 1024x768x24 -nolisten tcp -ac
+    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 1024x768x24 -nolisten tcp -ac -r
     wait_x $CLI $VNC_CDISP
 }
 
@@ -112,10 +113,19 @@ vnc_type() {
     cx xdotool key Return
     sleep 1
 }
-# vnc_clip_to_server TEXT: TEXT on the viewer side's CLIPBOARD and PRIMARY (the viewer tells the server)
+# vnc_clip_to_server TEXT: TEXT on the viewer side's CLIPBOARD and PRIMARY while the pointer is outside the
+# viewer's window, then the pointer back in (TigerVNC's viewer tells the server when the clipboard changes,
+# TightVNC's sends the selection when the pointer enters its window)
 vnc_clip_to_server() {
+    cx xdotool mousemove 1010 750
+    sleep 0.5
     printf '%s' "$1" | cx xclip -selection clipboard
     printf '%s' "$1" | cx xclip -selection primary
+    # and CUT_BUFFER0, as an xterm's selection does: TightVNC's viewer sends PRIMARY only when the cut buffer is
+    # newer than what it sent last (xclip does not answer the TIMESTAMP target it asks for first)
+    cx xprop -root -format CUT_BUFFER0 8s -set CUT_BUFFER0 "$1"
+    sleep 0.5
+    vnc_point 320 240
     sleep 1
 }
 # vnc_clip_from_server NAME TEXT: TEXT on the server's CLIPBOARD and PRIMARY; then an application on the
@@ -130,13 +140,21 @@ vnc_clip_from_server() {
 # vnc_screenshot NAME: the server's screen as PNG, after a pause so that the last update reached the viewer;
 # what the viewer shows is compared with it (the count of differing pixels goes to $VNC_DIR/NAME.diff)
 vnc_screenshot() {
-    sleep 2
-    sx xwd -root -silent > "$VNC_DIR/$1-end.xwd"
-    $CONVERT "xwd:$VNC_DIR/$1-end.xwd" "png:$VNC_PNG/$1-end.png"
+    sleep "${VNC_PAUSE:-2}"
+    if [ "${VNC_SHOT:-}" = qemu ]; then
+        qemu_screendump "$VNC_DIR/$1-end.ppm"
+        $CONVERT "ppm:$VNC_DIR/$1-end.ppm" "png24:$VNC_PNG/$1-end.png"
+    else
+        sx xwd -root -silent > "$VNC_DIR/$1-end.xwd"
+        $CONVERT "xwd:$VNC_DIR/$1-end.xwd" "png24:$VNC_PNG/$1-end.png"
+    fi
+    [ -n "$VNC_WIN" ] || return 0   # the scripted client shows nothing
     cx xwd -id "$VNC_WIN" -silent > "$VNC_DIR/$1-viewer.xwd" 2>/dev/null || true
-    $CONVERT "xwd:$VNC_DIR/$1-viewer.xwd" "png:$VNC_DIR/$1-viewer.png" 2>/dev/null || true
+    $CONVERT "xwd:$VNC_DIR/$1-viewer.xwd" "png24:$VNC_DIR/$1-viewer.png" 2>/dev/null || true
     $COMPARE -metric AE "$VNC_PNG/$1-end.png" "$VNC_DIR/$1-viewer.png" null: 2> "$VNC_DIR/$1.diff" || true
     log "$1: the viewer's window differs from the server's screen in $(cat "$VNC_DIR/$1.diff") pixels"
+    # lossy (JPEG): the viewer's own last frame goes next to the screenshot
+    [ "$(cat "$VNC_DIR/$1.diff")" = 0 ] || cp "$VNC_DIR/$1-viewer.png" "$VNC_PNG/$1-viewer.png"
 }
 # vnc_close: end the viewer (SIGTERM; it closes the connection), then the capture and the servers
 vnc_close() {
@@ -145,11 +163,25 @@ vnc_close() {
     stop_capture
     stop_servers
 }
+# vnc_typed NAME TEXT: the keys that crossed the wire (scripts/rfb-summary.py; Shift presses left out) are TEXT
+vnc_typed() {
+    local got
+    got=$($PY "$SCRIPTS/rfb-summary.py" "$OUT/$1.pcap" | sed -n "s/^  typed: '\(.*\)'$/\1/p" | sed 's/<Shift_L>//g')
+    [ "$got" = "$2" ] || die "$1: typed '$got', want '$2'"
+}
+# vnc_clips NAME: the standard session's clipboard texts crossed the wire both ways
+vnc_clips() {
+    local sum
+    sum=$($PY "$SCRIPTS/rfb-summary.py" "$OUT/$1.pcap")
+    grep -q "^  client ClientCutText.*'echo pasted from the viewer" <<<"$sum" || die "$1: no ClientCutText with the viewer's text"
+    grep -q "^  server ServerCutText.*'copied on the server" <<<"$sum" || die "$1: no ServerCutText with the server's text"
+}
 # vnc_want NAME PATTERN FILE: FILE (in $WORK) has a line matching PATTERN
 vnc_want() { grep -q -- "$2" "$WORK/$3" || die "$1: no '$2' in $3"; }
 
 # A session: login, three commands typed, a left click, the viewer's clipboard pasted into the xterm with the
 # middle button and run, the server's clipboard pasted on the viewer side.
+VNC_SESSION_KEYS='id<Return>echo hello vnc<Return>hostname<Return><Return>'
 vnc_session() {   # vnc_session NAME
     vnc_click 320 240 1
     vnc_type 'id'
@@ -167,10 +199,159 @@ vnc_capture_vncauth() {
     vnc_server VncAuth
     vnc_client_x
     start_capture vnc-vncauth
-    vnc_viewer vncviewer vncviewer -passwd "$VNC_DIR/passwd" $SRV4::5900
+    vnc_viewer vnc-vncauth.viewer vncviewer -passwd "$VNC_DIR/passwd" $SRV4::5900
     vnc_session vnc-vncauth
     vnc_screenshot vnc-vncauth
     vnc_close
-    vnc_want vnc-vncauth 'Choosing security type VncAuth(2)' vncviewer.log
+    vnc_typed vnc-vncauth "$VNC_SESSION_KEYS"
+    vnc_clips vnc-vncauth
+    vnc_want vnc-vncauth 'Choosing security type VncAuth(2)' vnc-vncauth.viewer.log
     [ "$(cat "$VNC_DIR/vnc-vncauth.clip")" = 'copied on the server' ] || die "vnc-vncauth: the server's clipboard did not arrive"
+}
+
+# a short session: a left click, one line typed
+vnc_short() {   # vnc_short LINE
+    vnc_click 320 240 1
+    vnc_type "$1"
+}
+
+# vnc_tiger NAME SECURITYTYPES [vncviewer parameter...]: Xvnc and the TigerVNC viewer, then the standard session
+# (SESSION=short LINE: the short one)
+vnc_tiger() {
+    local name=$1 sec=$2; shift 2
+    vnc_server "$sec"
+    vnc_client_x
+    start_capture "$name"
+    vnc_viewer "$name.viewer" vncviewer -passwd "$VNC_DIR/passwd" "$@" $SRV4::5900
+    if [ -n "${VNC_LINE:-}" ]; then vnc_short "$VNC_LINE"; else vnc_session "$name"; fi
+    vnc_screenshot "$name"
+    vnc_close
+    [ -z "${VNC_TLS:-}" ] || return 0   # encrypted: nothing to check on the wire
+    if [ -n "${VNC_LINE:-}" ]; then vnc_typed "$name" "$VNC_LINE<Return>"; else vnc_typed "$name" "$VNC_SESSION_KEYS"; vnc_clips "$name"; fi
+}
+
+# VNC authentication with the wrong password: the viewer shows the server's reason and is ended after 4 s
+vnc_capture_wrong_password() {
+    vnc_server VncAuth
+    vnc_client_x
+    start_capture vnc-wrong-password
+    start_server vnc-wrong-password.viewer in_cli env DISPLAY=$VNC_CDISP HOME="$VNC_DIR/home" vncviewer -passwd "$VNC_DIR/wrong" \
+        $SRV4::5900
+    VNC_VIEWER=${SERVER_PGIDS[-1]}
+    sleep 4
+    vnc_close
+    vnc_want vnc-wrong-password 'Authentication failure' vnc-wrong-password.viewer.log
+}
+
+vnc_capture_none()     { vnc_tiger vnc-none None -SecurityTypes None; vnc_want vnc-none 'Choosing security type None(1)' vnc-none.viewer.log; }
+# VeNCrypt, TLS with anonymous Diffie-Hellman (no certificate), then VNC authentication inside
+vnc_capture_vencrypt() { VNC_TLS=1 VNC_LINE='echo over tls' vnc_tiger vnc-vencrypt TLSVnc -SecurityTypes TLSVnc; vnc_want vnc-vencrypt 'TLSVnc' vnc-vencrypt.viewer.log; }
+# the xterm scrolls (seq 1 60): Xvnc sends the moved lines as CopyRect
+vnc_capture_copyrect() { VNC_LINE='seq 1 60' vnc_tiger vnc-copyrect VncAuth; }
+
+# vnc_tight NAME SECURITYTYPES [xtightvncviewer option...]: Xvnc (and the parameter VNC_XVNC) and TightVNC's viewer,
+# then the standard session (VNC_LINE=LINE: the short one)
+vnc_tight() {
+    local name=$1 sec=$2; shift 2
+    vnc_server "$sec" ${VNC_XVNC:+"$VNC_XVNC"}
+    vnc_client_x
+    start_capture "$name"
+    vnc_viewer "$name.viewer" xtightvncviewer -passwd "$VNC_DIR/passwd" "$@" $SRV4::5900
+    if [ -n "${VNC_LINE:-}" ]; then vnc_short "$VNC_LINE"; else vnc_session "$name"; fi
+    vnc_screenshot "$name"
+    vnc_close
+    [ -z "${VNC_TLS:-}" ] || return 0   # encrypted: nothing to check on the wire
+    if [ -n "${VNC_LINE:-}" ]; then vnc_typed "$name" "$VNC_LINE<Return>"; else vnc_typed "$name" "$VNC_SESSION_KEYS"; vnc_clips "$name"; fi
+}
+
+# TightVNC's viewer speaks 3.8 to Xvnc; Xvnc's Protocol3.3 makes it 3.3 (the server then picks the security type)
+vnc_capture_rfb33()   { VNC_XVNC=-Protocol3.3 vnc_tight vnc-rfb33 VncAuth; }
+# one encoding each: TightVNC's viewer lists only the encodings asked for, so Xvnc uses nothing else
+vnc_capture_hextile() { VNC_LINE='echo hextile' vnc_tight vnc-hextile VncAuth -encodings 'copyrect hextile'; }
+vnc_capture_rre()     { VNC_LINE='echo rre' vnc_tight vnc-rre VncAuth -encodings 'copyrect rre'; }
+# Raw in 8 bits per pixel (BGR233), so the first screen is 300 KB, not 1.2 MB
+vnc_capture_raw()     { VNC_LINE='echo raw' vnc_tight vnc-raw VncAuth -encodings raw -bgr233; }
+
+# vnc_pyclient NAME VERSION ENCODINGS LINE...: the scripted client (scripts/vnc-client.py, security None) against
+# the server that runs; the screenshot when it has typed everything, then it closes
+vnc_pyclient() {
+    local name=$1 ver=$2 encs=$3 pid _; shift 3
+    rm -f "$VNC_DIR/$name.done" "$VNC_DIR/$name.stop"
+    start_capture "$name"
+    in_cli $PY "$SCRIPTS/vnc-client.py" $SRV4 5900 "$ver" "$encs" "$VNC_DIR/$name.done" "$VNC_DIR/$name.stop" "$@" \
+        >"$WORK/$name.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+        [ -e "$VNC_DIR/$name.done" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -e "$VNC_DIR/$name.done" ] || die "$name: the client did not finish: $(cat "$WORK/$name.out")"
+    VNC_WIN=
+    vnc_screenshot "$name"
+    touch "$VNC_DIR/$name.stop"
+    wait $pid || die "$name: the client failed: $(cat "$WORK/$name.out")"
+    sleep 0.5
+    stop_capture
+    stop_servers
+    local l want=
+    for l in "$@"; do want+="$l<Return>"; done
+    vnc_typed "$name" "$want"
+}
+# encoding numbers: 16 ZRLE, 7 Tight, -260 TightPNG, 1 CopyRect, -239 Cursor, -223 DesktopSize, -224 LastRect
+vnc_capture_zrle()  { vnc_server None; vnc_pyclient vnc-zrle 3.8 16,1,-239,-223 'echo zrle'; }
+vnc_capture_rfb37() { vnc_server None; vnc_pyclient vnc-rfb37 3.7 7,1,-239,-223,-224 'echo rfb 3.7'; }
+
+# TightPNG: neither Xvnc nor Debian's libvncserver 0.9.14 (x11vnc: "ignoring unsupported encoding type tightPng")
+# has it; QEMU's VNC server does. QEMU 7.2 (qemu-system-x86, TCG, no disk, no network) shows SeaBIOS's text screen
+# (720x400) and stops at "No bootable device". No Debian viewer asks for TightPNG, so the scripted client does
+# (TightPNG first, no JPEG quality: PNG for every rectangle that is not one colour); it clicks once and types nothing
+# (the BIOS would not show it). The screenshot is QEMU's own (monitor command screendump, PPM).
+vnc_capture_tightpng() {
+    vnc_files
+    rm -f "$VNC_DIR/qemu.mon"
+    start_server qemu in_srv qemu-system-x86_64 -nodefaults -machine pc -accel tcg -m 32 -vga std -display none \
+        -name psm-srv -vnc $SRV4:0 -monitor "unix:$VNC_DIR/qemu.mon,server,nowait" -boot menu=off
+    wait_port $SRV4 5900
+    sleep 4   # SeaBIOS has written its screen
+    VNC_SHOT=qemu vnc_pyclient vnc-tightpng 3.8 -260,1,-239,-223,-224
+}
+# qemu_screendump FILE.ppm: QEMU's screen through its monitor socket
+qemu_screendump() {
+    $PY - "$VNC_DIR/qemu.mon" "$1" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(0.3)
+s.sendall(b"screendump %s\n" % sys.argv[2].encode())
+time.sleep(1)
+s.close()
+PYEOF
+}
+
+# Tight with JPEG: the viewer asks for quality 5 (no AutoSelect); alice shows a colour gradient with ImageMagick's
+# display, which Xvnc sends as JPEG (the xterm's two colours never are)
+vnc_capture_tight_jpeg() {
+    VNC_PAUSE=6 VNC_LINE='display -geometry +340+260 -size 256x160 gradient:orange-navy' \
+        vnc_tiger vnc-tight-jpeg VncAuth -AutoSelect=0 -PreferredEncoding Tight -FullColor -QualityLevel 5
+}
+
+# Desktop size: alice types xrandr (the server resizes: ExtendedDesktopSize to the viewer), then the viewer's window
+# is made 720x540 (the viewer asks with SetDesktopSize; the server agrees)
+vnc_capture_resize() {
+    vnc_server VncAuth
+    vnc_client_x
+    start_capture vnc-resize
+    vnc_viewer vnc-resize.viewer vncviewer -passwd "$VNC_DIR/passwd" $SRV4::5900
+    sx xrandr -q >&2
+    vnc_click 320 240 1
+    vnc_type 'xrandr -s 800x600'
+    sleep 1
+    cx xdotool windowsize "$VNC_WIN" 720 540
+    sleep 2
+    vnc_point 320 240
+    vnc_type 'echo resized'
+    vnc_screenshot vnc-resize
+    vnc_close
+    vnc_typed vnc-resize 'xrandr -s 800x600<Return>echo resized<Return>'
 }

@@ -25,6 +25,9 @@ func (s *Screen) rre(r image.Rectangle, p []byte, compact bool) (int, error) {
 	if rest := len(p) - in.off; n > rest/(s.px.bpp+geom) {
 		return 0, fmt.Errorf("%w: %d subrectangles in %d bytes", ErrMalformed, n, rest)
 	}
+	// Encoders send disjoint subrectangles; allow some overlap, not a few
+	// bytes each repainting the whole rectangle.
+	budget := 4 * area(r)
 	for i := 0; i < n; i++ {
 		c, _ := s.pixel(in, pixNative)
 		g, _ := in.take(geom)
@@ -38,6 +41,9 @@ func (s *Screen) rre(r image.Rectangle, p []byte, compact bool) (int, error) {
 		sub := image.Rect(x, y, x+w, y+h).Add(r.Min)
 		if !sub.In(r) && !sub.Empty() {
 			return in.off, fmt.Errorf("%w: subrectangle %v outside %v", ErrMalformed, sub, r)
+		}
+		if budget -= area(sub); budget < 0 {
+			return in.off, fmt.Errorf("%w: subrectangles cover more than 4 times their rectangle", ErrMalformed)
 		}
 		s.fill(sub, c)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/psmtap/psmtap/dissectors"
@@ -25,7 +26,10 @@ import (
 // enough of RFC 6143 to find the rectangles.
 
 // grab is a test dissector that keeps both byte streams of a VNC connection.
-type grab struct{ sessions *[]*grabbed }
+type grab struct {
+	port     uint16
+	sessions *[]*grabbed
+}
 
 type chunk struct {
 	ts   int64
@@ -41,7 +45,7 @@ func (g grab) Name() string    { return "rfb-grab" }
 func (g grab) Ports() []uint16 { return []uint16{5900} }
 func (g grab) Probe(in *dissectors.ProbeInput) dissectors.ProbeResult {
 	for i, p := range in.Port {
-		if p == 5900 {
+		if p == g.port {
 			return dissectors.ProbeResult{Verdict: dissectors.Match, Client: 1 - i}
 		}
 	}
@@ -89,9 +93,27 @@ func (s *stream) take(n int) ([]byte, error) {
 	return b, nil
 }
 
-func (s *stream) u8() int  { b, _ := s.take(1); return int(b[0]) }
-func (s *stream) u16() int { b, _ := s.take(2); return int(binary.BigEndian.Uint16(b)) }
-func (s *stream) u32() int { b, _ := s.take(4); return int(binary.BigEndian.Uint32(b)) }
+// u8, u16 and u32 read big-endian numbers; 0 past the end (the walk then stops).
+func (s *stream) u8() int {
+	if b, err := s.take(1); err == nil {
+		return int(b[0])
+	}
+	return 0
+}
+
+func (s *stream) u16() int {
+	if b, err := s.take(2); err == nil {
+		return int(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (s *stream) u32() int {
+	if b, err := s.take(4); err == nil {
+		return int(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
 
 // time is the packet time of the byte at the current offset.
 func (s *stream) time() int64 {
@@ -107,14 +129,61 @@ type pfChange struct {
 	pf rfb.PixelFormat
 }
 
-// clientFormats walks the client's stream for SetPixelFormat messages.
-func clientFormats(c *stream, secType int) ([]pfChange, error) {
-	c.take(12) // ProtocolVersion
-	c.take(1)  // the security type chosen (3.8)
-	if secType == 2 {
-		c.take(16) // VNC authentication response
+// handshake walks both streams through the RFB handshake (RFC 6143 7.1-7.3,
+// and 3.3/3.7 where they differ) in step: security types None (1), VNC authentication (2), and TightVNC's
+// Tight security type (16) with its tunnel and authentication lists. It
+// leaves both streams at their first normal message and returns ServerInit.
+func handshake(s, c *stream) (w, h int, pf rfb.PixelFormat, err error) {
+	sv, _ := s.take(12)
+	cv, _ := c.take(12)
+	if sv == nil || cv == nil || string(sv[:4]) != "RFB " {
+		return 0, 0, pf, fmt.Errorf("not RFB: %q %q", sv, cv)
+	}
+	minor := min(int(sv[10]-'0'), int(cv[10]-'0')) // 003.00x: 3, 7 or 8
+	var chosen, auth int
+	if minor <= 3 {
+		chosen = s.u32() // RFB 3.3: the server names the type
+	} else {
+		s.take(s.u8()) // the security types offered
+		chosen = c.u8()
+	}
+	auth = chosen
+	if chosen == 16 { // Tight: tunnels, then authentication types, each a 16-byte capability
+		if n := s.u32(); n > 0 {
+			s.take(16 * n)
+			c.take(4)
+		}
+		auth = 1
+		if n := s.u32(); n > 0 {
+			s.take(16 * n)
+			auth = c.u32()
+		}
+	}
+	if auth == 2 {
+		s.take(16) // challenge
+		c.take(16) // response
+	}
+	if auth != 1 || minor >= 8 { // before 3.8 None has no SecurityResult
+		if res := s.u32(); res != 0 {
+			return 0, 0, pf, fmt.Errorf("security result %d", res)
+		}
 	}
 	c.take(1) // ClientInit
+	w, h = s.u16(), s.u16()
+	pfb, _ := s.take(16)
+	if pf, err = rfb.ParsePixelFormat(pfb); err != nil {
+		return 0, 0, pf, err
+	}
+	s.take(s.u32())   // name
+	if chosen == 16 { // Tight's interaction capabilities
+		ns, nc, ne := s.u16(), s.u16(), s.u16()
+		s.take(2 + 16*(ns+nc+ne))
+	}
+	return w, h, pf, nil
+}
+
+// clientFormats walks the client's stream for SetPixelFormat messages.
+func clientFormats(c *stream) ([]pfChange, error) {
 	var out []pfChange
 	for c.off < len(c.b) {
 		ts := c.time()
@@ -173,38 +242,21 @@ type replay struct {
 	rects    map[string]int
 	failures []string
 	cursors  [][3]int // width, height, opaque pixels of each cursor shape
+	pf       rfb.PixelFormat
 }
 
 // serverReplay walks the server's stream and applies every rectangle.
-func serverReplay(t *testing.T, s *stream, pfs []pfChange) (*replay, error) {
-	if v, _ := s.take(12); string(v[:4]) != "RFB " {
-		return nil, fmt.Errorf("not RFB: %q", v)
-	}
-	n := s.u8()
-	types, _ := s.take(n)
-	secType := int(types[0])
-	if secType == 2 {
-		s.take(16) // challenge
-	}
-	if res := s.u32(); res != 0 {
-		return nil, fmt.Errorf("security result %d", res)
-	}
-	w, h := s.u16(), s.u16()
-	pfb, _ := s.take(16)
-	pf, err := rfb.ParsePixelFormat(pfb)
-	if err != nil {
-		return nil, err
-	}
-	s.take(s.u32()) // name
+func serverReplay(t *testing.T, s *stream, w, h int, pf rfb.PixelFormat, pfs []pfChange) (*replay, error) {
 	sc, err := screen.New(w, h, pf)
 	if err != nil {
 		return nil, err
 	}
-	rp := &replay{sc: sc, rects: map[string]int{}}
+	rp := &replay{sc: sc, rects: map[string]int{}, pf: pf}
 	for s.off < len(s.b) {
 		ts := s.time()
 		for len(pfs) > 0 && pfs[0].ts <= ts {
 			pf = pfs[0].pf
+			rp.pf = pf
 			if err := sc.SetPixelFormat(pf); err != nil {
 				return nil, err
 			}
@@ -283,100 +335,196 @@ func serverReplay(t *testing.T, s *stream, pfs []pfChange) (*replay, error) {
 	return rp, nil
 }
 
-// captures: the VNC captures whose end screenshot the replay must match,
-// and the colour tolerance per component (JPEG captures are lossy).
+// captures: the VNC captures whose last frame must match the screenshot of
+// the server's display at the end (pcaps/vnc/NAME-end.png) to at least 99%
+// of pixels. tight-jpeg is lossy: its reference is what TigerVNC's viewer
+// showed (NAME-viewer.png, within 2 per component: Go's JPEG decoder rounds
+// apart from libjpeg-turbo's) and, outside the JPEG picture, the screenshot
+// exactly. cursor: the server sent a cursor with a shape (in the others the
+// xterm had hidden the pointer: only empty cursors crossed).
 var captures = []struct {
 	name      string
+	ref       string // the reference picture's suffix
 	tolerance int
+	cursor    bool
+	lossy     image.Rectangle // where the picture is JPEG
 }{
-	{"vnc-vncauth", 0},
+	{"vnc-vncauth", "end", 0, true, image.Rectangle{}},
+	{"vnc-none", "end", 0, true, image.Rectangle{}},
+	{"vnc-zrle", "end", 0, false, image.Rectangle{}},
+	{"vnc-hextile", "end", 0, false, image.Rectangle{}},
+	{"vnc-raw", "end", 0, false, image.Rectangle{}}, // 8 bpp BGR233: within one step of each component
+	{"vnc-rre", "end", 0, false, image.Rectangle{}},
+	{"vnc-copyrect", "end", 0, true, image.Rectangle{}},
+	{"vnc-tight-jpeg", "viewer", 2, true, image.Rect(340, 260, 340+263, 260+159)},
+	{"vnc-tightpng", "end", 0, false, image.Rectangle{}},
+	{"vnc-rfb33", "end", 0, true, image.Rectangle{}},
+	{"vnc-rfb37", "end", 0, false, image.Rectangle{}},
+	{"vnc-resize", "end", 0, true, image.Rectangle{}},
+}
+
+// noScreen: the VNC captures in which no framebuffer can be seen, and why.
+var noScreen = map[string]string{
+	"vnc-wrong-password": "security result 1", // authentication failed: no ServerInit
+	"vnc-vencrypt":       "security result",   // VeNCrypt: everything after the handshake is TLS
 }
 
 func TestCaptures(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
+	// Every VNC capture is either replayed or known to show no screen.
+	files, _ := filepath.Glob(filepath.Join(root, "pcaps", "vnc-*.pcap"))
+	known := map[string]bool{}
+	for _, c := range captures {
+		known[c.name] = true
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".pcap")
+		if why, ok := noScreen[name]; ok {
+			t.Run(name, func(t *testing.T) {
+				var sessions []*grabbed
+				capturetest.Read(t, f, 0, grab{5900, &sessions})
+				if len(sessions) != 1 {
+					t.Fatalf("%d sessions", len(sessions))
+				}
+				_, _, _, err := handshake(newStream(sessions[0].in[dissectors.FromServer], "server"), newStream(sessions[0].in[dissectors.FromClient], "client"))
+				if err == nil || !strings.Contains(err.Error(), why) {
+					t.Fatalf("handshake: %v, want %q", err, why)
+				}
+			})
+		} else if !known[name] {
+			t.Errorf("%s: neither replayed nor listed in noScreen", name)
+		}
+	}
 	for _, c := range captures {
 		t.Run(c.name, func(t *testing.T) {
-			pcap := filepath.Join(root, "pcaps", c.name+".pcap")
-			if _, err := os.Stat(pcap); err != nil {
-				t.Fatalf("capture missing: %v", err)
+			dir := filepath.Join(root, "pcaps", "vnc")
+			exact := ""
+			if !c.lossy.Empty() {
+				exact = filepath.Join(dir, c.name+"-end.png")
 			}
-			var sessions []*grabbed
-			capturetest.Read(t, pcap, 0, grab{&sessions})
-			if len(sessions) != 1 {
-				t.Fatalf("%d VNC sessions, want 1", len(sessions))
-			}
-			g := sessions[0]
-			if g.gap {
-				t.Fatal("the capture has a gap")
-			}
-			srv := newStream(g.in[dissectors.FromServer], "server")
-			cli := newStream(g.in[dissectors.FromClient], "client")
-			secType := 0
-			if len(srv.b) > 13 {
-				secType = int(srv.b[13])
-			}
-			pfs, err := clientFormats(cli, secType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rp, err := serverReplay(t, srv, pfs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("rectangles: %v; pixel format changes: %d", rp.rects, len(pfs))
-			if rp.rects["cursor"]+rp.rects["cursor-with-alpha"]+rp.rects["x-cursor"] > 0 {
-				// The last cursor may be xterm's hidden pointer (1x1, clear); some cursor had a shape.
-				t.Logf("cursors (size, opaque pixels): %v", rp.cursors)
-				shaped := false
-				for _, c := range rp.cursors {
-					shaped = shaped || c[2] > 0 && c[2] < c[0]*c[1]
-				}
-				if !shaped {
-					t.Error("no cursor with a shape")
-				}
-			}
-			for _, f := range rp.failures {
-				t.Errorf("rectangle failed: %s", f)
-			}
-			f, err := os.Open(filepath.Join(root, "pcaps", "vnc", c.name+"-end.png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			end, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := rp.sc.Image()
-			if got.Bounds() != end.Bounds() {
-				t.Fatalf("framebuffer %v, screenshot %v", got.Bounds(), end.Bounds())
-			}
-			same, total := 0, 0
-			var firstDiff image.Point
-			for y := 0; y < got.Rect.Dy(); y++ {
-				for x := 0; x < got.Rect.Dx(); x++ {
-					total++
-					r, g, b, _ := end.At(x, y).RGBA()
-					o := got.PixOffset(x, y)
-					if near(got.Pix[o], r>>8, c.tolerance) && near(got.Pix[o+1], g>>8, c.tolerance) && near(got.Pix[o+2], b>>8, c.tolerance) {
-						same++
-					} else if total-same == 1 {
-						firstDiff = image.Pt(x, y)
-					}
-				}
-			}
-			pct := 100 * float64(same) / float64(total)
-			t.Logf("%d of %d pixels equal (%.3f%%, tolerance %d)", same, total, pct, c.tolerance)
-			if pct < 99 {
-				t.Errorf("only %.3f%% of the pixels match the end screenshot (first difference at %v)", pct, firstDiff)
-				if dir := os.Getenv("SCREEN_DUMP"); dir != "" {
-					out, _ := os.Create(filepath.Join(dir, c.name+"-replay.png"))
-					png.Encode(out, got)
-					out.Close()
-				}
-			}
+			checkCapture(t, filepath.Join(root, "pcaps", c.name+".pcap"), filepath.Join(dir, c.name+"-"+c.ref+".png"), 5900, c.tolerance, c.cursor, exact, c.lossy)
 		})
 	}
+	// SCREEN_CAPTURE=file.pcap:end.png:port:tolerance checks a capture made
+	// elsewhere (say, by hand against another server) the same way.
+	if spec := os.Getenv("SCREEN_CAPTURE"); spec != "" {
+		var pcap, end string
+		var port uint16
+		var tol int
+		parts := strings.Split(spec, ":")
+		if len(parts) != 4 {
+			t.Fatalf("SCREEN_CAPTURE=%q: want file.pcap:end.png:port:tolerance", spec)
+		}
+		pcap, end = parts[0], parts[1]
+		fmt.Sscan(parts[2], &port)
+		fmt.Sscan(parts[3], &tol)
+		t.Run(filepath.Base(pcap), func(t *testing.T) { checkCapture(t, pcap, end, port, tol, false, "", image.Rectangle{}) })
+	}
+}
+
+// checkCapture replays pcap and compares the last frame with the picture in
+// endPNG, each colour component within tolerance; with exact, also with that
+// picture exactly, leaving out the area lossy.
+func checkCapture(t *testing.T, pcap, endPNG string, port uint16, tolerance int, cursor bool, exact string, lossy image.Rectangle) {
+	if _, err := os.Stat(pcap); err != nil {
+		t.Fatalf("capture missing: %v", err)
+	}
+	var sessions []*grabbed
+	capturetest.Read(t, pcap, 0, grab{port, &sessions})
+	if len(sessions) != 1 {
+		t.Fatalf("%d VNC sessions, want 1", len(sessions))
+	}
+	g := sessions[0]
+	if g.gap {
+		t.Fatal("the capture has a gap")
+	}
+	srv := newStream(g.in[dissectors.FromServer], "server")
+	cli := newStream(g.in[dissectors.FromClient], "client")
+	w, h, pf, err := handshake(srv, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfs, err := clientFormats(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := serverReplay(t, srv, w, h, pf, pfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rectangles: %v; pixel format changes: %d; final pixel format %v", rp.rects, len(pfs), rp.pf)
+	if rp.rects["cursor"]+rp.rects["cursor-with-alpha"]+rp.rects["x-cursor"] > 0 {
+		// The last cursor may be xterm's hidden pointer (1x1, clear); some cursor had a shape.
+		t.Logf("cursors (size, opaque pixels): %v", rp.cursors)
+		shaped := false
+		for _, c := range rp.cursors {
+			shaped = shaped || c[2] > 0 && c[2] < c[0]*c[1]
+		}
+		if cursor && !shaped {
+			t.Error("no cursor with a shape")
+		}
+	}
+	for _, f := range rp.failures {
+		t.Errorf("rectangle failed: %s", f)
+	}
+	// A pixel format of fewer than 8 bits a component cannot come closer
+	// than one of its steps.
+	tol := [3]int{tolerance, tolerance, tolerance}
+	if rp.pf.TrueColour {
+		for i, m := range []uint16{rp.pf.RedMax, rp.pf.GreenMax, rp.pf.BlueMax} {
+			if m > 0 && m < 255 {
+				tol[i] = max(tol[i], (255+int(m)-1)/int(m))
+			}
+		}
+	}
+	got := rp.sc.Image()
+	if pct := compare(t, got, endPNG, tol, image.Rectangle{}); pct < 99 {
+		t.Errorf("only %.3f%% of the pixels match %s", pct, filepath.Base(endPNG))
+		if dir := os.Getenv("SCREEN_DUMP"); dir != "" {
+			out, _ := os.Create(filepath.Join(dir, filepath.Base(pcap)+"-replay.png"))
+			png.Encode(out, got)
+			out.Close()
+		}
+	}
+	if exact != "" {
+		if pct := compare(t, got, exact, [3]int{}, lossy); pct < 99 {
+			t.Errorf("outside %v only %.3f%% of the pixels match %s exactly", lossy, pct, filepath.Base(exact))
+		}
+	}
+}
+
+// compare counts the pixels of got within tol of the picture in file,
+// leaving out the area skip; it returns their share in percent.
+func compare(t *testing.T, got *image.RGBA, file string, tol [3]int, skip image.Rectangle) float64 {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("framebuffer %v, %s %v", got.Bounds(), filepath.Base(file), want.Bounds())
+	}
+	same, total := 0, 0
+	for y := 0; y < got.Rect.Dy(); y++ {
+		for x := 0; x < got.Rect.Dx(); x++ {
+			if image.Pt(x, y).In(skip) {
+				continue
+			}
+			total++
+			r, g, b, _ := want.At(x, y).RGBA()
+			o := got.PixOffset(x, y)
+			if near(got.Pix[o], r>>8, tol[0]) && near(got.Pix[o+1], g>>8, tol[1]) && near(got.Pix[o+2], b>>8, tol[2]) {
+				same++
+			}
+		}
+	}
+	pct := 100 * float64(same) / float64(total)
+	t.Logf("%s: %d of %d pixels equal (%.3f%%, tolerance %v, leaving out %v)", filepath.Base(file), same, total, pct, tol, skip)
+	return pct
 }
 
 func near(a uint8, b uint32, tol int) bool {

@@ -8,8 +8,9 @@ import (
 )
 
 // applyCursor: the Cursor (-239, RFC 6143 7.8.1), XCursor (-240),
-// CursorWithAlpha (-314) and VMware cursor (0x574D5664) pseudo-encodings. The rectangle's position is the
-// hot spot; an empty rectangle hides the cursor.
+// CursorWithAlpha (-314) and VMware cursor (0x574D5664) pseudo-encodings.
+// The rectangle's position is the hot spot; an empty rectangle hides the
+// cursor.
 func (s *Screen) applyCursor(x, y, w, h int, enc int32, p []byte) error {
 	if err := exactCursorLen(enc, w, h, s.px.pf, p); err != nil {
 		if enc == rfb.EncCursorWithAlpha && len(p) >= 4 {
@@ -75,7 +76,7 @@ func (s *Screen) applyCursor(x, y, w, h int, enc int32, p []byte) error {
 		}
 	case rfb.EncCursorWithAlpha:
 		// Only raw pixels inside: R, G, B, A bytes, colours premultiplied by
-		// alpha, which is image.RGBA's own layout.
+		// alpha (the community specification), which is image.RGBA's own layout.
 		if inner := int32(uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])); inner != rfb.EncRaw {
 			s.lose(inner, p[4:])
 			return fmt.Errorf("%w: cursor-with-alpha in %s", ErrUnsupported, rfb.EncodingName(inner))

@@ -66,6 +66,19 @@ func TestRRE(t *testing.T) {
 	if err := s.Apply(0, 0, 2, 2, rfb.EncCoRRE, cat(u32(1), p32(white), p32(red), []byte{1, 1, 2, 1})); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("subrect outside: %v", err)
 	}
+	// Subrectangles piling up over the same area are refused past 4 times the rectangle.
+	pile := cat(u32(5), p32(white))
+	for i := 0; i < 5; i++ {
+		pile = cat(pile, p32(red), []byte{0, 0, 2, 2})
+	}
+	if err := s.Apply(0, 0, 2, 2, rfb.EncCoRRE, pile); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("piled subrects: %v", err)
+	}
+	before := s.Painted()
+	apply(t, s, 0, 0, 2, 2, rfb.EncCoRRE, cat(u32(1), p32(white), p32(red), []byte{0, 0, 2, 2}))
+	if got := s.Painted() - before; got != 12 { // background 4, subrectangle 4, the rectangle 4
+		t.Fatalf("painted %d", got)
+	}
 	// A count larger than the data is refused before any loop.
 	if err := s.Apply(0, 0, 2, 2, rfb.EncRRE, cat(u32(1000000), p32(white))); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("count past data: %v", err)

@@ -2,7 +2,6 @@ package screen
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"image"
 	"image/color"
@@ -94,16 +93,29 @@ func FuzzBasic(f *testing.F) {
 	})
 }
 
-func zlibOf(b []byte) []byte {
-	var buf bytes.Buffer
-	w := zlib.NewWriter(&buf)
-	w.Write(b)
-	w.Flush()
-	return buf.Bytes()
+// stored wraps b in deflate stored blocks (RFC 1951 3.2.4), behind a zlib
+// header when it starts a stream: what a compressor writes at level 0 and
+// flushes, built without one (a real compressor is too slow for fuzzing).
+func stored(b []byte, first bool) []byte {
+	var out []byte
+	if first {
+		out = append(out, 0x78, 0x01)
+	}
+	for {
+		n := min(len(b), 0xffff)
+		out = append(out, 0, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
+		out = append(out, b[:n]...)
+		b = b[n:]
+		if len(b) == 0 {
+			return out
+		}
+	}
 }
 
-// FuzzZRLE: the fuzzer writes the decompressed tile data (compressed here, so
-// it reaches the tile parser) for two rectangles of one stream; the raw
+func zlibOf(b []byte) []byte { return stored(b, true) }
+
+// FuzzZRLE: the fuzzer writes the decompressed tile data (wrapped in zlib
+// here, so it reaches the tile parser) for two rectangles of one stream; the raw
 // payload is also tried as is.
 func FuzzZRLE(f *testing.F) {
 	f.Add(byte(0), byte(70), byte(3), cat([]byte{2}, c24(red), c24(green), rep([]byte{0x80}, 24), []byte{0}, rep(c24(blue), 18)), []byte{1, 1, 2, 3}) // packed palette, raw
@@ -111,17 +123,13 @@ func FuzzZRLE(f *testing.F) {
 	f.Add(byte(1), byte(4), byte(1), cat([]byte{0}, []byte{0xf8, 0, 0x07, 0xe0, 0, 0x1f, 0xff, 0xff}), []byte{5})                                     // 16bpp raw
 	f.Fuzz(func(t *testing.T, pfSel, w, h byte, tiles1, tiles2 []byte) {
 		s := fuzzScreen(t, pfSel)
-		var buf bytes.Buffer
-		zw := zlib.NewWriter(&buf)
-		for _, tiles := range [][]byte{tiles1, tiles2} {
-			zw.Write(tiles)
-			zw.Flush()
-			d := append([]byte(nil), buf.Bytes()...)
-			buf.Reset()
+		for i, tiles := range [][]byte{tiles1, tiles2} {
+			d := stored(tiles, i == 0)
 			applyFuzz(t, s, 0, 0, int(w)%65, int(h)%49, rfb.EncZRLE, cat(u32(len(d)), d))
 		}
 		applyFuzz(t, fuzzScreen(t, pfSel), 0, 0, int(w)%65, int(h)%49, rfb.EncZRLE, tiles1)
-		applyFuzz(t, fuzzScreen(t, pfSel), 0, 0, int(w)%65, int(h)%49, rfb.EncZlib, cat(u32(len(tiles2)+2), zlibOf(tiles2)))
+		d := zlibOf(tiles2)
+		applyFuzz(t, fuzzScreen(t, pfSel), 0, 0, int(w)%65, int(h)%49, rfb.EncZlib, cat(u32(len(d)), d))
 	})
 }
 

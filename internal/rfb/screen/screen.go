@@ -5,11 +5,16 @@
 // RGBA image and says what changed.
 //
 // The package is pure: no I/O, no clock. Memory is bounded per Screen: the
-// framebuffer (at most MaxPixels pixels), one cursor of at most
-// MaxCursorSide on a side, and the zlib state of the stateful encodings (ZRLE,
-// Zlib and Tight's four streams, each a 32 KiB window plus what one rectangle
-// needs). A zlib stream that lost its place (a malformed rectangle, a gap in
-// the capture) is refused until the server resets it, so a wrong picture is
+// framebuffer (at most MaxPixels pixels: 64 MiB), one cursor of at most
+// MaxCursorSide on a side (1 MiB), a colour map (at most 256 KiB), and for
+// each zlib stream in use (ZRLE, Zlib, ZlibHex's two, Tight's four) a
+// decompressor with its 32 KiB window, a 4 KiB read-ahead and one row or
+// tile of scratch; compressed input is borrowed from the rectangle, never
+// kept. JPEG and PNG pictures are checked to be the rectangle's size
+// before they are decoded.
+//
+// A zlib stream that lost its place (a malformed rectangle, a gap in the
+// capture) is refused until the server resets it, so a wrong picture is
 // never shown as right.
 package screen
 
@@ -24,7 +29,7 @@ import (
 // Bounds on what one Screen may hold.
 const (
 	MaxSide       = 16384   // either side of the framebuffer
-	MaxPixels     = 1 << 24 // width*height: 64 MiB of RGBA (4096x4096, or 7680x2160 with room)
+	MaxPixels     = 1 << 24 // width*height: 64 MiB of RGBA (4096x4096; 7680x2160 fits)
 	MaxCursorSide = 512     // either side of a cursor image
 	maxDirty      = 64      // rectangles TakeDirty keeps apart before merging the closest
 	maxLeftover   = 64      // compressed bytes a zlib stream may carry from one rectangle to the next (a flush marker)
@@ -48,15 +53,16 @@ type Screen struct {
 	cmap  [][4]uint8
 	dirty []image.Rectangle
 
-	cursor           *image.RGBA
-	hotX, hotY       int
-	pointerX, pointY int
-	pointerSeen      bool
-	name             string
+	cursor             *image.RGBA
+	hotX, hotY         int
+	pointerX, pointerY int
+	pointerSeen        bool
+	name               string
 
 	zrle, zlib, zlibHexRaw, zlibHex zstream
 	tight                           [4]zstream
-	grad                            []int // Tight gradient filter: two rows of components, reused
+	grad                            []uint16 // Tight gradient filter: two rows of components, reused
+	painted                         int64    // pixels written, for Painted
 }
 
 // New makes a framebuffer of w x h pixels (black) for pixel format pf.
@@ -97,6 +103,8 @@ func (s *Screen) SetPixelFormat(pf rfb.PixelFormat) error {
 
 // SetColourMap applies SetColourMapEntries (RFC 6143 7.6.2): 16-bit
 // components for the entries from first on. Entries past 65535 are dropped.
+// Pixels already decoded keep their colours (the server repaints after a
+// change anyway).
 func (s *Screen) SetColourMap(first int, rgb [][3]uint16) {
 	if first < 0 || first > 0xffff {
 		return
@@ -137,11 +145,17 @@ func (s *Screen) Cursor() (img *image.RGBA, hotX, hotY int, ok bool) {
 }
 
 // Pointer is the pointer position the server last reported (PointerPos).
-func (s *Screen) Pointer() (x, y int, ok bool) { return s.pointerX, s.pointY, s.pointerSeen }
+func (s *Screen) Pointer() (x, y int, ok bool) { return s.pointerX, s.pointerY, s.pointerSeen }
 
 // Name is the desktop name from the last DesktopName pseudo-rectangle
 // (raw bytes from the network: escape before showing), at most 1024 bytes.
 func (s *Screen) Name() string { return s.name }
+
+// Painted is how many pixels the Screen has written since New, a measure of
+// the work done. A few bytes can ask for a lot of it (a 5-byte Tight fill or
+// a 12-byte CopyRect may repaint the whole framebuffer), so a caller that
+// must keep up with capture can budget it against the bytes or time.
+func (s *Screen) Painted() int64 { return s.painted }
 
 // Gap tells the Screen that server bytes were lost: every zlib stream lost
 // its place. Their later rectangles are refused until a reset.
@@ -240,7 +254,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 	case rfb.EncLastRect, rfb.EncQEMUPointerMotion, rfb.EncQEMUExtendedKey, rfb.EncQEMULEDState:
 		return nil
 	case rfb.EncPointerPos, encVMwareCursorPos:
-		s.pointerX, s.pointY, s.pointerSeen = x, y, true
+		s.pointerX, s.pointerY, s.pointerSeen = x, y, true
 		return nil
 	case rfb.EncDesktopName:
 		if err := exactLen(enc, w, h, payload); err != nil {
@@ -291,6 +305,7 @@ func (s *Screen) Apply(x, y, w, h int, enc int32, payload []byte) error {
 		s.lose(enc, payload) // whatever went wrong, the stream did not end where the server's did
 	}
 	s.markDirty(r) // even a failed rectangle may have changed pixels
+	s.painted += int64(area(r))
 	if err != nil {
 		return fmt.Errorf("%s %dx%d at %d,%d: %w", rfb.EncodingName(enc), w, h, x, y, err)
 	}
@@ -363,6 +378,7 @@ func (s *Screen) fill(r image.Rectangle, c [4]uint8) {
 	if r.Empty() {
 		return
 	}
+	s.painted += int64(area(r))
 	fb := s.fb
 	first := fb.Pix[fb.PixOffset(r.Min.X, r.Min.Y):]
 	row := first[:r.Dx()*4]

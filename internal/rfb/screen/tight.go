@@ -169,7 +169,7 @@ func (s *Screen) indexed(r image.Rectangle, in src, pal [][4]uint8) error {
 func (s *Screen) gradient(r image.Rectangle, in src, k pixKind) error {
 	w := r.Dx()
 	if cap(s.grad) < 6*(w+1) {
-		s.grad = make([]int, 6*(w+1))
+		s.grad = make([]uint16, 6*(w+1))
 	}
 	g := s.grad[:6*(w+1)]
 	clear(g)
@@ -201,10 +201,10 @@ func (s *Screen) gradient(r image.Rectangle, in src, k pixKind) error {
 			}
 			var v uint32
 			for c := 0; c < 3; c++ {
-				pred := cur[x*3+c] + prev[(x+1)*3+c] - prev[x*3+c]
+				pred := int(cur[x*3+c]) + int(prev[(x+1)*3+c]) - int(prev[x*3+c])
 				pred = max(0, min(pred, maxes[c]))
 				val := (pred + diff[c]) % (maxes[c] + 1)
-				cur[(x+1)*3+c] = val
+				cur[(x+1)*3+c] = uint16(val)
 				v |= uint32(val) << shifts[c]
 			}
 			var px [4]uint8
