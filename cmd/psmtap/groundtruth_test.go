@@ -218,7 +218,7 @@ func TestGroundTruth(t *testing.T) {
 			"psm.proxy.type": "http_connect", "psm.proxy.target": "psm-srv:23",
 			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit")}}},
 		// TigerVNC 1.12 viewer to Xvnc, VNC authentication, the standard session (pcaps/README.md, VNC).
-		"vnc-vncauth.pcap": {{"vnc", "192.0.2.10:47294", "192.0.2.20:5900", map[string]string{"psm.state": "closed",
+		"vnc-vncauth.pcap": {{"vnc", "192.0.2.10:44136", "192.0.2.20:5900", map[string]string{"psm.state": "closed",
 			"vnc.version.server": "3.8", "vnc.version.client": "3.8", "vnc.security.offered": "vnc-auth", "vnc.security.chosen": "vnc-auth",
 			"vnc.auth.outcome": "success", "vnc.shared": "false", "vnc.desktop.name": "psm-srv", "vnc.desktop.width": "640",
 			"vnc.desktop.height": "480", "psm.login.success": "true", "psm.login.attempts": "1", "user.name": "",

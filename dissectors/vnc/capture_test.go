@@ -1,11 +1,13 @@
 package vnc_test
 
 import (
+	"image"
 	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/psmtap/psmtap/capture"
@@ -47,7 +49,7 @@ func TestVNCAuthCapture(t *testing.T) {
 	}
 	wantEnc := []string{"cursor-with-alpha", "vmware-cursor", "cursor", "x-cursor", "vmware-cursor-position", "desktop-size",
 		"extended-desktop-size", "desktop-name", "last-rect", "extended-clipboard", "continuous-updates", "fence",
-		"qemu-extended-key", "tight", "copyrect", "zrle", "hextile", "rre", "copyrect", "raw", "compress-level-2", "quality-level-8"}
+		"qemu-extended-key", "tight", "copyrect", "zrle", "hextile", "rre", "copyrect", "raw", "compress-level-2", "quality-level-6"}
 	if !reflect.DeepEqual(f.Encodings, wantEnc) {
 		t.Errorf("encodings %q", f.Encodings)
 	}
@@ -58,10 +60,12 @@ func TestVNCAuthCapture(t *testing.T) {
 	if f.Keys == nil || f.Keys.Text != "id\necho hello vnc\nhostname\n\n" || f.Keys.Count != 28 {
 		t.Errorf("keys %+v", f.Keys)
 	}
-	if f.Pointer == nil || f.Pointer.Clicks != 2 || !reflect.DeepEqual(f.Pointer.Positions, []string{"left@320,240", "middle@200,300"}) {
+	if f.Pointer == nil || f.Pointer.Clicks != 2 || f.Pointer.Events != 10 || !reflect.DeepEqual(f.Pointer.Positions, []string{"left@320,240", "middle@200,300"}) {
 		t.Errorf("pointer %+v", f.Pointer)
 	}
-	if f.Updates == 0 || f.Rectangles == 0 || f.Stopped != "" || len(r.Anomalies) > 0 {
+	// 49 updates: 75 Tight, 7 CursorWithAlpha, 48 LastRect, 1 ExtendedDesktopSize rectangles
+	// (pcaps/README.md), and the QEMU extended key pseudo-rectangle by which Xvnc accepts those keys.
+	if f.Updates != 49 || f.Rectangles != 132 || f.Stopped != "" || len(r.Anomalies) > 0 {
 		t.Errorf("updates %d rects %d stopped %q anomalies %v", f.Updates, f.Rectangles, f.Stopped, r.Anomalies)
 	}
 	if r.Login == nil || r.Login.Attempts != 1 || r.Login.Success == nil || !*r.Login.Success || r.UserName != "" {
@@ -115,13 +119,118 @@ func TestSnapshotCapture(t *testing.T) {
 	}
 }
 
-// TestRecordingCapture: with --recordings, the last frame of the screen
+// TestCaptures: every VNC capture as its ground truth says (pcaps/README.md).
+func TestCaptures(t *testing.T) {
+	for _, c := range []struct {
+		name, versions, security, subtype, method, outcome, reason string
+		commands                                                   []string
+	}{
+		{"vnc-wrong-password", "3.8 3.8", "vnc-auth", "", "vnc-auth", "failure", "Authentication failure", nil},
+		{"vnc-none", "3.8 3.8", "none", "", "none", "success", "", []string{"id", "echo hello vnc", "hostname"}},
+		{"vnc-vencrypt", "3.8 3.8", "vencrypt", "tls-vnc", "vencrypt-tls-vnc", "unknown", "", nil},
+		{"vnc-zrle", "3.8 3.8", "none", "", "none", "success", "", []string{"echo zrle"}},
+		{"vnc-hextile", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"echo hextile"}},
+		{"vnc-raw", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"echo raw"}},
+		{"vnc-rre", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"echo rre"}},
+		{"vnc-copyrect", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"seq 1 60"}},
+		{"vnc-rfb33", "3.3 3.3", "vnc-auth", "", "vnc-auth", "success", "", []string{"id", "echo hello vnc", "hostname"}},
+		{"vnc-rfb37", "3.7 3.8", "none", "", "none", "success", "", []string{"echo rfb 3.7"}},
+		{"vnc-resize", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"xrandr -s 800x600", "echo resized"}},
+	} {
+		res := capturetest.Read(t, "../../pcaps/"+c.name+".pcap", 0, capturetest.Named("vnc")...)
+		if len(res.Records) != 1 {
+			t.Errorf("%s: %d records", c.name, len(res.Records))
+			continue
+		}
+		r := res.Records[0]
+		f := fieldsOf(t, r)
+		sec := f.Security
+		if sec == nil {
+			sec = &vnc.Security{}
+		}
+		got := []string{f.Version.Client + " " + f.Version.Server, sec.Chosen, sec.Subtype, f.Auth.Method, f.Auth.Outcome, f.Auth.Reason}
+		want := []string{c.versions, c.security, c.subtype, c.method, c.outcome, c.reason}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(r.Commands, c.commands) || len(r.Anomalies) > 0 {
+			t.Errorf("%s: %q commands %q anomalies %v", c.name, got, r.Commands, r.Anomalies)
+		}
+		if c.name == "vnc-vencrypt" && (r.Objects["tls"] == nil || f.Stopped != "tls") {
+			t.Errorf("%s: tls %v stopped %q", c.name, r.Objects["tls"], f.Stopped)
+		}
+	}
+}
+
+// TestRecordingCaptures: with --recordings, the last frame of each screen
 // recording is the server's screen at the end (pcaps/vnc/NAME-end.png, taken
-// by xwd on Xvnc's display) to at least 99% of its pixels, and the keys and
-// clicks are on its time line.
-func TestRecordingCapture(t *testing.T) {
+// by xwd on the server's display; for Tight JPEG the viewer's own window,
+// NAME-viewer.png, as JPEG is lossy) to at least 99% of its pixels.
+func TestRecordingCaptures(t *testing.T) {
+	shots, _ := filepath.Glob("../../pcaps/vnc/*-end.png")
+	if len(shots) < 10 {
+		t.Fatalf("%d screenshots", len(shots))
+	}
+	for _, shot := range shots {
+		name := strings.TrimSuffix(filepath.Base(shot), "-end.png")
+		if name == "vnc-vencrypt" {
+			continue // the screen is inside TLS
+		}
+		if v := strings.TrimSuffix(shot, "-end.png") + "-viewer.png"; fileExists(v) {
+			shot = v
+		}
+		t.Run(name, func(t *testing.T) {
+			r, rec := recordCapture(t, name)
+			last, err := rec.FrameAt(rec.End())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readPNG(t, shot)
+			if last.Bounds() != want.Bounds() {
+				t.Fatalf("frame %v, screenshot %v", last.Bounds(), want.Bounds())
+			}
+			differ, all := 0, last.Bounds().Dx()*last.Bounds().Dy()
+			for y := 0; y < last.Bounds().Dy(); y++ {
+				for x := 0; x < last.Bounds().Dx(); x++ {
+					r1, g1, b1, _ := last.At(x, y).RGBA()
+					r2, g2, b2, _ := want.At(x, y).RGBA()
+					if r1>>8 != r2>>8 || g1>>8 != g2>>8 || b1>>8 != b2>>8 {
+						differ++
+					}
+				}
+			}
+			t.Logf("%d of %d pixels differ; %d keys, %d clicks on the time line", differ, all, len(rec.Keys), len(rec.Clicks))
+			if differ*100 > all {
+				t.Errorf("%d of %d pixels differ from the screenshot", differ, all)
+			}
+			if len(rec.Incomplete) != 0 || len(r.Anomalies) != 0 {
+				t.Errorf("incomplete %+v anomalies %v", rec.Incomplete, r.Anomalies)
+			}
+			if name == "vnc-vncauth" && (len(rec.Keys) != 28 || len(rec.Clicks) != 2) {
+				t.Errorf("time line: %d keys, %d clicks", len(rec.Keys), len(rec.Clicks))
+			}
+		})
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func readPNG(t *testing.T, p string) image.Image {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// recordCapture reads a capture with --recordings and opens the recording.
+func recordCapture(t *testing.T, name string) (*record.Record, *screenrec.Recording) {
+	t.Helper()
 	dir := t.TempDir()
-	src, err := capture.OpenFile("../../pcaps/vnc-vncauth.pcap")
+	src, err := capture.OpenFile("../../pcaps/" + name + ".pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,44 +254,12 @@ func TestRecordingCapture(t *testing.T) {
 	}
 	r := recs[0]
 	r.Complete()
-	if r.Recording == nil || len(r.Anomalies) > 0 {
-		t.Fatalf("recording %+v anomalies %v", r.Recording, r.Anomalies)
+	if r.Recording == nil {
+		t.Fatalf("no recording; anomalies %v", r.Anomalies)
 	}
 	rec, err := screenrec.Open(filepath.Join(dir, r.Recording.Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.FrameAt(rec.End())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open("../../pcaps/vnc/vnc-vncauth-end.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Bounds() != want.Bounds() {
-		t.Fatalf("frame %v, screenshot %v", got.Bounds(), want.Bounds())
-	}
-	differ, all := 0, got.Bounds().Dx()*got.Bounds().Dy()
-	for y := 0; y < got.Bounds().Dy(); y++ {
-		for x := 0; x < got.Bounds().Dx(); x++ {
-			r1, g1, b1, _ := got.At(x, y).RGBA()
-			r2, g2, b2, _ := want.At(x, y).RGBA()
-			if r1>>8 != r2>>8 || g1>>8 != g2>>8 || b1>>8 != b2>>8 {
-				differ++
-			}
-		}
-	}
-	t.Logf("%d of %d pixels differ; %d keys, %d clicks on the time line", differ, all, len(rec.Keys), len(rec.Clicks))
-	if differ*100 > all {
-		t.Errorf("%d of %d pixels differ from the screenshot", differ, all)
-	}
-	if len(rec.Keys) != 28 || len(rec.Clicks) != 2 || len(rec.Incomplete) != 0 {
-		t.Errorf("time line: %d keys, %d clicks, incomplete %+v", len(rec.Keys), len(rec.Clicks), rec.Incomplete)
-	}
+	return r, rec
 }
