@@ -151,6 +151,16 @@ func (p *pixels) row(dst, src []byte, n int, k pixKind) {
 			d := dst[i*4 : i*4+4 : i*4+4]
 			d[0], d[1], d[2], d[3] = s[rOff], s[gOff], s[bOff], 255
 		}
+	case (k == pixCLow || k == pixCHigh) && p.fast32:
+		// A 3-byte CPIXEL is the pixel less one byte: the components keep
+		// their offsets, less one when the dropped byte came first on the wire.
+		d := p.cpixShift(k)
+		rOff, gOff, bOff := p.rOff-d, p.gOff-d, p.bOff-d
+		for i := 0; i < n; i++ {
+			s := src[i*3 : i*3+3 : i*3+3]
+			d := dst[i*4 : i*4+4 : i*4+4]
+			d[0], d[1], d[2], d[3] = s[rOff], s[gOff], s[bOff], 255
+		}
 	case k == pixTightRGB:
 		for i := 0; i < n; i++ {
 			s := src[i*3 : i*3+3 : i*3+3]
@@ -163,4 +173,15 @@ func (p *pixels) row(dst, src []byte, n int, k pixKind) {
 			copy(dst[i*4:i*4+4], c[:])
 		}
 	}
+}
+
+// cpixShift is how many bytes of a 32-bit pixel come before the first byte
+// of its 3-byte CPIXEL on the wire: the dropped byte is the most significant
+// (little-endian: the last; big-endian: the first) for pixCLow, the least
+// significant for pixCHigh.
+func (p *pixels) cpixShift(k pixKind) int {
+	if (k == pixCLow) == p.pf.BigEndian {
+		return 1
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package screen
 
 import (
+	"encoding/binary"
 	"fmt"
 	"image"
 )
@@ -123,7 +124,15 @@ func (s *Screen) zrleTile(tile image.Rectangle, z *zstream) error {
 func (s *Screen) packed(r image.Rectangle, in src, pal [][4]uint8, bits int) error {
 	w := r.Dx()
 	rowLen := (w*bits + 7) / 8
+	perByte := 8 / bits
 	mask := byte(1<<bits - 1)
+	// Indices past the palette are refused; the table has every index bits can make.
+	var words [16]uint32
+	for i := range words {
+		if i < len(pal) {
+			words[i] = binary.LittleEndian.Uint32(pal[i][:])
+		}
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		b, err := in.take(rowLen)
 		if err != nil {
@@ -131,13 +140,17 @@ func (s *Screen) packed(r image.Rectangle, in src, pal [][4]uint8, bits int) err
 		}
 		o := s.fb.PixOffset(r.Min.X, y)
 		dst := s.fb.Pix[o : o+w*4]
-		for x := 0; x < w; x++ {
-			bit := x * bits
-			i := int(b[bit/8]>>(8-bits-bit%8)) & int(mask)
-			if i >= len(pal) {
-				return fmt.Errorf("%w: palette index %d of %d", ErrMalformed, i, len(pal))
+		x := 0
+		for _, c := range b {
+			for j := 0; j < perByte && x < w; j++ {
+				i := (c >> (8 - bits)) & mask
+				c <<= bits
+				if int(i) >= len(pal) {
+					return fmt.Errorf("%w: palette index %d of %d", ErrMalformed, i, len(pal))
+				}
+				binary.LittleEndian.PutUint32(dst[x*4:], words[i])
+				x++
 			}
-			copy(dst[x*4:x*4+4], pal[i][:])
 		}
 	}
 	return nil
