@@ -118,6 +118,13 @@ func (s *session) Close(r *record.Record) {
 	if s.login.started && !s.login.published {
 		s.publishLogin() // outcome unknown: the session ended, or TLS hid it
 	}
+	if s.st[1] == stMessages && s.inRect && len(s.pend[1]) > 0 {
+		// A rectangle waiting for its length to be asked again: ask now.
+		s.retryAt = 0
+		s.in[0], s.in[1] = nil, s.pend[1]
+		s.run()
+		s.in[1] = nil
+	}
 	if s.scr != nil && s.fbOpen {
 		s.scr.send(job{kind: jobFrame, ts: s.now}) // the last update, cut short
 	}

@@ -1102,7 +1102,7 @@ func (s *session) rectPayload(b []byte) int {
 	case errors.Is(err, ErrNeedMore):
 		// Asked again when half as much again has come: a Hextile rectangle
 		// is walked from its start each time.
-		s.retryAt = len(b) + max(len(b)/2, 4096)
+		s.retryAt = len(b) + max(len(b)/2, 512)
 		return wait
 	case errors.Is(err, screen.ErrUnsupported):
 		s.anomaly("vnc.unknown_encoding")
