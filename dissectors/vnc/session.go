@@ -206,6 +206,9 @@ func (s *session) keep(d int) {
 	}
 	if len(rest) == 0 {
 		s.pend[d] = s.pend[d][:0]
+		if cap(s.pend[d]) > 64<<10 {
+			s.pend[d] = nil // a large rectangle was gathered: give its buffer back
+		}
 		return
 	}
 	// rest is the tail of pend, or the borrowed data. A tail stays where it
