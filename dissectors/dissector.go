@@ -6,7 +6,7 @@
 // Ports are only hints, used to break ties and to pick the server when the
 // TCP handshake was not seen. The protocol packages live one per directory:
 // dissectors/ssh, dissectors/rdp, dissectors/telnet, dissectors/rlogin,
-// dissectors/rsh, dissectors/ftp.
+// dissectors/rsh, dissectors/ftp, dissectors/vnc.
 package dissectors
 
 import (
