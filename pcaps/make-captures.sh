@@ -48,7 +48,7 @@ ALL+=(mysql-cli mysql-wrong-password mysql-unknown-db mysql-prepared mysql-tls m
 ALL+=(ssh-fast-typing ssh-banner-grab ssh-socks5 ssh-http-connect telnet-socks4 telnet-http-connect)
 # VNC (RFB): TigerVNC's Xvnc with an xterm, TigerVNC's and TightVNC's viewers under Xvfb typed by xdotool (pcaps/scripts/vnc.sh)
 ALL+=(vnc-vncauth vnc-wrong-password vnc-none vnc-vencrypt vnc-zrle vnc-hextile vnc-raw vnc-copyrect vnc-rfb33
-      vnc-rre vnc-rfb37 vnc-tightpng vnc-tight-jpeg vnc-resize)
+      vnc-rre vnc-rfb37 vnc-tightpng vnc-tight-jpeg vnc-resize vnc-tight-16bpp vnc-keys)
 
 log() { printf '[make-captures %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -908,6 +908,8 @@ cap_vnc-rfb37()             { . "$SCRIPTS/vnc.sh"; vnc_capture_rfb37; }
 cap_vnc-tightpng()          { . "$SCRIPTS/vnc.sh"; vnc_capture_tightpng; }
 cap_vnc-tight-jpeg()        { . "$SCRIPTS/vnc.sh"; vnc_capture_tight_jpeg; }
 cap_vnc-resize()            { . "$SCRIPTS/vnc.sh"; vnc_capture_resize; }
+cap_vnc-tight-16bpp()       { . "$SCRIPTS/vnc.sh"; vnc_capture_tight_16bpp; }
+cap_vnc-keys()              { . "$SCRIPTS/vnc.sh"; vnc_capture_keys; }
 
 # ---------------------------------------------------------------- main
 main() {

@@ -29,6 +29,8 @@ var vncCaptures = map[string]struct {
 	"vnc-tightpng":       {1, "5900", 720, 400}, // QEMU's VGA text screen
 	"vnc-rfb33":          {1, "5900", 640, 480},
 	"vnc-rfb37":          {1, "5900", 640, 480},
+	"vnc-tight-16bpp":    {1, "5900", 640, 480},
+	"vnc-keys":           {1, "5900", 640, 480},
 	"vnc-resize":         {1, "5900", 720, 540}, // 640x480, then 800x600 (xrandr), then 720x540 (the viewer)
 }
 

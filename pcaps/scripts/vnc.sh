@@ -69,10 +69,10 @@ vnc_server() {
     vnc_xterm $VNC_SDISP
 }
 
-# vnc_client_x: the viewer's own X server (Xvfb, 1024x768)
+# vnc_client_x: the viewer's own X server (Xvfb, 1024x768, depth VNC_CDEPTH or 24)
 vnc_client_x() {
     rm -f "/tmp/.X${VNC_CDISP#:}-lock" "/tmp/.X11-unix/X${VNC_CDISP#:}"
-    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 1024x768x24 -nolisten tcp -ac -r
+    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 "1024x768x${VNC_CDEPTH:-24}" -nolisten tcp -ac -r
     wait_x $CLI $VNC_CDISP
 }
 
@@ -81,13 +81,20 @@ vnc_client_x() {
 VNC_WIN=
 VNC_VIEWER=
 vnc_viewer() {
-    local name=$1 _; shift
-    start_server "$name" in_cli env DISPLAY=$VNC_CDISP HOME="$VNC_DIR/home" "$@"
-    VNC_VIEWER=${SERVER_PGIDS[-1]}
-    VNC_WIN=
-    for _ in $(seq 1 50); do
-        VNC_WIN=$(cx xdotool search --onlyvisible --name 'psm-srv' 2>/dev/null | head -1) && [ -n "$VNC_WIN" ] && break
-        sleep 0.2
+    local name=$1 try _; shift
+    for try in 1 2; do
+        start_server "$name" in_cli env DISPLAY=$VNC_CDISP HOME="$VNC_DIR/home" "$@"
+        VNC_VIEWER=${SERVER_PGIDS[-1]}
+        VNC_WIN=
+        for _ in $(seq 1 50); do
+            VNC_WIN=$(cx xdotool search --onlyvisible --name 'psm-srv' 2>/dev/null | head -1) && [ -n "$VNC_WIN" ] && break
+            sleep 0.2
+        done
+        [ -z "$VNC_WIN" ] || break
+        # once, a viewer could not open the fresh Xvfb that had just answered xdpyinfo: then it has not connected
+        grep -q "Can't open display" "$WORK/$name.log" || break
+        log "$name: the viewer could not open its display; again"
+        sleep 1
     done
     [ -n "$VNC_WIN" ] || die "$name: no viewer window"
     sleep 1.5   # the first screen
@@ -354,4 +361,35 @@ vnc_capture_resize() {
     vnc_screenshot vnc-resize
     vnc_close
     vnc_typed vnc-resize 'xrandr -s 800x600<Return>echo resized<Return>'
+}
+
+# TightVNC's viewer on a 16-bit display asks for that pixel format (RGB565): Tight's pixels are then 2 bytes, not 3
+vnc_capture_tight_16bpp() { VNC_CDEPTH=16 VNC_LINE='echo sixteen bits' vnc_tight vnc-tight-16bpp VncAuth; }
+
+# Keys beyond letters, with TightVNC's viewer (plain KeyEvents): a typo fixed with four BackSpaces, a command stopped with
+# Ctrl-C, Tab completion. What bash ran: `echo fixed`, `sleep 30` (interrupted), `ls /usr/`.
+vnc_capture_keys() {
+    vnc_server VncAuth
+    vnc_client_x
+    start_capture vnc-keys
+    vnc_viewer vnc-keys.viewer xtightvncviewer -passwd "$VNC_DIR/passwd" $SRV4::5900
+    vnc_click 320 240 1
+    cx xdotool type --delay 150 -- 'echo typo'
+    sleep 0.5
+    cx xdotool key --delay 250 BackSpace BackSpace BackSpace BackSpace
+    sleep 0.3
+    vnc_type 'fixed'
+    vnc_type 'sleep 30'
+    sleep 0.5
+    cx xdotool key ctrl+c
+    sleep 1
+    cx xdotool type --delay 150 -- 'ls /us'
+    sleep 0.3
+    cx xdotool key Tab
+    sleep 0.5
+    cx xdotool key Return
+    sleep 1
+    vnc_screenshot vnc-keys
+    vnc_close
+    vnc_typed vnc-keys 'echo typo<BackSpace><BackSpace><BackSpace><BackSpace>fixed<Return>sleep 30<Return><Control_L>cls /us<Tab><Return>'
 }
