@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"io"
 	"os"
 	"strconv"
 	"time"
@@ -55,7 +54,7 @@ func runReplay(c *cli.Context) error {
 	if f := c.String("export"); f != "" && f != "cast" && f != "png" {
 		return cli.Exit(fmt.Sprintf("replay: unknown export format %q (known: cast, png)", f), 2)
 	}
-	screen, err := isScreen(path)
+	screen, err := screenrec.IsFile(path)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("replay: %v", err), 1)
 	}
@@ -98,20 +97,11 @@ func runReplay(c *cli.Context) error {
 	return err
 }
 
-// isScreen says whether the file is a screen recording, by its content.
-func isScreen(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
-	return screenrec.Is(head[:n]), nil
-}
-
 // replayScreen exports one frame of a screen recording as PNG.
 func replayScreen(c *cli.Context, path string) error {
+	if c.String("export") == "cast" {
+		return cli.Exit("replay: this is a screen recording, not a terminal one: --export png --at TIME|end -o OUT.png takes a frame", 2)
+	}
 	if c.String("export") != "png" {
 		return cli.Exit("replay: this is a screen recording: it does not play in a terminal. "+
 			"Take a frame with --export png --at TIME|end -o OUT.png, or play it in the web console (psmtap serve --recordings DIR)", 2)

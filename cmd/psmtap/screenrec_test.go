@@ -14,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/psmtap/psmtap/internal/screenrec"
 )
 
 // screenRecording writes a small screen recording: a grey 160x100 screen,
-// a red square at 1 s, a blue bar at 2.5 s, an incomplete mark at 3 s
+// a red square at 1 s, a blue bar at 2.5 s, a scroll at 2.7 s, an incomplete mark at 3 s,
+// a last key at 63 s
 // (with a reason that holds terminal escapes), keys and a click. It
 // returns the path and the screens expected at 1.5 s and at the end.
 func screenRecording(t *testing.T, dir string) (string, *image.RGBA, *image.RGBA) {
@@ -31,6 +34,11 @@ func screenRecording(t *testing.T, dir string) (string, *image.RGBA, *image.RGBA
 	}
 	img := image.NewRGBA(image.Rect(0, 0, 160, 100))
 	draw.Draw(img, img.Rect, image.NewUniform(color.RGBA{90, 90, 90, 255}), image.Point{}, draw.Src)
+	for y := 40; y < 84; y++ { // rows that differ from each other, to scroll
+		for x := range 160 {
+			img.SetRGBA(x, y, color.RGBA{uint8(x * y), uint8(y * 5), uint8(x ^ y), 255})
+		}
+	}
 	w.Frame(ts(0), img, []image.Rectangle{img.Rect})
 	sq := image.Rect(10, 10, 40, 40)
 	draw.Draw(img, sq, image.NewUniform(color.RGBA{220, 0, 0, 255}), image.Point{}, draw.Src)
@@ -42,10 +50,29 @@ func screenRecording(t *testing.T, dir string) (string, *image.RGBA, *image.RGBA
 	bar := image.Rect(0, 80, 160, 90)
 	draw.Draw(img, bar, image.NewUniform(color.RGBA{0, 0, 200, 255}), image.Point{}, draw.Src)
 	w.Frame(ts(2500*time.Millisecond), img, []image.Rectangle{bar})
+	// a scroll: rows 40..80 move up 4 pixels, 4 new rows at the bottom (the
+	// recording says it as a copy and a small picture)
+	region := image.Rect(0, 40, 160, 80)
+	for y := region.Min.Y; y < region.Max.Y; y++ {
+		copy(img.Pix[img.PixOffset(0, y):img.PixOffset(160, y)], img.Pix[img.PixOffset(0, y+4):])
+	}
+	for y := 76; y < 80; y++ {
+		for x := range 160 {
+			img.SetRGBA(x, y, color.RGBA{uint8(x), 255, uint8(y), 255})
+		}
+	}
+	w.Frame(ts(2700*time.Millisecond), img, []image.Rectangle{region})
 	w.Incomplete(ts(3*time.Second), "missing packets \x1b]0;pwned\x07")
+	w.Key(ts(63*time.Second), "exit\n") // after a minute of nothing
 	rec, err := w.Close()
 	if err != nil {
 		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, rec.Path))
+	d, _ := zstd.NewReader(nil)
+	defer d.Close()
+	if plain, _ := d.DecodeAll(raw, nil); !bytes.Contains(plain, []byte(`{"x":0,"y":40,"w":160,"h":36,"sx":0,"sy":44}`)) {
+		t.Fatalf("the scroll is not a copy in the recording")
 	}
 	return filepath.Join(dir, rec.Path), at15, img
 }
@@ -93,6 +120,9 @@ func TestReplayExportPNG(t *testing.T) {
 	if r := run(t, "replay", path); r.code != 2 || !strings.Contains(r.stderr, "--export png") || r.stdout != "" {
 		t.Errorf("played in a terminal: %d %q", r.code, r.stderr)
 	}
+	if r := run(t, "replay", "--export", "cast", path); r.code != 2 || !strings.Contains(r.stderr, "not a terminal one") || r.stdout != "" {
+		t.Errorf("cast export of a screen: %d %q", r.code, r.stderr)
+	}
 	if r := run(t, "replay", "--export", "png", path); r.code != 2 || !strings.Contains(r.stderr, "-o FILE") {
 		t.Errorf("no -o: %d %q", r.code, r.stderr)
 	}
@@ -138,7 +168,8 @@ func TestConsoleScreenBrowser(t *testing.T) {
 	base := startServe(t, "--records", w, "--recordings", rec)
 
 	c.call(t, "Page.navigate", map[string]any{"url": base + "/#session=screentest1&replay=1"})
-	c.waitFor(t, "the screen recording played to its end", `document.querySelector("#screen").dataset.state === "ended"`, 30*time.Second)
+	// 63 s of recording, a minute of it idle (cut to 2 s)
+	c.waitFor(t, "the screen recording played to its end", `document.querySelector("#screen").dataset.state === "ended"`, 20*time.Second)
 	canvas := func() *image.RGBA {
 		var px struct {
 			W, H int
@@ -175,9 +206,9 @@ func TestConsoleScreenBrowser(t *testing.T) {
 		!strings.Contains(ui.Timeline, "click (100, 50) buttons 1") || ui.Tags != 0 {
 		t.Errorf("banner and time line: %+v", ui)
 	}
-	// back to 1.5 s of 3 s with the slider
-	c.eval(t, `(() => { const s = document.querySelector("#sslider"); s.value = "500"; s.dispatchEvent(new Event("input")); })()`)
-	c.waitFor(t, "the frame at 1.5 s", `document.querySelector("#screen").dataset.t === "1.5" && document.querySelector("#screen").dataset.state === "paused"`, 10*time.Second)
+	// back to about 1.5 s of 63 s with the slider
+	c.eval(t, `(() => { const s = document.querySelector("#sslider"); s.value = "24"; s.dispatchEvent(new Event("input")); })()`)
+	c.waitFor(t, "the frame at 1.5 s", `Math.abs(document.querySelector("#screen").dataset.t - 1.5) < 0.1 && document.querySelector("#screen").dataset.state === "paused"`, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	same("1.5 s", canvas(), at15)
 	if shots := os.Getenv("PSMTAP_CONSOLE_SHOTS"); shots != "" {

@@ -45,7 +45,7 @@ const hdr = `{"version":1,"format":"psmtap-screen","width":100,"height":80}` + "
 // TestHostile: files that are not what they claim are refused with an
 // error naming the problem, without allocating what they claim.
 func TestHostile(t *testing.T) {
-	ok := b64(smallPNG(100, 80))
+	tiny := b64(smallPNG(1, 1))
 	cases := []struct{ name, body, want string }{
 		{"empty", "", "empty"},
 		{"not json", "hello\n", "header"},
@@ -58,6 +58,10 @@ func TestHostile(t *testing.T) {
 		{"patch outside", hdr + `[0,"d",[{"x":90,"y":0,"png":"` + b64(smallPNG(20, 10)) + `"}]]` + "\n", "change"},
 		{"patch negative", hdr + `[0,"d",[{"x":-1,"y":0,"png":"` + b64(smallPNG(2, 2)) + `"}]]` + "\n", "change"},
 		{"patch huge", hdr + `[0,"d",[{"x":0,"y":0,"png":"` + b64(pngHeader(1<<31-1, 1)) + `"}]]` + "\n", "change"},
+		{"copy outside", hdr + `[0,"d",[{"x":0,"y":0,"w":50,"h":50,"sx":60,"sy":0}]]` + "\n", "copy"},
+		{"copy negative", hdr + `[0,"d",[{"x":0,"y":-1,"w":5,"h":5,"sx":0,"sy":0}]]` + "\n", "copy"},
+		{"copy huge", hdr + `[0,"d",[{"x":0,"y":0,"w":9223372036854775807,"h":9223372036854775807,"sx":0,"sy":0}]]` + "\n", "copy"},
+		{"copy empty", hdr + `[0,"d",[{"x":0,"y":0}]]` + "\n", "copy"},
 		{"time back", hdr + `[2,"i","a"]` + "\n" + `[1,"i","b"]` + "\n", "time goes back"},
 		{"negative time", hdr + `[-1,"i","a"]` + "\n", "bad time"},
 		{"far time", hdr + `[1e300,"i","a"]` + "\n", "bad time"},
@@ -67,7 +71,7 @@ func TestHostile(t *testing.T) {
 		{"bad click", hdr + `[1,"c",{"x":"a"}]` + "\n", "click"},
 		{"bad size", hdr + `[1,"s",{"width":-5,"height":3}]` + "\n", "size"},
 		{"key frame after bad size", hdr + `[1,"s",{"width":70000,"height":3}]` + "\n", "size"},
-		{"too many patches", hdr + `[0,"d",[` + strings.Repeat(`{"x":0,"y":0,"png":"`+ok+`"},`, maxPatches) + `{"x":0,"y":0,"png":"` + ok + `"}]]` + "\n", "change event"},
+		{"too many patches", hdr + `[0,"d",[` + strings.Repeat(`{"x":0,"y":0,"png":"`+tiny+`"},`, maxPatches) + `{"x":0,"y":0,"png":"` + tiny + `"}]]` + "\n", "change event"},
 		{"zstd garbage", "\x28\xb5\x2f\xfd garbage garbage", ""},
 	}
 	dir := t.TempDir()
@@ -137,4 +141,36 @@ func FuzzOpen(f *testing.F) {
 		r.FrameAt(r.End() / 2)
 		r.FrameAt(r.End())
 	})
+}
+
+// TestLongLine: a line longer than any picture of the screen could make is
+// refused before it is held (a zstd file of a few bytes can claim
+// gigabytes).
+func TestLongLine(t *testing.T) {
+	var plain bytes.Buffer
+	plain.WriteString(hdr + `[0,"i","`)
+	plain.Write(bytes.Repeat([]byte("a"), 64<<20))
+	plain.WriteString("\"]\n")
+	e, _ := zstd.NewWriter(nil)
+	z := e.EncodeAll(plain.Bytes(), nil)
+	if len(z) > 64<<10 {
+		t.Fatalf("%d bytes compressed", len(z))
+	}
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, z, 0o644)
+	_, err := Open(p)
+	if err == nil || !strings.Contains(err.Error(), "line 2 too long") {
+		t.Fatalf("%v", err)
+	}
+	// a noisy key frame (the largest PNG) of the screen fits
+	noise := black(100, 80)
+	for i := range noise.Pix {
+		noise.Pix[i] = byte(i * 7919 >> 3)
+	}
+	var b bytes.Buffer
+	(&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&b, noise)
+	os.WriteFile(p, []byte(hdr+`[0,"k",{"png":"`+b64(b.Bytes())+`"}]`+"\n"), 0o644)
+	if _, err := Open(p); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -20,7 +20,7 @@ import (
 
 // Bounds of the reader: a file is refused past them.
 const (
-	maxLine     = 256 << 20 // one event (a key frame of a noisy 8K screen fits)
+	maxLine     = 256 << 20 // one event, whatever the screen (a noisy 8K key frame fits)
 	maxPlain    = 8 << 30   // the whole recording, decompressed
 	maxTimeline = 1 << 20   // keys, clicks, marks and size changes
 	maxPictures = 4 << 20   // key frames and change events
@@ -74,20 +74,19 @@ type Recording struct {
 // End is the time of the last event.
 func (r *Recording) End() time.Duration { return r.end }
 
-// Is says whether raw (the start of a file, plain or zstd-compressed) looks
-// like a screen recording, for tools that take either kind.
-func Is(head []byte) bool {
-	if bytes.HasPrefix(head, zstdMagic) {
-		d, err := zstd.NewReader(bytes.NewReader(head), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
-		if err != nil {
-			return false
-		}
-		defer d.Close()
-		buf := make([]byte, 256)
-		n, _ := io.ReadFull(d, buf)
-		head = buf[:n]
+// headerStart is how every screen recording begins (decompressed).
+const headerStart = `{"version":1,"format":"psmtap-screen"`
+
+// IsFile says whether the file (plain or zstd-compressed) is a screen
+// recording, by its first bytes, for tools that take either kind.
+func IsFile(path string) (bool, error) {
+	s, err := openStream(path)
+	if err != nil {
+		return false, err
 	}
-	return bytes.HasPrefix(head, []byte(`{"version":1,"format":"psmtap-screen"`))
+	defer s.Close()
+	head, _ := s.br.Peek(len(headerStart))
+	return string(head) == headerStart, nil
 }
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -101,6 +100,20 @@ type stream struct {
 	plain int64
 	line  int
 	buf   []byte
+	limit int // the longest line allowed now (lineLimit)
+}
+
+// lineLimit bounds an event's line for a w x h screen: pictures of all of
+// it in the largest PNG there is for it (8-bit RGBA, filter bytes, stored
+// deflate blocks), in base64, with room for the JSON around. A line longer
+// than that is not one the writer makes, and is refused before it is held.
+func lineLimit(w, h int) int {
+	if !validSize(w, h) {
+		return 64 << 10
+	}
+	raw := (w*4 + 1) * h
+	png := raw + raw/65535*5 + 1024
+	return min(png/3*4+maxPatches*160+64<<10, maxLine)
 }
 
 func openStream(path string) (*stream, error) {
@@ -108,7 +121,7 @@ func openStream(path string) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{f: f}
+	s := &stream{f: f, limit: 64 << 10}
 	br := bufio.NewReaderSize(f, 64<<10)
 	var src io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
@@ -140,7 +153,7 @@ func (s *stream) next() ([]byte, error) {
 		if s.plain > maxPlain {
 			return nil, errors.New("screenrec: recording too large")
 		}
-		if len(s.buf)+len(chunk) > maxLine {
+		if len(s.buf)+len(chunk) > s.limit {
 			return nil, fmt.Errorf("screenrec: line %d too long", s.line+1)
 		}
 		s.buf = append(s.buf, chunk...)
@@ -188,10 +201,22 @@ type keyFrame struct {
 	PNG []byte `json:"png"`
 }
 
+// patch is an entry of a change event: a picture at x, y, or (no
+// picture) a copy of the w x h rectangle at sx, sy to x, y.
 type patch struct {
 	X   int    `json:"x"`
 	Y   int    `json:"y"`
 	PNG []byte `json:"png"`
+	W   int    `json:"w"`
+	H   int    `json:"h"`
+	SX  int    `json:"sx"`
+	SY  int    `json:"sy"`
+}
+
+// copyOK says whether a copy entry stays inside a w x h screen.
+func (p patch) copyOK(w, h int) bool {
+	in := func(x, y int) bool { return x >= 0 && y >= 0 && x <= w-p.W && y <= h-p.H }
+	return p.W > 0 && p.H > 0 && p.W <= w && p.H <= h && in(p.X, p.Y) && in(p.SX, p.SY)
 }
 
 type click struct {
@@ -238,6 +263,7 @@ func Open(path string) (*Recording, error) {
 		return nil, errors.New("screenrec: bad screen size in the header")
 	}
 	r.Sizes = append(r.Sizes, Size{Width: w, Height: h})
+	s.limit = lineLimit(w, h)
 	var last time.Duration
 	for {
 		line, err := s.next()
@@ -279,6 +305,12 @@ func Open(path string) (*Recording, error) {
 				return nil, bad("change event")
 			}
 			for _, p := range ps {
+				if p.PNG == nil {
+					if !p.copyOK(w, h) {
+						return nil, bad("copy (outside the screen)")
+					}
+					continue
+				}
 				pw, ph, err := pngSize(p.PNG)
 				if err != nil || p.X < 0 || p.Y < 0 || pw <= 0 || ph <= 0 || p.X > w-pw || p.Y > h-ph {
 					return nil, bad("change (not a PNG inside the screen)")
@@ -291,6 +323,7 @@ func Open(path string) (*Recording, error) {
 				return nil, bad("size")
 			}
 			w, h = z.Width, z.Height
+			s.limit = lineLimit(w, h)
 			r.Sizes = append(r.Sizes, Size{T: e.t, Width: w, Height: h})
 			r.pictures = append(r.pictures, picture{t: e.t, line: s.line, code: 's'})
 		case 'i', 'x':
@@ -356,6 +389,9 @@ func (r *Recording) FrameAt(t time.Duration) (*image.RGBA, error) {
 		return nil, err
 	}
 	defer s.Close()
+	for _, z := range r.Sizes { // lines as long as Open allowed
+		s.limit = max(s.limit, lineLimit(z.Width, z.Height))
+	}
 	last := r.pictures[n-1].line
 	for s.line < last {
 		line, err := s.next()
@@ -388,6 +424,14 @@ func (r *Recording) FrameAt(t time.Duration) (*image.RGBA, error) {
 			return nil, errors.New("screenrec: bad change event")
 		}
 		for _, p := range ps {
+			if p.PNG == nil {
+				if !p.copyOK(img.Rect.Dx(), img.Rect.Dy()) {
+					return nil, errors.New("screenrec: the file changed since it was opened")
+				}
+				// draw.Draw copies overlapping parts of one image as if through a buffer
+				draw.Draw(img, image.Rect(p.X, p.Y, p.X+p.W, p.Y+p.H), img, image.Pt(p.SX, p.SY), draw.Src)
+				continue
+			}
 			if err := paste(img, p.PNG, p.X, p.Y); err != nil {
 				return nil, fmt.Errorf("screenrec: line %d: %w", s.line, err)
 			}

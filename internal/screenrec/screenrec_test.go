@@ -94,6 +94,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.fixedGap = true // the expected pictures below follow MinFrameGap exactly
 	rng := rand.New(rand.NewPCG(1, 2))
 	img := black(320, 200)
 	var shots []*image.RGBA
@@ -288,5 +289,96 @@ func TestTooBig(t *testing.T) {
 	}
 	if img, err := r.FrameAt(2 * time.Second); err != nil || img.Rect.Dx() != 16 {
 		t.Errorf("after: %v", err)
+	}
+}
+
+// TestScroll: a terminal scrolling is written as a copy of the rows that
+// moved plus the new line, and plays back pixel for pixel (down as well as
+// up, the copy overlapping itself).
+func TestScroll(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-scroll", t0, 1920, 1080, Options{MinFrameGap: time.Nanosecond, KeyFrameEvery: time.Hour})
+	d := newDesktop()
+	for range 50 {
+		d.scroll() // a full terminal
+	}
+	w.Frame(at(0), d.img, nil)
+	var shots []*image.RGBA
+	for i := 1; i <= 12; i++ {
+		var r image.Rectangle
+		switch {
+		case i == 6: // scroll back down: the terminal's rows move down by three lines
+			r = d.term
+			st := d.img.Stride
+			for y := d.term.Max.Y - 1; y >= d.term.Min.Y+48; y-- {
+				copy(d.img.Pix[y*st+d.term.Min.X*4:y*st+d.term.Max.X*4], d.img.Pix[(y-48)*st+d.term.Min.X*4:])
+			}
+			for c := range 120 {
+				for l := range 3 {
+					d.glyph(c, l, (c+l)%95)
+				}
+			}
+		case i%2 == 0:
+			r = d.scroll()
+		default:
+			r = d.typeChar()
+		}
+		w.Frame(at(time.Duration(i)*time.Second), d.img, []image.Rectangle{r})
+		shots = append(shots, clone(d.img))
+	}
+	rec := mustClose(t, w, dir)
+	for i, want := range shots {
+		got, err := rec.FrameAt(time.Duration(i+1) * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePixels(t, "frame "+itoa(i+1), got, want)
+	}
+	st, _ := os.Stat(rec.path)
+	// a key frame (about 350 kB of noisy text) and small changes; six
+	// scrolls as pictures would add about 1.4 MB
+	if st.Size() > 600<<10 {
+		t.Errorf("%d bytes: scrolls written as pictures?", st.Size())
+	}
+	t.Logf("%d bytes", st.Size())
+}
+
+// TestSlowPicturesSpacedOut: a part of the screen changing everywhere at
+// every update (a video) is written less often than MinFrameGap allows:
+// four times its encoding time apart.
+func TestSlowPicturesSpacedOut(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-video", t0, 800, 600, Options{MinFrameGap: time.Millisecond})
+	img := black(800, 600)
+	video := image.Rect(100, 100, 740, 460)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 100 { // a second at 100 updates a second
+		for y := video.Min.Y; y < video.Max.Y; y++ {
+			row := img.Pix[img.PixOffset(video.Min.X, y):img.PixOffset(video.Max.X, y)]
+			for j := range row {
+				row[j] = byte(rng.Uint32())
+			}
+		}
+		w.Frame(at(time.Duration(i)*10*time.Millisecond), img, []image.Rectangle{video})
+	}
+	r := mustClose(t, w, dir)
+	if len(r.pictures) > 40 {
+		t.Errorf("%d pictures of 100 updates: not spaced out", len(r.pictures))
+	}
+	t.Logf("%d pictures", len(r.pictures))
+}
+
+// TestIncompleteOnce: the dissector may say the same thing at every update;
+// each reason is written once, and a flood of reasons is bounded.
+func TestIncompleteOnce(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(dir, "vnc-once", t0, 16, 16, Options{})
+	for i := range 1000 {
+		w.Incomplete(at(time.Duration(i)*time.Millisecond), "unknown encoding 99")
+		w.Incomplete(at(time.Duration(i)*time.Millisecond), "reason "+itoa(i))
+	}
+	r := mustClose(t, w, dir)
+	if len(r.Incomplete) != maxReasons || r.Incomplete[0].Text != "unknown encoding 99" || r.Incomplete[1].Text != "reason 0" {
+		t.Errorf("%d marks: %v", len(r.Incomplete), r.Incomplete[:3])
 	}
 }

@@ -22,6 +22,7 @@ package screenrec
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -29,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"image"
 	"image/png"
 	"io"
@@ -85,6 +87,9 @@ type Options struct {
 	// player can seek without reading from the start. Default 10 s.
 	KeyFrameEvery time.Duration
 	// MinFrameGap: frames closer than this are merged into one (their
+	// changed rectangles united); it grows to four times what the last
+	// picture took to encode (at most 1 s), so that a screen changing
+	// everywhere (a video) costs at most about a fifth of a core.
 	// changed rectangles united). Default 100 ms.
 	MinFrameGap time.Duration
 }
@@ -129,13 +134,19 @@ type Writer struct {
 	width     int
 	height    int
 	shadow    *image.RGBA // the screen as last given (opaque)
+	shown     *image.RGBA // the screen as a player shows it after the events written
 	pending   []image.Rectangle
 	pendingTS int64
 	hasPend   bool
 	needKey   bool
 	lastKey   int64
-	lastOut   int64 // time of the last picture written
-	lastTS    int64 // last event time written (ns from start): kept monotonic
+	lastOut   int64           // time of the last picture written
+	lastTS    int64           // last event time written (ns from start): kept monotonic
+	slow      time.Duration   // four times the last picture's encoding time (capped)
+	fixedGap  bool            // tests: MinFrameGap as given, whatever the machine's speed
+	nPictures int             // key frames and change events written
+	nTimeline int             // other events written
+	reasons   map[string]bool // incomplete reasons written
 	truncated bool
 	tooBig    bool // the screen is over the bounds: no pictures
 
@@ -191,6 +202,9 @@ func Create(dir, name string, start time.Time, width, height int, opt Options) (
 	w.setSize(width, height)
 	h, _ := json.Marshal(Header{Version: Version, Format: Format, Width: max(width, 0), Height: max(height, 0), Timestamp: start.Unix()})
 	w.write(append(h, '\n'))
+	if w.tooBig && width > 0 && height > 0 {
+		w.Incomplete(start.UnixNano(), "screen size "+strconv.Itoa(width)+"x"+strconv.Itoa(height)+" is beyond what is recorded")
+	}
 	return w, nil
 }
 
@@ -211,8 +225,10 @@ func (w *Writer) setSize(width, height int) {
 		clear(w.shadow.Pix)
 	} else {
 		w.shadow = image.NewRGBA(image.Rect(0, 0, width, height))
+		w.shown = image.NewRGBA(w.shadow.Rect)
 	}
 	opaque(w.shadow, w.shadow.Rect)
+	copy(w.shown.Pix, w.shadow.Pix)
 }
 
 // Truncated reports whether pictures stopped at MaxBytes (the caller notes
@@ -239,6 +255,11 @@ func (w *Writer) rel(ts int64) int64 {
 }
 
 func (w *Writer) begin(ts int64, code byte) {
+	if code == 'k' || code == 'd' {
+		w.nPictures++
+	} else {
+		w.nTimeline++
+	}
 	w.line = append(w.line[:0], '[')
 	w.line = strconv.AppendFloat(w.line, float64(w.rel(ts))/1e9, 'f', 6, 64)
 	w.line = append(w.line, ',', '"', code, '"', ',')
@@ -251,7 +272,7 @@ func (w *Writer) end() {
 
 // full says whether the file reached MaxBytes; pictures stop there.
 func (w *Writer) full() bool {
-	if !w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes {
+	if !w.truncated && (w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes || w.nPictures >= maxPictures-1) {
 		w.truncated = true
 		w.pending, w.hasPend = w.pending[:0], false
 		w.begin(w.lastTS+w.start, 'x')
@@ -263,7 +284,8 @@ func (w *Writer) full() bool {
 
 // timelineFull: after truncation, the time line gets a little more room.
 func (w *Writer) timelineFull() bool {
-	return w.closed || w.err != nil || w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes+timelineSlack
+	return w.closed || w.err != nil || w.nTimeline >= maxTimeline-8 || // what the reader takes, with room for the marks
+		w.truncated && w.count.n+int64(w.bw.Buffered()) >= w.opt.MaxBytes+timelineSlack
 }
 
 // Frame records the screen img at packet time ts, where dirty are the
@@ -301,7 +323,7 @@ func (w *Writer) Frame(ts int64, img *image.RGBA, dirty []image.Rectangle) {
 	}
 	w.pendingTS = ts
 	rel := max(ts-w.start, w.lastTS)
-	if w.needKey || rel-w.lastOut >= int64(w.opt.MinFrameGap) {
+	if w.needKey || rel-w.lastOut >= int64(max(w.opt.MinFrameGap, w.slow)) {
 		w.flush()
 	}
 }
@@ -320,35 +342,200 @@ func (w *Writer) flush() {
 		area += r.Dx() * r.Dy()
 	}
 	screen := w.shadow.Rect
+	began := time.Now()
+	defer func() {
+		if !w.fixedGap {
+			w.slow = min(4*time.Since(began), maxSlow)
+		}
+	}()
 	if w.needKey || rel-w.lastKey >= int64(w.opt.KeyFrameEvery) || area*2 >= screen.Dx()*screen.Dy() {
 		w.begin(ts, 'k')
 		w.line = append(w.line, `{"png":`...)
 		w.line = w.appendPNG(w.line, w.shadow)
 		w.line = append(w.line, '}')
 		w.end()
+		copy(w.shown.Pix, w.shadow.Pix)
 		w.needKey, w.lastKey = false, rel
 	} else if len(rects) > 0 {
-		w.begin(ts, 'd')
-		w.line = append(w.line, '[')
-		for i, r := range rects {
-			if i > 0 {
-				w.line = append(w.line, ',')
-			}
-			w.line = append(w.line, `{"x":`...)
-			w.line = strconv.AppendInt(w.line, int64(r.Min.X), 10)
-			w.line = append(w.line, `,"y":`...)
-			w.line = strconv.AppendInt(w.line, int64(r.Min.Y), 10)
-			w.line = append(w.line, `,"png":`...)
-			w.line = w.appendPNG(w.line, w.shadow.SubImage(r))
-			w.line = append(w.line, '}')
-		}
-		w.line = append(w.line, ']')
-		w.end()
+		w.changes(ts, rects)
 	}
 	w.lastOut = rel
 	w.pending, w.hasPend = w.pending[:0], false
-	if cap(w.line) > 32<<20 {
-		w.line = nil // one huge key frame: do not keep its buffer
+	if cap(w.line) > 1<<20 {
+		w.line = nil // a key frame's buffer is not kept for the session's life
+	}
+}
+
+// changes writes a "d" event: for each rectangle, what really changed
+// against what a player shows, as a copy of a scrolled part (a terminal
+// scrolling: cheap to say, costly as a picture) and PNG patches.
+func (w *Writer) changes(ts int64, rects []image.Rectangle) {
+	w.begin(ts, 'd')
+	w.line = append(w.line, '[')
+	n := 0
+	sep := func() {
+		if n > 0 {
+			w.line = append(w.line, ',')
+		}
+		n++
+	}
+	for _, r := range rects {
+		r = changed(w.shadow, w.shown, r)
+		if r.Empty() {
+			continue
+		}
+		if r.Dy() >= minScroll && r.Dx() >= minScroll {
+			if band, dy := scrolled(w.shadow, w.shown, r); dy != 0 {
+				sep()
+				w.line = appendInts(w.line, `{"x":`, band.Min.X, `,"y":`, band.Min.Y, `,"w":`, band.Dx(), `,"h":`, band.Dy(),
+					`,"sx":`, band.Min.X, `,"sy":`, band.Min.Y+dy, `}`)
+				moveRows(w.shown, band, dy)
+				r = changed(w.shadow, w.shown, r)
+				if r.Empty() {
+					continue
+				}
+			}
+		}
+		sep()
+		w.line = appendInts(w.line, `{"x":`, r.Min.X, `,"y":`, r.Min.Y, `,"png":`)
+		w.line = w.appendPNG(w.line, w.shadow.SubImage(r))
+		w.line = append(w.line, '}')
+		copyRect(w.shown, w.shadow, r, image.Point{})
+	}
+	if n == 0 {
+		w.line = w.line[:0] // nothing changed after all: no event
+		w.nPictures--
+		return
+	}
+	w.line = append(w.line, ']')
+	w.end()
+}
+
+// appendInts appends literal strings and numbers in turn.
+func appendInts(dst []byte, parts ...any) []byte {
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			dst = append(dst, v...)
+		case int:
+			dst = strconv.AppendInt(dst, int64(v), 10)
+		}
+	}
+	return dst
+}
+
+// changed is the part of r where a and b differ (its bounding box).
+func changed(a, b *image.RGBA, r image.Rectangle) image.Rectangle {
+	row := func(y, x0, x1 int) ([]byte, []byte) {
+		i, j := a.PixOffset(x0, y), a.PixOffset(x1, y)
+		return a.Pix[i:j], b.Pix[i:j]
+	}
+	y0, y1 := r.Min.Y, r.Max.Y
+	for y0 < y1 {
+		if p, q := row(y0, r.Min.X, r.Max.X); !bytes.Equal(p, q) {
+			break
+		}
+		y0++
+	}
+	for y1 > y0 {
+		if p, q := row(y1-1, r.Min.X, r.Max.X); !bytes.Equal(p, q) {
+			break
+		}
+		y1--
+	}
+	if y0 == y1 {
+		return image.Rectangle{}
+	}
+	x0, x1 := r.Max.X, r.Min.X
+	for y := y0; y < y1; y++ {
+		p, q := row(y, r.Min.X, r.Max.X)
+		for x := 0; x < (x0-r.Min.X)*4; x += 4 {
+			if [4]byte(p[x:]) != [4]byte(q[x:]) {
+				x0 = r.Min.X + x/4
+				break
+			}
+		}
+		for x := len(p) - 4; x >= (x1-r.Min.X)*4; x -= 4 {
+			if [4]byte(p[x:]) != [4]byte(q[x:]) {
+				x1 = r.Min.X + x/4 + 1
+				break
+			}
+		}
+	}
+	return image.Rect(x0, y0, x1, y1)
+}
+
+// minScroll: smaller changes are not worth looking for a scroll in.
+const minScroll = 32
+
+var rowSeed = maphash.MakeSeed()
+
+// scrolled looks for r's content moved up or down since was: the shift dy
+// (now's row y is was's row y+dy) that most rows agree on, and the band
+// of r it holds for. dy 0: no scroll.
+func scrolled(now, was *image.RGBA, r image.Rectangle) (image.Rectangle, int) {
+	h := r.Dy()
+	rowHash := func(img *image.RGBA, y int) uint64 {
+		return maphash.Bytes(rowSeed, img.Pix[img.PixOffset(r.Min.X, y):img.PixOffset(r.Max.X, y)])
+	}
+	// rows of was by content; a content seen twice (blank lines) says nothing
+	where := make(map[uint64]int, h)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		k := rowHash(was, y)
+		if _, dup := where[k]; dup {
+			where[k] = -1
+		} else {
+			where[k] = y
+		}
+	}
+	votes := map[int]int{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if from, ok := where[rowHash(now, y)]; ok && from >= 0 && from != y {
+			votes[from-y]++
+		}
+	}
+	dy, best := 0, 0
+	for d, v := range votes {
+		if v > best || v == best && abs(d) < abs(dy) {
+			dy, best = d, v
+		}
+	}
+	if best < h/4 || best < 8 {
+		return image.Rectangle{}, 0
+	}
+	band := r
+	if dy > 0 {
+		band.Max.Y -= dy
+	} else {
+		band.Min.Y -= dy
+	}
+	return band, dy
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// moveRows copies, inside img, the rows of band shifted by dy into band
+// (as a player does with the copy entry).
+func moveRows(img *image.RGBA, band image.Rectangle, dy int) {
+	n := band.Dx() * 4
+	cp := func(y int) {
+		d := img.PixOffset(band.Min.X, y)
+		s := img.PixOffset(band.Min.X, y+dy)
+		copy(img.Pix[d:d+n], img.Pix[s:s+n])
+	}
+	if dy > 0 {
+		for y := band.Min.Y; y < band.Max.Y; y++ {
+			cp(y)
+		}
+	} else {
+		for y := band.Max.Y - 1; y >= band.Min.Y; y-- {
+			cp(y)
+		}
 	}
 }
 
@@ -396,6 +583,9 @@ func opaque(img *image.RGBA, r image.Rectangle) {
 		}
 	}
 }
+
+// maxSlow caps how far slow encoding spaces the pictures out.
+const maxSlow = time.Second
 
 // maxRects: more changed rectangles than this are sent as their bounding box.
 const maxRects = 64
@@ -460,8 +650,24 @@ func (w *Writer) Resize(ts int64, width, height int) {
 func (w *Writer) Key(ts int64, text string) { w.text(ts, 'i', text) }
 
 // Incomplete marks that from ts on the picture may be wrong (missing
-// packets, an encoding not decoded, a queue that overflowed).
-func (w *Writer) Incomplete(ts int64, reason string) { w.text(ts, 'x', reason) }
+// packets, an encoding not decoded, a queue that overflowed). A reason
+// already given is not repeated; at most maxReasons are written.
+func (w *Writer) Incomplete(ts int64, reason string) {
+	if len(reason) > maxText {
+		reason = reason[:maxText]
+	}
+	if w.reasons[reason] || len(w.reasons) >= maxReasons {
+		return
+	}
+	if w.reasons == nil {
+		w.reasons = map[string]bool{}
+	}
+	w.reasons[reason] = true
+	w.text(ts, 'x', reason)
+}
+
+// maxReasons bounds the different incomplete marks of a recording.
+const maxReasons = 64
 
 func (w *Writer) text(ts int64, code byte, s string) {
 	if s == "" || w.timelineFull() {
@@ -541,7 +747,7 @@ func (w *Writer) release() {
 		encoders.Put(w.zw)
 		w.zw = nil
 	}
-	w.shadow, w.pending, w.line, w.pbuf.b = nil, nil, nil, nil
+	w.shadow, w.shown, w.pending, w.line, w.pbuf.b = nil, nil, nil, nil, nil
 }
 
 // Abort drops the recording: the temporary file is removed.

@@ -350,12 +350,12 @@
   // --- screen recordings (VNC) ------------------------------------------------
   // A screen recording (internal/screenrec, docs/recordings.md) is a header
   // line, then [seconds, code, data] events: "k" the whole screen (PNG),
-  // "d" changed rectangles (PNG), "s" a new size (black until the next key
+  // "d" changed rectangles (PNG) and scrolled parts (copies), "s" a new size (black until the next key
   // frame), "i" keys typed, "c" a click, "x" the picture may be wrong from
   // here. Pictures are decoded by createImageBitmap from Blobs: no URL is
   // made, nothing is fetched. Text from the recording goes in as textContent.
 
-  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000;
+  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000, IDLE = 2;
 
   function validSize(w, h) {
     return Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && w * h <= MAX_PIXELS;
@@ -426,8 +426,13 @@
       s.ctx.drawImage(bm, 0, 0);
       bm.close();
     } else if (e.c === "d" && s.ok && Array.isArray(d)) {
-      const bms = await Promise.all(d.map((p) => decodePNG(p && p.png)));
-      d.forEach((p, i) => { s.ctx.drawImage(bms[i], p.x | 0, p.y | 0); bms[i].close(); });
+      // pictures decode in parallel, entries apply in order; an entry
+      // without a picture copies a part of the screen (a scroll)
+      const bms = await Promise.all(d.map((p) => p && p.png !== undefined ? decodePNG(p.png) : null));
+      d.forEach((p, i) => {
+        if (bms[i]) { s.ctx.drawImage(bms[i], p.x | 0, p.y | 0); bms[i].close(); }
+        else if (p && p.w > 0 && p.h > 0) s.ctx.drawImage($("scanvas"), p.sx | 0, p.sy | 0, p.w | 0, p.h | 0, p.x | 0, p.y | 0, p.w | 0, p.h | 0);
+      });
     }
   }
 
@@ -530,6 +535,9 @@
     s.timer = setInterval(() => {
       if (!s.playing) return;
       let t = s.from + (performance.now() - s.t0) / 1000 * s.speed;
+      // idle time is cut to IDLE seconds, as for terminal recordings
+      const ev = rec.ev, last = s.at >= 0 ? ev[s.at].t : 0, next = s.at + 1 < ev.length ? ev[s.at + 1].t : rec.end;
+      if (t < next && t - last > IDLE) { t = next; s.from = next; s.t0 = performance.now(); }
       if (t >= rec.end) { t = rec.end; s.playing = false; }
       seek(s, t);
     }, 50);
