@@ -236,6 +236,9 @@ func TestGroundTruth(t *testing.T) {
 			"vnc.security.offered": "vnc-auth", "psm.login.success": "true", "psm.commands": list("id", "echo hello vnc", "hostname")}}},
 		"vnc-rfb37.pcap": {{"vnc", "192.0.2.10:57070", "192.0.2.20:5900", map[string]string{"vnc.version.client": "3.7", "vnc.version.server": "3.8",
 			"vnc.security.chosen": "none", "psm.login.success": "true", "psm.commands": list("echo rfb 3.7")}}},
+		// Typo erased by four BackSpaces, Ctrl-C during sleep, Tab completion (pcaps/README.md, vnc-keys).
+		"vnc-keys.pcap": {{"vnc", "192.0.2.10:52212", "192.0.2.20:5900", map[string]string{"vnc.auth.outcome": "success",
+			"psm.commands": list("echo fixed", "sleep 30", "ls /us<Tab>"), "vnc.pointer.clicks": "1", "vnc.pointer.positions": list("left@320,240")}}},
 		// telnet-login.pcap picked up at its first command (make edge-pcaps): no negotiation, no login seen
 		"edge/telnet-midstream-noiac.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{
 			"psm.state": "partial", "psm.commands": list("id", "whoami", "exit"), "user.name": "",

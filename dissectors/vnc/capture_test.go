@@ -136,6 +136,9 @@ func TestCaptures(t *testing.T) {
 		{"vnc-rfb33", "3.3 3.3", "vnc-auth", "", "vnc-auth", "success", "", []string{"id", "echo hello vnc", "hostname"}},
 		{"vnc-rfb37", "3.7 3.8", "none", "", "none", "success", "", []string{"echo rfb 3.7"}},
 		{"vnc-resize", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"xrandr -s 800x600", "echo resized"}},
+		{"vnc-tight-16bpp", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"echo sixteen bits"}},
+		// Four BackSpaces erase "typo"; Ctrl-C interrupts sleep; Tab completes in bash (not seen: no echo in pixels).
+		{"vnc-keys", "3.8 3.8", "vnc-auth", "", "vnc-auth", "success", "", []string{"echo fixed", "sleep 30", "ls /us<Tab>"}},
 	} {
 		res := capturetest.Read(t, "../../pcaps/"+c.name+".pcap", 0, capturetest.Named("vnc")...)
 		if len(res.Records) != 1 {

@@ -150,7 +150,14 @@ func (t *typist) key(down bool, ks uint32) (typed, line string, ended bool) {
 			r = unicode.ToLower(r) // Ctrl+C with Caps Lock: still Ctrl-c
 		}
 		typed = "<" + chord + string(r) + ">"
-		t.push(typed)
+		switch typed {
+		case "<Ctrl-c>", "<Ctrl-u>":
+			// As at a terminal: Ctrl-C abandons the line, Ctrl-U erases it
+			// (the transcript keeps the key).
+			t.line = t.line[:0]
+		default:
+			t.push(typed)
+		}
 	case (ks == ksReturn || ks == ksKPEnter) && chord == "":
 		line, ended = strings.Join(t.line, ""), true
 		t.line = t.line[:0]
