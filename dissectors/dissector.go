@@ -6,7 +6,7 @@
 // Ports are only hints, used to break ties and to pick the server when the
 // TCP handshake was not seen. The protocol packages live one per directory:
 // dissectors/ssh, dissectors/rdp, dissectors/telnet, dissectors/rlogin,
-// dissectors/rsh, dissectors/ftp.
+// dissectors/rsh, dissectors/ftp, dissectors/vnc.
 package dissectors
 
 import (
@@ -183,6 +183,9 @@ type Options struct {
 	// RecordingsDir, when set, asks interactive sessions for timed
 	// recordings in that directory (--recordings).
 	RecordingsDir string
+	// NoClipboardContent keeps clipboard text out of events: only the
+	// direction and the length (--no-clipboard-content).
+	NoClipboardContent bool
 }
 
 // Expectation is a related connection announced by a session.

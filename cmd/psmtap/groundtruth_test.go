@@ -217,6 +217,28 @@ func TestGroundTruth(t *testing.T) {
 		"telnet-http-connect.pcap": {{"telnet", "192.0.2.10:56414", "192.0.2.20:8888", map[string]string{
 			"psm.proxy.type": "http_connect", "psm.proxy.target": "psm-srv:23",
 			"user.name": "bob", "psm.login.success": "true", "psm.login.attempts": "1", "psm.commands": list("hostname", "exit")}}},
+		// TigerVNC 1.12 viewer to Xvnc, VNC authentication, the standard session (pcaps/README.md, VNC).
+		"vnc-vncauth.pcap": {{"vnc", "192.0.2.10:44136", "192.0.2.20:5900", map[string]string{"psm.state": "closed",
+			"vnc.version.server": "3.8", "vnc.version.client": "3.8", "vnc.security.offered": "vnc-auth", "vnc.security.chosen": "vnc-auth",
+			"vnc.auth.outcome": "success", "vnc.shared": "false", "vnc.desktop.name": "psm-srv", "vnc.desktop.width": "640",
+			"vnc.desktop.height": "480", "psm.login.success": "true", "psm.login.attempts": "1", "user.name": "",
+			"psm.commands": list("id", "echo hello vnc", "hostname"), "vnc.pointer.clicks": "2", "vnc.pointer.buttons": list("left", "middle"),
+			"vnc.pointer.positions": list("left@320,240", "middle@200,300"), "vnc.clipboard.to_server": "1", "psm.kind": "interactive"}}},
+		"vnc-wrong-password.pcap": {{"vnc", "192.0.2.10:57048", "192.0.2.20:5900", map[string]string{"vnc.security.chosen": "vnc-auth",
+			"vnc.auth.outcome": "failure", "vnc.auth.reason": "Authentication failure", "psm.login.success": "false", "psm.login.attempts": "1"}}},
+		"vnc-none.pcap": {{"vnc", "192.0.2.10:52044", "192.0.2.20:5900", map[string]string{"vnc.security.chosen": "none", "vnc.auth.method": "none",
+			"psm.login.success": "true", "psm.commands": list("id", "echo hello vnc", "hostname"), "vnc.clipboard.to_server": "1"}}},
+		// VeNCrypt TLSVnc: the rest is TLS 1.2 with anonymous ECDH (pcaps/README.md).
+		"vnc-vencrypt.pcap": {{"vnc", "192.0.2.10:54130", "192.0.2.20:5900", map[string]string{"psm.state": "reset",
+			"vnc.security.chosen": "vencrypt", "vnc.security.subtype": "tls-vnc", "vnc.security.vencrypt_version": "0.2", "vnc.stopped": "tls",
+			"vnc.auth.outcome": "unknown", "tls.version": "1.2", "tls.cipher": "0xC019", "psm.commands": ""}}},
+		"vnc-rfb33.pcap": {{"vnc", "192.0.2.10:53892", "192.0.2.20:5900", map[string]string{"vnc.version.client": "3.3", "vnc.version.server": "3.3",
+			"vnc.security.offered": "vnc-auth", "psm.login.success": "true", "psm.commands": list("id", "echo hello vnc", "hostname")}}},
+		"vnc-rfb37.pcap": {{"vnc", "192.0.2.10:57070", "192.0.2.20:5900", map[string]string{"vnc.version.client": "3.7", "vnc.version.server": "3.8",
+			"vnc.security.chosen": "none", "psm.login.success": "true", "psm.commands": list("echo rfb 3.7")}}},
+		// Typo erased by four BackSpaces, Ctrl-C during sleep, Tab completion (pcaps/README.md, vnc-keys).
+		"vnc-keys.pcap": {{"vnc", "192.0.2.10:52212", "192.0.2.20:5900", map[string]string{"vnc.auth.outcome": "success",
+			"psm.commands": list("echo fixed", "sleep 30", "ls /us<Tab>"), "vnc.pointer.clicks": "1", "vnc.pointer.positions": list("left@320,240")}}},
 		// telnet-login.pcap picked up at its first command (make edge-pcaps): no negotiation, no login seen
 		"edge/telnet-midstream-noiac.pcap": {{"telnet", "192.0.2.10:41438", "192.0.2.20:23", map[string]string{
 			"psm.state": "partial", "psm.commands": list("id", "whoami", "exit"), "user.name": "",

@@ -24,6 +24,7 @@ import (
 	_ "github.com/psmtap/psmtap/dissectors/rsh"
 	_ "github.com/psmtap/psmtap/dissectors/ssh"
 	_ "github.com/psmtap/psmtap/dissectors/telnet"
+	_ "github.com/psmtap/psmtap/dissectors/vnc"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

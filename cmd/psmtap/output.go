@@ -37,6 +37,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "max-memory", Usage: "memory budget of the flow and session state by estimated real cost (`SIZE`: MB, GB); over it, the least valuable flows are shed first (half-open and undecided, then sessions at their login, logged-in sessions last), counted, and their records say memory.shed (default: a quarter of the machine's memory, at most 4GB)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (logs go to stderr)"},
 		&cli.BoolFlag{Name: "reveal-credentials", Usage: "show passwords seen in cleartext instead of masking them (records still say a cleartext credential crossed the wire)"},
+		&cli.BoolFlag{Name: "no-clipboard-content", Usage: "keep clipboard text (VNC) out of activity events: only its direction and length"},
 		&cli.StringFlag{Name: "recordings", Usage: "write a timed recording of each interactive session into `DIR`"},
 		&cli.IntFlag{Name: "workers", Value: 1, Usage: "engines in parallel, one core each, flows spread by IP address pair (record order then varies from run to run)"},
 		&cli.IntFlag{Name: "queue-docs", Value: queue.DefaultMaxDocs, Usage: "documents waiting for the output at most (read waits for room; live sends the rest to the spool with --output es, else drops them, counted)"},
@@ -203,8 +204,9 @@ func engineConfig(c *cli.Context, sink index.Sink) (engine.Config, error) {
 		Logger:     newLogger(c.String("log-level")),
 		Interim:    c.Duration("interim").Nanoseconds(),
 		Options: dissectors.Options{
-			RevealCredentials: c.Bool("reveal-credentials"),
-			RecordingsDir:     c.String("recordings"),
+			RevealCredentials:  c.Bool("reveal-credentials"),
+			RecordingsDir:      c.String("recordings"),
+			NoClipboardContent: c.Bool("no-clipboard-content"),
 		},
 	}
 	if cfg.Observer == "" {

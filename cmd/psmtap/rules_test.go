@@ -129,6 +129,8 @@ func TestBuiltinRulesFire(t *testing.T) {
 		"Root shell requested or sudo rights listed":                                     "telnet-suspicious",
 		"File deleted over FTP":                                                          "ftp-vsftpd",
 		"RDP with Standard RDP Security":                                                 "rdp-rdesktop rdp-xrdp-rdpsec",
+		"VNC session without encryption":                                                 "vnc-copyrect vnc-hextile vnc-keys vnc-none vnc-raw vnc-resize vnc-rfb33 vnc-rfb37 vnc-rre vnc-tight-16bpp vnc-tight-jpeg vnc-tightpng vnc-vncauth vnc-wrong-password vnc-zrle",
+		"VNC session without authentication":                                             "vnc-none vnc-rfb37 vnc-tightpng vnc-zrle",
 		"SSH session used as a tunnel":                                                   "ssh-port-forward",
 		"Data copied over SSH":                                                           "ssh-scp-download ssh-scp-upload ssh-sftp",
 		"Repeated failed logins from one client to one server":                           "ssh-wrong-then-right",

@@ -27,6 +27,7 @@ import (
 	_ "github.com/psmtap/psmtap/dissectors/rsh"
 	_ "github.com/psmtap/psmtap/dissectors/ssh"
 	_ "github.com/psmtap/psmtap/dissectors/telnet"
+	_ "github.com/psmtap/psmtap/dissectors/vnc"
 )
 
 // BenchmarkRead is `psmtap read` minus the output formatting: the whole packet

@@ -267,6 +267,7 @@ type record struct {
 	SSH  *sshFields     `json:"ssh"` // ssh_test.go
 	RDP  map[string]any `json:"rdp"` // rdp_test.go
 	TLS  map[string]any `json:"tls"` // rdp_test.go
+	VNC  map[string]any `json:"vnc"` // vnc_test.go
 	User struct {
 		Name string `json:"name"`
 	} `json:"user"`

@@ -25,6 +25,7 @@ var ourProtocols = map[string]string{
 	"ssh": "ssh", "rdp": "rdp", "telnet": "telnet", "rlogin": "rlogin", "rsh": "rsh", "ftp": "ftp",
 	"postgresql": "postgresql", "pgsql": "postgresql", // Zeek; Suricata and tshark
 	"mysql": "mysql",
+	"rfb":   "vnc", "vnc": "vnc", // Zeek and Suricata call VNC's protocol RFB; tshark vnc
 	// Zeek's analyzer for RDP's UDP transport (MS-RDPEUDP), a side channel of an
 	// RDP session; kept as rdp over udp so the exception below is visible.
 	"rdpeudp": "rdp",

@@ -36,6 +36,7 @@ const (
 	ActionSessionKind = "session_kind" // what the session turned out to be (tunnel, reverse shell, file transfer...)
 	ActionSecurity    = "security"     // a protection negotiated or lost (RDP security protocol, TLS/encryption starting)
 	ActionQuery       = "query"        // a database statement and its result
+	ActionClipboard   = "clipboard"    // clipboard content sent across the session (VNC)
 )
 
 // Outcomes (event.outcome).
@@ -58,12 +59,13 @@ type Event struct {
 	Reason   string   // event.reason: why, in a few words (a reply text, what the shape showed)
 	UserName string   // user.name; the engine fills the session's user when empty
 
-	Login    *EventLogin   // ActionLogin: psm.login.*
-	Command  *EventCommand // ActionCommand: process.command_line, psm.command.*
-	File     *EventFile    // ActionFile: file.*, psm.file.direction
-	Query    *EventQuery   // ActionQuery: db.*, psm.query.*, event.duration
-	Kind     string        // ActionSessionKind: psm.kind
-	Response *Response     // ActionResponse: psm.response.*
+	Login     *EventLogin     // ActionLogin: psm.login.*
+	Command   *EventCommand   // ActionCommand: process.command_line, psm.command.*
+	File      *EventFile      // ActionFile: file.*, psm.file.direction
+	Query     *EventQuery     // ActionQuery: db.*, psm.query.*, event.duration
+	Kind      string          // ActionSessionKind: psm.kind
+	Clipboard *EventClipboard // ActionClipboard: psm.clipboard.*
+	Response  *Response       // ActionResponse: psm.response.*
 
 	// CleartextCredentials: a password crossed the wire in clear (masked).
 	CleartextCredentials bool
@@ -149,6 +151,27 @@ type EventFile struct {
 	Size      int64  // file.size; -1 when not known
 	Direction string // psm.file.direction: upload, download; empty for delete/rename
 	NewPath   string // psm.file.target_path: a rename's new name
+}
+
+// Clipboard directions (psm.clipboard.direction).
+const (
+	ToServer = "to_server"
+	ToClient = "to_client"
+)
+
+// EventClipboard is a clipboard transfer (psm.clipboard.*).
+type EventClipboard struct {
+	Direction string `json:"direction"`      // to_server (the client's clipboard), to_client
+	Length    int    `json:"length"`         // bytes of the whole clipboard text
+	Text      string `json:"text,omitempty"` // its beginning, bounded by the dissector; absent when the operator turned content off
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// ClipboardEvent builds a clipboard event.
+func ClipboardEvent(ts int64, direction string, length int, text string, truncated bool) *Event {
+	return &Event{Time: time.Unix(0, ts), Action: ActionClipboard, Outcome: OutcomeSuccess,
+		Category: []string{"session"}, Type: []string{"info"},
+		Clipboard: &EventClipboard{Direction: direction, Length: length, Text: text, Truncated: truncated}}
 }
 
 // LoginEvent builds a login attempt event.
@@ -297,15 +320,16 @@ type eventQuery struct {
 }
 
 type eventPSM struct {
-	SessionID            string        `json:"session_id"`
-	Query                *eventQuery   `json:"query,omitempty"`
-	Login                *EventLogin   `json:"login,omitempty"`
-	Command              *eventCommand `json:"command,omitempty"`
-	File                 *eventFile    `json:"file,omitempty"`
-	Kind                 string        `json:"kind,omitempty"`
-	CleartextCredentials bool          `json:"cleartext_credentials,omitempty"`
-	Response             *Response     `json:"response,omitempty"`
-	Proxy                *Proxy        `json:"proxy,omitempty"`
+	SessionID            string          `json:"session_id"`
+	Query                *eventQuery     `json:"query,omitempty"`
+	Login                *EventLogin     `json:"login,omitempty"`
+	Command              *eventCommand   `json:"command,omitempty"`
+	File                 *eventFile      `json:"file,omitempty"`
+	Kind                 string          `json:"kind,omitempty"`
+	Clipboard            *EventClipboard `json:"clipboard,omitempty"`
+	CleartextCredentials bool            `json:"cleartext_credentials,omitempty"`
+	Response             *Response       `json:"response,omitempty"`
+	Proxy                *Proxy          `json:"proxy,omitempty"`
 }
 
 type eventDoc struct {
@@ -339,7 +363,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 		Destination: addr{IP: e.Server.Addr().String(), Port: e.Server.Port()},
 		Network:     eventNetwork{Transport: e.Transport, Type: networkType(e.Client.Addr()), Protocol: e.Protocol, CommunityID: e.CommunityID},
 		Observer:    newObserver(e.Observer, e.Interface),
-		PSM: eventPSM{SessionID: e.SessionID, Login: e.Login, Kind: e.Kind,
+		PSM: eventPSM{SessionID: e.SessionID, Login: e.Login, Kind: e.Kind, Clipboard: e.Clipboard,
 			CleartextCredentials: e.CleartextCredentials, Response: e.Response, Proxy: e.Proxy},
 	}
 	if e.UserName != "" {

@@ -117,6 +117,8 @@ const (
 	EncContinuousUpdates   int32 = -313
 	EncCursorWithAlpha     int32 = -314
 	EncExtendedClipboard   int32 = -1063131698 // 0xC0A1E5CE
+	EncVMwareCursor        int32 = 0x574D5664  // "WMVd", TigerVNC's viewer offers it
+	EncVMwareCursorPos     int32 = 0x574D5666  // "WMVf"
 )
 
 var encodingNames = map[int32]string{
@@ -130,6 +132,7 @@ var encodingNames = map[int32]string{
 	EncDesktopName: "desktop-name", EncExtendedDesktopSize: "extended-desktop-size",
 	EncXVP: "xvp", EncFence: "fence", EncContinuousUpdates: "continuous-updates",
 	EncCursorWithAlpha: "cursor-with-alpha", EncExtendedClipboard: "extended-clipboard",
+	EncVMwareCursor: "vmware-cursor", EncVMwareCursorPos: "vmware-cursor-position",
 }
 
 // EncodingName names an encoding for records ("zrle", "cursor",
