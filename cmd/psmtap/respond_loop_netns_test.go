@@ -115,9 +115,11 @@ expect {
 }
 puts "\nPSM-READY"
 set timeout 2
+set gone {Broken pipe|reset by peer|closed by remote|Connection to [^ ]+ closed}
 for {set i 0} {$i < 300} {incr i} {
     if {[catch {send -- "x"}]} { break }
     expect {
+        -re $gone { puts "\nPSM-GONE"; break }
         "x" { }
         eof { break }
         timeout { }
@@ -125,9 +127,12 @@ for {set i 0} {$i < 300} {incr i} {
     if {$i % 50 == 49} { send -- "\025" }
     after 80
 }
+# ssh has said its connection is gone (or ended): wait for it to exit.
+set timeout 10
+set t0 [clock milliseconds]
 catch { expect eof }
 lassign [wait] pid spawnid oserr status
-puts "\nPSM-CLOSED $status"
+puts "\nPSM-CLOSED $status [expr {[clock milliseconds]-$t0}]"
 `
 
 const loopSCPExp = `set timeout 15
@@ -287,6 +292,11 @@ func TestRespondLoopNetns(t *testing.T) {
 	bed := newRespondBed(t)
 	id := strings.TrimPrefix(bed.cli, "prc")
 	cliIf := "rc" + id
+	// No offloads: frames on the mirror port are then wire-sized, as on a
+	// real SPAN port (GSO super-frames would be cut at the sensor's snaplen).
+	for _, d := range []struct{ ns, dev string }{{bed.cli, cliIf}, {bed.srv, "rs" + id}, {bed.sw, "wc" + id}, {bed.sw, "ws" + id}} {
+		exec.Command("ip", "netns", "exec", d.ns, "ethtool", "-K", d.dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off").Run()
+	}
 	dir := t.TempDir()
 	if d := os.Getenv("PSMTAP_RESPOND_LOOP_DIR"); d != "" { // keep the captures and the sensor's output
 		dir = d
@@ -536,20 +546,34 @@ func TestRespondLoopNetns(t *testing.T) {
 				return r
 			}
 			r.asked = time.Now()
-			if out, err := exec.Command("ip", "netns", "exec", bed.tap, binary, "terminate", "--sensor", api, sid).CombinedOutput(); err != nil {
+			if out, err := exec.Command("ip", "netns", "exec", bed.tap, binary, "terminate", "--sensor", api, "--", sid).CombinedOutput(); err != nil { // ids may begin with -
 				r.why = fmt.Sprintf("psmtap terminate: %v %s", err, out)
 				return r
 			}
 		}
-		if !p.wait("PSM-CLOSED", clientBound) {
+		// The client reports its connection gone (ssh: says so, then exits).
+		seen := "PSM-CLOSED"
+		if kind == "ssh" {
+			seen = "PSM-GONE"
+		}
+		if !p.wait(seen, clientBound) && !p.wait("PSM-CLOSED", 0) {
 			r.why = "the client did not see its connection end within " + clientBound.String() + ": " + lastLines(p.out.String(), 3)
 			return r
 		}
 		r.clientMS = float64(time.Since(r.asked).Microseconds()) / 1000
 		if kind == "ssh" || kind == "scp" {
+			if !p.wait("PSM-CLOSED", 12*time.Second) {
+				r.why = "the client said its connection was gone but did not exit: " + lastLines(p.out.String(), 3)
+				return r
+			}
 			if strings.Contains(p.out.String(), "PSM-CLOSED 0") {
 				r.why = "the client ended normally (exit status 0): " + lastLines(p.out.String(), 3)
 				return r
+			}
+			if f := strings.Fields(p.out.String()[strings.Index(p.out.String(), "PSM-CLOSED"):]); kind == "ssh" && len(f) > 2 {
+				if ms, _ := strconv.Atoi(f[2]); ms > 1000 {
+					t.Logf("ssh run (client port %d): ssh exited %d ms after saying its connection was gone", r.port, ms)
+				}
 			}
 		}
 		// Neither end keeps the connection.
@@ -669,13 +693,13 @@ func TestRespondLoopNetns(t *testing.T) {
 		n, ok, by, rst, confirmed int
 		lat, sensorLat, client    []time.Duration
 		skew                      time.Duration // largest |trigger - nearest segment in the client's capture|
-		outcomes                  map[string]int
+		outcomes, tries           map[string]int
 	}
 	per := map[string]*stats{}
 	for _, r := range runs {
 		s := per[r.kind]
 		if s == nil {
-			s = &stats{outcomes: map[string]int{}}
+			s = &stats{outcomes: map[string]int{}, tries: map[string]int{}}
 			per[r.kind] = s
 		}
 		s.n++
@@ -706,6 +730,7 @@ func TestRespondLoopNetns(t *testing.T) {
 			continue
 		}
 		s.outcomes[rp.Outcome]++
+		s.tries[strconv.Itoa(rp.Tries)]++
 		if rp.Outcome == "confirmed" {
 			s.confirmed++
 		}
@@ -744,21 +769,24 @@ func TestRespondLoopNetns(t *testing.T) {
 	load, _ := os.ReadFile("/proc/loadavg")
 	var table strings.Builder
 	fmt.Fprintf(&table, "load average at the end: %s", load)
-	fmt.Fprintf(&table, "%-7s %5s %9s %8s %9s | trigger to the client's first reset: %8s %8s %8s %8s | sensor confirmed p50/p95 | client p50/p95 | trigger skew | outcomes\n",
+	fmt.Fprintf(&table, "%-7s %5s %9s %8s %9s | trigger to the client's first reset: %8s %8s %8s %8s | sensor confirmed p50/p95 | client p50/p95 | trigger skew | outcomes | rounds of resets: sessions\n",
 		"kind", "runs", "success", "reset", "bystander", "p50", "p95", "p99", "max")
 	for _, kind := range kinds {
 		s := per[kind]
 		if s == nil {
 			continue
 		}
-		fmt.Fprintf(&table, "%-7s %5d %4d %3.0f%% %8d %5d/%-3d | %44s %8s %8s %8s | %s %s | %s %s | %v | %v\n",
+		fmt.Fprintf(&table, "%-7s %5d %4d %3.0f%% %8d %5d/%-3d | %44s %8s %8s %8s | %s %s | %s %s | %v | %v | %v\n",
 			kind, s.n, s.ok, 100*float64(s.ok)/float64(s.n), s.rst, s.by, s.n, pct(s.lat, .5), pct(s.lat, .95), pct(s.lat, .99), pct(s.lat, 1),
-			pct(s.sensorLat, .5), pct(s.sensorLat, .95), pct(s.client, .5), pct(s.client, .95), s.skew, s.outcomes)
+			pct(s.sensorLat, .5), pct(s.sensorLat, .95), pct(s.client, .5), pct(s.client, .95), s.skew, s.outcomes, s.tries)
 		if s.ok != s.n {
 			t.Errorf("%s: %d of %d terminations seen by the client", kind, s.ok, s.n)
 		}
 		if s.by != s.n {
 			t.Errorf("%s: the bystander died %d times in %d terminations", kind, s.n-s.by, s.n)
+		}
+		if s.confirmed != s.ok {
+			t.Errorf("%s: %d of %d ended connections confirmed by the sensor", kind, s.confirmed, s.ok)
 		}
 		if s.rst != s.ok {
 			t.Errorf("%s: a reset reached the client in %d of %d ended connections", kind, s.rst, s.ok)
@@ -766,7 +794,8 @@ func TestRespondLoopNetns(t *testing.T) {
 	}
 	t.Logf("respond loop (client capture %s):\n%s", capFile, table.String())
 	if t.Failed() {
-		t.Logf("psmtap:\n%s", lastLines(sensorLog.String(), 60))
+		log := strings.Split(strings.TrimRight(sensorLog.String(), "\n"), "\n")
+		t.Logf("psmtap:\n%s", strings.Join(log[max(0, len(log)-20):], "\n"))
 	}
 }
 
