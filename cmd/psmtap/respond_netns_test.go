@@ -278,7 +278,7 @@ func TestRespondTerminateNetns(t *testing.T) {
 		t.Fatalf("no open telnet session on the API; client:\n%s\npsmtap:\n%s", waitOut.String(), logs())
 	}
 	asked := time.Now()
-	if out, err := exec.Command("ip", "netns", "exec", bed.tap, binary, "terminate", "--sensor", "http://"+api, apiID).CombinedOutput(); err != nil {
+	if out, err := exec.Command("ip", "netns", "exec", bed.tap, binary, "terminate", "--sensor", "http://"+api, "--", apiID).CombinedOutput(); err != nil {
 		t.Fatalf("psmtap terminate: %v %s", err, out)
 	}
 	wait.Wait()

@@ -312,6 +312,14 @@ func (r *Responder) Seen(c *Conn, ep int, seq, ack uint32, flags uint8, plen int
 			r.finish(c)
 		}
 	case flags&flagACK != 0 && plen == 0 && flags&(flagSYN|flagFIN) == 0:
+		if ts.Before(t.LastTry) {
+			// Captured before the last round went out (the capture loop was
+			// still working through its backlog): not an answer. Observe has
+			// noted where the end was; spending a round on it would aim at a
+			// stale number, and a busy flow's ACKs would use up every try
+			// before the real answer is read.
+			return
+		}
 		// A challenge ACK, or the answer to the probe: this end lives and
 		// expects ack. Aim there at once (bounded by the tries).
 		to := 1 - ep

@@ -68,6 +68,43 @@ func checksumsOK(t *testing.T, frame []byte) {
 	}
 }
 
+// The capture loop may be behind the wire when a round goes out: ACKs an
+// end sent before the round, read after it, are not answers. Seen in the
+// respond loop (TestRespondLoopNetns): a bulk upload's ACKs used up all five
+// rounds at stale sequence numbers in microseconds, and the client's real
+// answer came after the last round (outcome partial, the client's side left
+// open).
+func TestStaleACKsSpendNoRound(t *testing.T) {
+	c := testConn(t)
+	var sent [][]byte
+	r := NewResponder(func(f []byte) error { sent = append(sent, append([]byte(nil), f...)); return nil }, 4)
+	now := time.Unix(100, 0)
+	r.Start(c, Request{Action: ActionTerminate, Why: "api"}, now)
+	for i := 0; i < 10; i++ { // the backlog: the server acking the client's data, before the round
+		c.Observe(1, nil, 5010, 1004+uint32(i), flagACK, 0, 509)
+		r.Seen(c, 1, 5010, 1004+uint32(i), flagACK, 0, now.Add(-time.Duration(10-i)*time.Microsecond), now)
+	}
+	if c.Term.Tries != 1 || c.Term.Done() {
+		t.Fatalf("after ACKs captured before the round: tries %d, outcome %q; want 1 round, going on", c.Term.Tries, c.Term.Outcome)
+	}
+	// The client's answer, captured after the round: aimed at at once.
+	n := len(sent)
+	r.Seen(c, 0, 1004, 5020, flagACK, 0, now.Add(50*time.Microsecond), now)
+	if c.Term.Tries != 2 {
+		t.Fatalf("tries %d after the client's answer, want 2", c.Term.Tries)
+	}
+	aimed := false
+	for _, f := range sent[n:] {
+		_, _, ip, tcp := decodeTCP(t, f)
+		if ip.DstIP[3] == 10 && tcp.RST && tcp.Seq == 5020 {
+			aimed = true
+		}
+	}
+	if !aimed {
+		t.Fatal("no reset at the client's answer (5020)")
+	}
+}
+
 func TestResetsAimedAndWellFormed(t *testing.T) {
 	c := testConn(t)
 	var sent [][]byte
