@@ -58,12 +58,17 @@ type Termination struct {
 	Confirmed time.Time // packet time the tap saw the last end confirm
 	Outcome   string
 	Err       string
-	DryRun    bool      // --response-dry-run: nothing was sent
-	closed    [2]bool   // endpoint answered as a closed connection (RST)
-	aim       [2]uint32 // re-aim: the RCV.NXT endpoint i last told (challenge ACK)
-	aimSet    [2]bool
-	sent      [24]sent // frames of this response, to tell our own from the endpoints'
-	nSent     int
+	DryRun    bool // --response-dry-run: nothing was sent
+	// settling: a warn waits for the server to go quiet (settle) before
+	// its line goes out; serverData is the wall time of the last server
+	// data segment seen meanwhile.
+	settling   bool
+	serverData time.Time
+	closed     [2]bool   // endpoint answered as a closed connection (RST)
+	aim        [2]uint32 // re-aim: the RCV.NXT endpoint i last told (challenge ACK)
+	aimSet     [2]bool
+	sent       [24]sent // frames of this response, to tell our own from the endpoints'
+	nSent      int
 }
 
 type sent struct {
@@ -84,6 +89,15 @@ type Responder struct {
 	MaxTries int
 	// Retry is how long a round waits for an answer before the next (default 20 ms).
 	Retry time.Duration
+	// WarnQuiet is how long the server must have sent nothing, with all the
+	// client sent acknowledged, before a warning line goes out (default
+	// 15 ms); WarnWait bounds that wait (default 150 ms). The line takes the
+	// server's next sequence numbers: bytes the server had in flight then
+	// would reach the client first, and the client would drop that much of
+	// the line as already received (seen in TestRespondActionsNetns: the
+	// client read "n ended by policy", the shell's output having taken the
+	// line's first bytes' place).
+	WarnQuiet, WarnWait time.Duration
 	// Finished is told of every outcome (record, event, log), on the capture goroutine.
 	Finished func(c *Conn, t *Termination)
 	Logger   *slog.Logger
@@ -167,7 +181,8 @@ func (r *Responder) Start(c *Conn, req Request, now time.Time) {
 	r.active = append(r.active, c)
 	r.pending.Add(1) // busy while it lasts
 	if req.Action == ActionWarn && c.Client >= 0 {
-		r.warn(c)
+		t.settling, t.serverData = true, now // Tick sends the line once the server is quiet
+		return
 	}
 	r.try(c, now)
 	if t.Packets == 0 && t.Err != "" {
@@ -303,6 +318,12 @@ func (r *Responder) Seen(c *Conn, ep int, seq, ack uint32, flags uint8, plen int
 	if t == nil || t.Done() || t.ours(ep, seq, flags, plen) {
 		return
 	}
+	if t.settling {
+		if ep != int(c.Client) && plen > 0 {
+			t.serverData = now
+		}
+		return
+	}
 	switch {
 	case flags&flagRST != 0:
 		t.closed[ep] = true
@@ -347,6 +368,10 @@ func (r *Responder) Tick(now time.Time) {
 	}
 	for _, c := range r.active {
 		t := c.Term
+		if t.settling {
+			r.settle(c, now)
+			continue
+		}
 		if t.Done() || now.Sub(t.LastTry) < retry {
 			continue
 		}
@@ -361,6 +386,32 @@ func (r *Responder) Tick(now time.Time) {
 		r.finish(c)
 	}
 	r.compact()
+}
+
+// settle sends a waiting warning and the first round of resets once the
+// server has answered all the client sent and gone quiet, or the wait is
+// over.
+func (r *Responder) settle(c *Conn, now time.Time) {
+	t := c.Term
+	quiet, wait := r.WarnQuiet, r.WarnWait
+	if quiet <= 0 {
+		quiet = 15 * time.Millisecond
+	}
+	if wait <= 0 {
+		wait = 150 * time.Millisecond
+	}
+	cl, sv := &c.Side[c.Client], &c.Side[1-c.Client]
+	answered := sv.Acked && !seqGT(cl.Next, sv.Ack)
+	if now.Sub(t.Started) < wait && (!answered || now.Sub(t.serverData) < quiet) {
+		return
+	}
+	t.settling = false
+	r.warn(c)
+	r.try(c, now)
+	if t.Packets == 0 && t.Err != "" {
+		t.Outcome = OutcomeFailed
+		r.finish(c)
+	}
 }
 
 // Ended is told that a session under termination left the engine (its

@@ -198,17 +198,62 @@ func TestWarnLineThenResets(t *testing.T) {
 	c := testConn(t)
 	var sent [][]byte
 	r := NewResponder(func(f []byte) error { sent = append(sent, append([]byte(nil), f...)); return nil }, 4)
-	r.Start(c, Request{Action: ActionWarn, RuleTitle: "shadow\x1b[2J read"}, time.Unix(100, 0))
+	start := time.Unix(100, 0)
+	r.Start(c, Request{Action: ActionWarn, RuleTitle: "shadow\x1b[2J read"}, start)
+	// The line waits for the server to go quiet: its output in flight would
+	// take the line's place at the client.
+	r.Tick(start.Add(5 * time.Millisecond))
+	c.Observe(1, nil, 5010, 1004, flagACK|flagPSH, 6, 509) // the shell's output goes on
+	r.Seen(c, 1, 5010, 1004, flagACK|flagPSH, 6, start.Add(8*time.Millisecond), start.Add(8*time.Millisecond))
+	r.Tick(start.Add(20 * time.Millisecond))
+	if len(sent) != 0 {
+		t.Fatalf("%d frames sent while the server was still sending", len(sent))
+	}
+	r.Tick(start.Add(24 * time.Millisecond)) // 16 ms of quiet
+	if len(sent) < 2 {
+		t.Fatalf("%d frames after the server went quiet", len(sent))
+	}
 	_, _, ip, tcp := decodeTCP(t, sent[0])
 	checksumsOK(t, sent[0])
 	line := "\r\nsession ended by policy: shadow[2J read\r\n"
-	if ip.SrcIP[3] != 20 || tcp.Seq != 5010 || tcp.Ack != 1004 || !bytes.Equal(tcp.Payload, []byte(line)) {
+	if ip.SrcIP[3] != 20 || tcp.Seq != 5016 || tcp.Ack != 1004 || !bytes.Equal(tcp.Payload, []byte(line)) {
 		t.Fatalf("warning: from .%d seq %d ack %d %q", ip.SrcIP[3], tcp.Seq, tcp.Ack, tcp.Payload)
 	}
 	// The client's reset comes after the line.
 	_, _, _, tcp = decodeTCP(t, sent[1])
-	if !tcp.RST || tcp.Seq != 5010+uint32(len(line)) {
-		t.Fatalf("reset to the client at %d, want %d", tcp.Seq, 5010+len(line))
+	if !tcp.RST || tcp.Seq != 5016+uint32(len(line)) {
+		t.Fatalf("reset to the client at %d, want %d", tcp.Seq, 5016+len(line))
+	}
+}
+
+// A server that never goes quiet (a flood of output) does not hold the
+// warning back for longer than WarnWait; one that has not yet acknowledged
+// what the client typed holds it until then too.
+func TestWarnWaitBounded(t *testing.T) {
+	for _, ackAll := range []bool{true, false} {
+		c := testConn(t)
+		c.Observe(0, nil, 1004, 5010, flagACK|flagPSH, 3, 502) // the client typed more
+		if ackAll {
+			c.Observe(1, nil, 5010, 1007, flagACK, 0, 509)
+		}
+		var sent int
+		r := NewResponder(func(f []byte) error { sent++; return nil }, 4)
+		start := time.Unix(100, 0)
+		r.Start(c, Request{Action: ActionWarn, RuleTitle: "x"}, start)
+		for ms := 1; ms < 150; ms++ {
+			now := start.Add(time.Duration(ms) * time.Millisecond)
+			if ackAll && ms%5 == 0 {
+				r.Seen(c, 1, 5010, 1007, flagACK|flagPSH, 100, now, now)
+			}
+			r.Tick(now)
+		}
+		if sent != 0 {
+			t.Fatalf("ackAll %v: sent before the wait was over", ackAll)
+		}
+		r.Tick(start.Add(150 * time.Millisecond))
+		if sent == 0 || !c.Term.Warned {
+			t.Fatalf("ackAll %v: nothing sent at the end of the wait", ackAll)
+		}
 	}
 }
 
@@ -271,7 +316,8 @@ func TestIPv6ResetsWellFormed(t *testing.T) {
 	var sent [][]byte
 	r := NewResponder(func(f []byte) error { sent = append(sent, append([]byte(nil), f...)); return nil }, 4)
 	r.Start(c, Request{SessionID: "s", Action: ActionWarn, Why: "rule", RuleTitle: "v6 rule"}, time.Unix(100, 0))
-	if len(sent) != 6 { // the line, and the rounds of TestResetsAimedAndWellFormed
+	r.Tick(time.Unix(100, 0).Add(20 * time.Millisecond)) // the server has been quiet
+	if len(sent) != 6 {                                  // the line, and the rounds of TestResetsAimedAndWellFormed
 		t.Fatalf("%d frames, want 6", len(sent))
 	}
 	for i, fr := range sent {
