@@ -60,6 +60,9 @@ type session struct {
 	ctx *dissectors.Context
 	rec *record.Record
 	now int64
+	// lastServer is the time of the server's last bytes: a gap after them
+	// may hide screen changes from then on.
+	lastServer int64
 
 	st   [2]state
 	in   [2][]byte // the bytes being parsed: owned (pend) or the borrowed Feed data
@@ -154,6 +157,9 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 		s.first = ts
 	}
 	d := int(dir)
+	if d == 1 {
+		s.lastServer = ts
+	}
 	if s.st[d] == stTLS {
 		if s.tls.Feed(d, data) {
 			s.st[0], s.st[1] = stStopped, stStopped
@@ -1168,7 +1174,14 @@ func (s *session) Gap(dir dissectors.Direction, n int, ts int64) {
 	}
 	s.anomaly("vnc.gap")
 	if d == 1 {
-		s.scr.send(job{kind: jobGap, ts: ts, text: "server bytes lost"})
+		// The lost bytes were sent after the last ones seen, not when the
+		// capture noticed them missing: the picture is doubtful from
+		// there (the recording keeps its times monotonic).
+		from := ts
+		if s.lastServer != 0 {
+			from = s.lastServer
+		}
+		s.scr.send(job{kind: jobGap, ts: from, text: "server bytes lost"})
 	}
 	s.stop(d, dirName(d)+" bytes lost")
 }
