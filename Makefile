@@ -55,3 +55,6 @@ edge-pcaps:
 	$(GO) run ./internal/tools/pcaptool edge -out pcaps/edge -in pcaps/telnet-login.pcap pcaps/ssh-password-interactive.pcap
 	# picked up after the login, from the first command on: no option negotiation left
 	$(GO) run ./internal/tools/pcaptool cut -in pcaps/telnet-login.pcap -out pcaps/edge/telnet-midstream-noiac.pcap -from 121
+	# VNC: the server's packet 55 (the screen's answer to id) lost; a client packet lost (edge's gap: the busier direction); the file cut half way
+	$(GO) run ./internal/tools/pcaptool cut -in pcaps/vnc-vncauth.pcap -out pcaps/edge/vnc-vncauth-server-gap.pcap -drop 55
+	$(GO) run ./internal/tools/pcaptool edge -only gap,truncate -in pcaps/vnc-vncauth.pcap -out pcaps/edge

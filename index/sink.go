@@ -117,6 +117,9 @@ func eventText(e *record.Event) string {
 		}
 	case e.Kind != "":
 		s += " " + Escape(e.Kind)
+	case e.Clipboard != nil:
+		// direction and size only: the text may be a pasted password
+		s += " " + Escape(strings.ReplaceAll(e.Clipboard.Direction, "_", " ")) + " " + strconv.Itoa(e.Clipboard.Length) + " bytes"
 	case e.Query != nil:
 		s += " " + Escape(e.Outcome) + " " + quote(e.Query.Text)
 		if e.Query.StatusCode != "" {

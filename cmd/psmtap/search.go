@@ -46,7 +46,7 @@ func searchCommand() *cli.Command {
 		Flags: append(esConnFlags(),
 			&cli.StringFlag{Name: "user", Usage: "user.name"},
 			&cli.StringFlag{Name: "host", Usage: "client or server IP or CIDR, or a host name"},
-			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp, postgresql, mysql (comma-separated)"},
+			&cli.StringFlag{Name: "protocol", Usage: "ssh, rdp, telnet, rlogin, rsh, ftp, postgresql, mysql, vnc (comma-separated)"},
 			&cli.StringFlag{Name: "from", Aliases: []string{"since"}, Usage: "sessions that started at or after `TIME`"},
 			&cli.StringFlag{Name: "to", Aliases: []string{"until"}, Usage: "sessions that started at or before `TIME`"},
 			&cli.StringFlag{Name: "command", Usage: "words typed in the session (every word must appear); with --events, in one command or database statement"},
@@ -56,7 +56,7 @@ func searchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "alerts", Usage: "search alerts (" + setup.AlertPattern + ") instead of session records"},
 			&cli.StringFlag{Name: "rule", Usage: "with --alerts: rule ids or titles (comma-separated; exact)"},
 			&cli.StringFlag{Name: "level", Usage: "with --alerts: this level or above: informational, low, medium, high, critical"},
-			&cli.StringFlag{Name: "action", Usage: "with --events (or --alerts, the trigger's): login, command, query, file, session_kind, security (comma-separated)"},
+			&cli.StringFlag{Name: "action", Usage: "with --events (or --alerts, the trigger's): login, command, query, file, session_kind, security, clipboard (comma-separated)"},
 			&cli.StringFlag{Name: "outcome", Usage: "with --events: success, failure, unknown"},
 			&cli.IntFlag{Name: "size", Value: 50, Usage: "at most this many sessions or events"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (NDJSON, one record a line)"},
@@ -377,6 +377,11 @@ func eventWhat(d map[string]any) string {
 		}
 	case "session_kind":
 		add(get(d, "psm.kind"))
+	case "clipboard": // direction and size only: the text may be a pasted password
+		add(strings.ReplaceAll(get(d, "psm.clipboard.direction"), "_", " "))
+		if n := get(d, "psm.clipboard.length"); n != "" {
+			add(n + " bytes")
+		}
 	}
 	if r := get(d, "event.reason"); r != "" {
 		add("(" + r + ")")

@@ -53,6 +53,10 @@ func FuzzSession(f *testing.F) {
 		for i := 0; i < len(in); {
 			dir, n := dissectors.Direction(in[i]>>7), int(in[i]&0x7f)
 			i++
+			if n == 126 { // bytes lost
+				s.Gap(dir, 10, int64(i))
+				continue
+			}
 			if n == 127 || i+n > len(in) {
 				n = len(in) - i
 			}
@@ -74,6 +78,21 @@ func FuzzSession(f *testing.F) {
 		}
 		if len(r.Commands) > maxCommands {
 			t.Fatalf("%d commands", len(r.Commands))
+		}
+	})
+}
+
+// FuzzClientResync: any bytes after a gap are judged without a crash or a
+// hang; what passes walks to its end by message lengths.
+func FuzzClientResync(f *testing.F) {
+	f.Add(typeKeys("ab\n"))
+	f.Add([]byte{CPointerEvent, 1, 0, 10, 0, 20, CQEMU, 0, 0, 1, 0, 0, 0, 0x61})
+	f.Add([]byte{0, 0, 0xff, 0x0d})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if ClientResync(in) && len(in) > 0 {
+			if _, err := ClientMessageLen(in); err != nil && err != ErrNeedMore {
+				t.Fatalf("accepted a bad first message: %v", err)
+			}
 		}
 	})
 }

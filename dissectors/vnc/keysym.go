@@ -219,5 +219,19 @@ func (t *typist) write(s string) {
 	t.transcript.WriteString(s)
 }
 
+// gapMark stands in a line and the transcript for keys the capture lost.
+const gapMark = "<gap>"
+
+// gap notes that keys may have been lost here: once per hole in the line
+// being typed and the transcript. It returns what to show on a time line.
+func (t *typist) gap() string {
+	if n := len(t.line); n > 0 && t.line[n-1] == gapMark {
+		return ""
+	}
+	t.push(gapMark)
+	t.write(gapMark)
+	return gapMark
+}
+
 // pending is the line typed since the last Return.
 func (t *typist) pending() string { return strings.Join(t.line, "") }

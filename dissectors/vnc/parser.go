@@ -509,3 +509,60 @@ func ParseServerInit(b []byte) (si ServerInit, n int, err error) {
 	si.Name = b[24 : 24+l]
 	return si, 24 + int(l), nil
 }
+
+// ClientResync says whether b, the client's bytes right after a gap,
+// begins at a message boundary: every whole message in it is of a known
+// type and keeps its padding and flags as viewers write them, and what
+// is left is the start of one. Viewers write their messages whole, so the
+// first segment after a lost one usually starts a message; one that
+// passes this check by chance must also be a run of such messages.
+func ClientResync(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for len(b) > 0 {
+		n, err := ClientMessageLen(b)
+		if errors.Is(err, ErrNeedMore) {
+			return true // the start of a message, whole as far as it goes
+		}
+		if err != nil || !plausibleClient(b[:min(n, len(b))]) {
+			return false
+		}
+		if n > len(b) {
+			return true
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// plausibleClient checks the fixed fields of the start of a client
+// message (as much of m as there is).
+func plausibleClient(m []byte) bool {
+	zero := func(from, to int) bool {
+		for i := from; i < min(to, len(m)); i++ {
+			if m[i] != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	flag := func(i int) bool { return len(m) <= i || m[i] <= 1 }
+	switch m[0] {
+	case CSetPixelFormat:
+		return zero(1, 4) && zero(17, 20)
+	case CSetEncodings:
+		return zero(1, 2)
+	case CFramebufferUpdateRequest:
+		return flag(1)
+	case CKeyEvent:
+		return flag(1) && zero(2, 4)
+	case CPointerEvent:
+		return true
+	case CClientCutText:
+		return zero(1, 4)
+	case CQEMU:
+		return len(m) < 2 || m[1] == 0 && zero(2, 3) && flag(3) // an extended key event
+	}
+	return false // rarer messages are no proof of a boundary
+}

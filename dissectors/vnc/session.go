@@ -50,6 +50,7 @@ const (
 	bigMessage       = 1 << 20  // longer cut texts are read from their first MiB
 	maxClipText      = 1 << 10  // clipboard text kept in events
 	maxClickPos      = 20
+	maxResync        = 64 // client segments looked at after a gap for a message start
 	maxEncodings     = 64
 	maxVeSubtypes    = 64
 	maxCaps          = 64
@@ -60,6 +61,13 @@ type session struct {
 	ctx *dissectors.Context
 	rec *record.Record
 	now int64
+	// lastServer is the time of the server's last bytes: a gap after them
+	// may hide screen changes from then on.
+	lastServer int64
+	// resync: the client's bytes were lost; its next bytes are read only
+	// from one that starts a message (ClientResync), after at most
+	// maxResync tries.
+	resync, resyncTries int
 
 	st   [2]state
 	in   [2][]byte // the bytes being parsed: owned (pend) or the borrowed Feed data
@@ -154,6 +162,9 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 		s.first = ts
 	}
 	d := int(dir)
+	if d == 1 {
+		s.lastServer = ts
+	}
 	if s.st[d] == stTLS {
 		if s.tls.Feed(d, data) {
 			s.st[0], s.st[1] = stStopped, stStopped
@@ -173,6 +184,15 @@ func (s *session) Feed(dir dissectors.Direction, data []byte, ts int64) dissecto
 	}
 	if len(data) == 0 {
 		return s.status()
+	}
+	if d == 0 && s.resync > 0 {
+		if !ClientResync(data) {
+			if s.resyncTries++; s.resyncTries >= maxResync {
+				s.stop(0, "client bytes lost")
+			}
+			return s.status()
+		}
+		s.resync = 0
 	}
 	if len(s.pend[d]) > 0 {
 		s.pend[d] = append(s.pend[d], data...)
@@ -1167,8 +1187,25 @@ func (s *session) Gap(dir dissectors.Direction, n int, ts int64) {
 		return
 	}
 	s.anomaly("vnc.gap")
+	if d == 0 && s.st[0] == stMessages {
+		// Keys go on once the client's bytes start a message again; the
+		// line being typed says keys may be missing from it.
+		s.in[0], s.pend[0], s.skip[0] = nil, nil, 0
+		s.resync, s.resyncTries = 1, 0
+		if typed := s.typ.gap(); typed != "" {
+			s.scr.send(job{kind: jobKey, ts: ts, text: typed})
+		}
+		return
+	}
 	if d == 1 {
-		s.scr.send(job{kind: jobGap, ts: ts, text: "server bytes lost"})
+		// The lost bytes were sent after the last ones seen, not when the
+		// capture noticed them missing: the picture is doubtful from
+		// there (the recording keeps its times monotonic).
+		from := ts
+		if s.lastServer != 0 {
+			from = s.lastServer
+		}
+		s.scr.send(job{kind: jobGap, ts: from, text: "server bytes lost"})
 	}
 	s.stop(d, dirName(d)+" bytes lost")
 }

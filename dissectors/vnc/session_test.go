@@ -393,6 +393,42 @@ func TestGap(t *testing.T) {
 	}
 }
 
+// TestClientGap: after a gap in the client's stream, keys go on from the
+// first bytes that start a message; the line typed across the gap says
+// keys may be missing from it; with no message start in sight, the client
+// side stops.
+func TestClientGap(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		garbage  int // segments after the gap that start no message
+		commands []string
+		stopped  string
+	}{
+		{"resync at once", 0, []string{"ec<gap>ho hi", "ls"}, ""},
+		{"resync after the tail of a message", 3, []string{"ec<gap>ho hi", "ls"}, ""},
+		{"no message start", maxResync, []string{}, "client bytes lost"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &record.Record{}
+			s := newSession(&dissectors.Context{Record: r, Options: &dissectors.Options{}})
+			for _, m := range vncAuth38()[:9] {
+				s.Feed(dissectors.Direction(m.dir), m.b, 1)
+			}
+			s.Feed(dissectors.FromClient, typeKeys("ec"), 2)
+			s.Feed(dissectors.FromClient, []byte{CKeyEvent, 1, 0, 0}, 3) // half a key event, then lost
+			s.Gap(dissectors.FromClient, 100, 4)
+			for range c.garbage {
+				s.Feed(dissectors.FromClient, []byte{0, 0, 0xff, 0x0d}, 5) // the tail of a key event
+			}
+			s.Feed(dissectors.FromClient, typeKeys("ho hi\nls\n"), 6)
+			s.Close(r)
+			if !reflect.DeepEqual(append([]string{}, r.Commands...), c.commands) || !reflect.DeepEqual(r.Anomalies, []string{"vnc.gap"}) || fields(r).Stopped != c.stopped {
+				t.Errorf("commands %q anomalies %v stopped %q", r.Commands, r.Anomalies, fields(r).Stopped)
+			}
+		})
+	}
+}
+
 // TestTruncated: every prefix of a conversation closes cleanly, and the
 // record never claims more than the bytes showed.
 func TestTruncated(t *testing.T) {

@@ -64,9 +64,9 @@ var visSpec = []vis{
 	{"psmtap-rdp-client-builds", "RDP client builds", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "rdp.client.build", 20}, {"terms", "bucket", "rdp.client.name", 5}}, ""},
 	{"psmtap-rdp-tls", "RDP TLS fingerprints", "table", "network.protocol:rdp", []agg{{"terms", "bucket", "tls.detailed.client.ja4", 20}, {"terms", "bucket", "tls.client.ja3", 3}, {"terms", "bucket", "tls.server.ja3s", 3}}, ""},
 
-	{"psmtap-cleartext-commands", "Commands typed in cleartext", "table", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"terms", "bucket", "psm.commands.keyword", 50}, {"terms", "bucket", "network.protocol", 4}}, ""},
+	{"psmtap-cleartext-commands", "Commands typed in cleartext", "table", "network.protocol:(telnet or rlogin or rsh or ftp) or (network.protocol:vnc and vnc.keys.count > 0)", []agg{{"terms", "bucket", "psm.commands.keyword", 50}, {"terms", "bucket", "network.protocol", 5}}, ""},
 	{"psmtap-cleartext-credentials", "Cleartext credential exposure", "table", "psm.cleartext_credentials:true", []agg{{"terms", "bucket", "destination.ip", 20}, {"terms", "bucket", "network.protocol", 4}, {"terms", "bucket", "user.name", 10}}, ""},
-	{"psmtap-cleartext-over-time", "Cleartext sessions over time", "histogram", "network.protocol:(telnet or rlogin or rsh or ftp)", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 4}}, ""},
+	{"psmtap-cleartext-over-time", "Cleartext sessions over time", "histogram", "network.protocol:(telnet or rlogin or rsh or ftp) or (network.protocol:vnc and vnc.keys.count > 0)", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "network.protocol", 5}}, ""},
 
 	// Activity events (logs-psmtap.activity-*).
 	{"psmtap-commands-per-user", "Commands per user over time", "histogram", "event.action:command", []agg{{"date_histogram", "segment", "@timestamp", 0}, {"terms", "group", "user.name", 10}}, activityDataView},
@@ -87,7 +87,7 @@ var visSpec = []vis{
 }
 
 var searchSpec = []search{
-	{"psmtap-cleartext-sessions", "Cleartext sessions with what was typed", "network.protocol:(telnet or rlogin or rsh or ftp)",
+	{"psmtap-cleartext-sessions", "Cleartext sessions with what was typed", "network.protocol:(telnet or rlogin or rsh or ftp) or (network.protocol:vnc and vnc.keys.count > 0)",
 		[]string{"user.name", "source.ip", "destination.ip", "network.protocol", "psm.login.success", "psm.commands", "ftp.files"}, ""},
 	{"psmtap-latest-commands", "Latest commands", "event.action:command",
 		[]string{"user.name", "source.ip", "destination.ip", "destination.port", "network.protocol", "process.command_line", "psm.command.reply_code", "psm.session_id"}, activityDataView},
@@ -104,7 +104,7 @@ var dashSpec = []dashboard{
 		[]string{"psmtap-ssh-client-software", "psmtap-ssh-kinds", "psmtap-ssh-hassh", "psmtap-ssh-server-hassh", "psmtap-ssh-inferred-failures"}},
 	{"psmtap-rdp", "psmtap: RDP", "Users from cookies, security protocols, client builds, TLS fingerprints",
 		[]string{"psmtap-rdp-cookie-users", "psmtap-rdp-security", "psmtap-rdp-client-builds", "psmtap-rdp-tls"}},
-	{"psmtap-cleartext", "psmtap: Cleartext", "Telnet, rlogin, rsh and FTP: commands typed and cleartext credential exposure",
+	{"psmtap-cleartext", "psmtap: Cleartext", "Telnet, rlogin, rsh, FTP and VNC whose keys were read: commands typed and cleartext credential exposure",
 		[]string{"psmtap-cleartext-over-time", "psmtap-cleartext-credentials", "psmtap-cleartext-commands", "psmtap-cleartext-sessions"}},
 	{"psmtap-commands", "psmtap: Commands over time", "Activity events: commands per user over time, login failures over time, the latest commands, the most frequent ones",
 		[]string{"psmtap-commands-per-user", "psmtap-login-failures-over-time", "psmtap-latest-commands", "psmtap-top-commands", "psmtap-login-failures-by-user"}},

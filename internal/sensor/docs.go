@@ -299,6 +299,12 @@ func eventLine(ev *record.Event) string {
 		if ev.Query != nil {
 			b.WriteString(": " + ev.Query.Text)
 		}
+	case record.ActionClipboard:
+		// direction and size, never the text: it may be a pasted password,
+		// and the feed is shown to whoever watches
+		if c := ev.Clipboard; c != nil {
+			fmt.Fprintf(&b, ": %s, %d bytes", strings.ReplaceAll(c.Direction, "_", " "), c.Length)
+		}
 	}
 	if ev.Reason != "" {
 		b.WriteString(" - " + ev.Reason)

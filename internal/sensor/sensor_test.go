@@ -18,6 +18,7 @@ import (
 	_ "github.com/psmtap/psmtap/dissectors/rlogin"
 	_ "github.com/psmtap/psmtap/dissectors/ssh"
 	_ "github.com/psmtap/psmtap/dissectors/telnet"
+	_ "github.com/psmtap/psmtap/dissectors/vnc"
 	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 )
@@ -28,9 +29,15 @@ import (
 // number) returns; documents go straight to the hub (no queue), in order.
 func replay(t *testing.T, hub *Hub, path string, pause func(n int)) (docs []record.Document) {
 	t.Helper()
+	return replayWith(t, hub, path, dissectors.Options{}, pause)
+}
+
+// replayWith is replay with the sessions' options (--no-clipboard-content...).
+func replayWith(t *testing.T, hub *Hub, path string, opt dissectors.Options, pause func(n int)) (docs []record.Document) {
+	t.Helper()
 	var mu sync.Mutex
 	tee := &Tee{Hub: hub, Next: sinkFunc(func(d record.Document) { mu.Lock(); docs = append(docs, d); mu.Unlock() }), PassEvents: true}
-	cfg := engine.Config{Dissectors: dissectors.All(), Observer: "test", Live: hub.Attach}
+	cfg := engine.Config{Dissectors: dissectors.All(), Observer: "test", Live: hub.Attach, Options: opt}
 	cfg.Emit = func(r *record.Record) { hub.Ended(r); tee.Write(r) }
 	cfg.EmitEvent = func(ev *record.Event) { tee.Write(ev) }
 	e := engine.New(cfg)

@@ -355,7 +355,7 @@
   // here. Pictures are decoded by createImageBitmap from Blobs: no URL is
   // made, nothing is fetched. Text from the recording goes in as textContent.
 
-  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000, IDLE = 2;
+  const MAX_SIDE = 16384, MAX_PIXELS = 8192 * 4352, MAX_LIST = 5000, MAX_KEYS = 500, IDLE = 2;
 
   function validSize(w, h) {
     return Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && w * h <= MAX_PIXELS;
@@ -508,8 +508,17 @@
     // the time line: keys, clicks, size changes and marks, as text
     const ol = $("stimeline");
     const frag = document.createDocumentFragment();
+    // keys typed one after another are one item, up to a Return (a line
+    // typed), anything else on the time line, or MAX_KEYS characters
+    let keys = null;
     for (const e of rec.ev) {
       let what = null;
+      if (e.c === "i" && typeof e.d === "string" && keys && keys.text.length < MAX_KEYS) {
+        keys.text += e.d;
+        keys.li.textContent = clock(keys.li._t) + "  keys  " + visible(keys.text);
+        if (/(<Return>|<KP_Enter>|[\r\n])$/.test(keys.text)) keys = null;
+        continue;
+      }
       if (e.c === "i" && typeof e.d === "string") what = "keys  " + visible(e.d);
       else if (e.c === "c" && e.d) what = "click (" + (e.d.x | 0) + ", " + (e.d.y | 0) + ") buttons " + (e.d.buttons | 0);
       else if (e.c === "s" && e.d) what = "screen " + (e.d.width | 0) + "×" + (e.d.height | 0);
@@ -525,6 +534,7 @@
       li.addEventListener("click", () => { screenPlay(s, false); seek(s, e.t); });
       s.items.push(li);
       frag.appendChild(li);
+      keys = e.c === "i" && !/(<Return>|<KP_Enter>|[\r\n])$/.test(e.d) ? { li, text: e.d } : null;
     }
     ol.replaceChildren(frag);
     const b = $("sbanner");

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/psmtap/psmtap/internal/pcaptool"
 )
@@ -16,6 +17,8 @@ func edgeCmd(args []string, stdout io.Writer) error {
 	var in listFlag
 	fl.Var(&in, "in", "input capture (pcap or pcapng, optionally .gz/.zst); repeatable, or give more as arguments")
 	out := fl.String("out", "", "output directory (created if missing)")
+	var only listFlag
+	fl.Var(&only, "only", "make only these variants (comma-separated; default all)")
 	fl.Usage = func() {
 		fmt.Fprintln(fl.Output(), "usage: pcaptool edge -in X.pcap [more.pcap...] -out DIR\n\nWrites DIR/<base>-<variant>.pcap for every edge-case variant:")
 		for _, v := range pcaptool.Variants() {
@@ -35,19 +38,22 @@ func edgeCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, path := range in {
-		if err := edgeOne(path, *out, stdout); err != nil {
+		if err := edgeOne(path, *out, only, stdout); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func edgeOne(path, dir string, stdout io.Writer) error {
+func edgeOne(path, dir string, only []string, stdout io.Writer) error {
 	c, err := pcaptool.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	for _, e := range pcaptool.Edge(c) {
+		if len(only) > 0 && !slices.Contains(only, e.Variant) {
+			continue
+		}
 		name := filepath.Join(dir, baseName(path)+"-"+e.Variant+".pcap")
 		switch {
 		case errors.Is(e.Err, pcaptool.ErrNotApplicable):

@@ -3,6 +3,7 @@
 //	pcaptool edge  -in X.pcap -out DIR              edge-case variants of X as DIR/<base>-<variant>.pcap
 //	pcaptool bench -in DIR_or_file... -out FILE     a large benchmark capture (see bench -h)
 //	pcaptool flood -kind K -n N -out FILE            a flood for the memory bounds (telnet-halfopen, ooo-tiny, ooo-buffered)
+//	pcaptool cut   -in X.pcap -out Y.pcap [-from N] [-drop N,M]  X from packet N on, without packets N, M
 //
 // Run it with `go run ./internal/tools/pcaptool`.
 package main
