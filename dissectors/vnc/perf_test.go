@@ -86,7 +86,7 @@ func TestQueueWaitsWhenReading(t *testing.T) {
 func TestRecordingCompleteWhenReading(t *testing.T) {
 	dir := t.TempDir()
 	s, r := loggedIn(t, dissectors.Options{RecordingsDir: dir, WaitForRecordings: true}, 1024, 768)
-	const updates = 3 * maxJobs
+	const updates = 3072 // 192 MiB of rectangles, six times the queue
 	for i := 0; i < updates; i++ {
 		s.Feed(dissectors.FromServer, rawUpdate(4, 256, 16, byte(i)), int64(2+i)*int64(time.Millisecond))
 	}

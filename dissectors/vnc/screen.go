@@ -28,7 +28,10 @@ import (
 // Queue bounds, per session, and the recordings at once.
 const (
 	maxRecorders = 256
-	maxJobs      = 1024
+	// maxJobs: a busy terminal at 1080p sends 5000 small rectangles a
+	// second, and the worker may spend a few hundred ms on one picture;
+	// 1024 overflowed at the session's real rate. Slots are pointers.
+	maxJobs      = 16384
 	maxQueued    = 32 << 20 // rectangle bytes waiting for the worker
 	maxRecordLen = 32 << 20 // a rectangle longer than this is not recorded
 )
@@ -59,7 +62,7 @@ type job struct {
 }
 
 type recorder struct {
-	q        chan job
+	q        chan *job
 	queued   atomic.Int64 // bytes of the rectangles in q
 	overflow atomic.Int64 // packet time of the first dropped job, 0 while none
 	closed   bool
@@ -77,7 +80,7 @@ type recorder struct {
 // screen (the framebuffer and the writer's shadow and shown images), the
 // rectangles queued, the one being decoded, and the queue's job slots.
 func RecordingMemory(w, h int) int64 {
-	return 3*4*int64(w)*int64(h) + maxQueued + maxRecordLen + maxJobs*int64(unsafe.Sizeof(job{}))
+	return 3*4*int64(w)*int64(h) + maxQueued + maxRecordLen + maxJobs*int64(unsafe.Sizeof(job{})+8)
 }
 
 // recorders counts the workers running, in all sessions.
@@ -96,7 +99,7 @@ func startRecorder(dir, name string, start time.Time, w, h int, pf rfb.PixelForm
 }
 
 func newRecorder(wait bool) *recorder {
-	return &recorder{q: make(chan job, maxJobs), done: make(chan struct{}), wait: wait, room: make(chan struct{}, 1)}
+	return &recorder{q: make(chan *job, maxJobs), done: make(chan struct{}), wait: wait, room: make(chan struct{}, 1)}
 }
 
 // send queues a job; live, without ever waiting: a full queue drops it.
@@ -112,7 +115,7 @@ func (r *recorder) send(j job) {
 			<-r.room
 		}
 		r.queued.Add(n)
-		r.q <- j
+		r.q <- &j
 		return
 	}
 	if r.queued.Load()+n > maxQueued {
@@ -121,7 +124,7 @@ func (r *recorder) send(j job) {
 	}
 	r.queued.Add(n)
 	select {
-	case r.q <- j:
+	case r.q <- &j:
 	default:
 		r.queued.Add(-n)
 		r.drop(j.ts)
@@ -129,7 +132,7 @@ func (r *recorder) send(j job) {
 }
 
 // took notes that the worker took job j off the queue.
-func (r *recorder) took(j job) {
+func (r *recorder) took(j *job) {
 	if len(j.data) == 0 {
 		return
 	}
