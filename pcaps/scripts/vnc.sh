@@ -405,7 +405,7 @@ vnc_capture_keys() {
 # -NoJPEG -PreferredEncoding ZRLE -AutoSelect=0 -FullColor.
 vnc_busy() {   # vnc_busy NAME [vncviewer parameter...]
     local name=$1 secs=${VNC_BUSY_SECS:-40} i end; shift
-    OUT=${PSM_BENCH_OUT:-$HERE/../bench}
+    local OUT=${PSM_BENCH_OUT:-$HERE/../bench}   # local: the captures after this one still go to pcaps/
     mkdir -p "$OUT"
     VNC_XTERM=(xterm -geometry 319x82+0+0 -fn fixed -xrm 'XTerm*cursorBlink: false' +sb -bc -ls -title alice)
     VNC_GEOM=1920x1080 vnc_server VncAuth
