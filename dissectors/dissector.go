@@ -183,6 +183,11 @@ type Options struct {
 	// RecordingsDir, when set, asks interactive sessions for timed
 	// recordings in that directory (--recordings).
 	RecordingsDir string
+	// WaitForRecordings lets a recorder that runs off the packet path make
+	// the reader wait when it falls behind, instead of dropping (and
+	// marking the recording incomplete). For reading files (psmtap read),
+	// where nothing is lost by waiting; live capture never waits.
+	WaitForRecordings bool
 	// NoClipboardContent keeps clipboard text out of events: only the
 	// direction and the length (--no-clipboard-content).
 	NoClipboardContent bool

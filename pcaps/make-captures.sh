@@ -910,6 +910,9 @@ cap_vnc-tight-jpeg()        { . "$SCRIPTS/vnc.sh"; vnc_capture_tight_jpeg; }
 cap_vnc-resize()            { . "$SCRIPTS/vnc.sh"; vnc_capture_resize; }
 cap_vnc-tight-16bpp()       { . "$SCRIPTS/vnc.sh"; vnc_capture_tight_16bpp; }
 cap_vnc-keys()              { . "$SCRIPTS/vnc.sh"; vnc_capture_keys; }
+# opt-in, not in ALL: large captures for measuring, written to bench/ (or PSM_BENCH_OUT), never to pcaps/
+cap_vnc-busy-1080p()          { . "$SCRIPTS/vnc.sh"; vnc_capture_busy_1080p; }
+cap_vnc-busy-1080p-lossless() { . "$SCRIPTS/vnc.sh"; vnc_capture_busy_1080p_lossless; }
 
 # ---------------------------------------------------------------- main
 main() {

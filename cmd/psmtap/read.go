@@ -75,6 +75,9 @@ func runRead(c *cli.Context) error {
 		out.Close()
 		return err
 	}
+	// Files wait for a screen recording's decoder rather than drop: a
+	// recording incomplete only because the reader was fast would surprise.
+	cfg.Options.WaitForRecordings = true
 	log := cfg.Logger
 	anomalies := map[string]int{}
 	emit := cfg.Emit

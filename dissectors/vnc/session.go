@@ -885,7 +885,7 @@ func (s *session) serverInit(si ServerInit) {
 		if start.IsZero() {
 			start = time.Unix(0, s.first)
 		}
-		s.scr = startRecorder(dir, "vnc-"+start.UTC().Format("20060102T150405Z")+"-"+s.rec.ID, start, si.Width, si.Height, s.pf)
+		s.scr = startRecorder(dir, "vnc-"+start.UTC().Format("20060102T150405Z")+"-"+s.rec.ID, start, si.Width, si.Height, s.pf, s.ctx.Options.WaitForRecordings)
 		if s.scr == nil {
 			s.anomaly("recording.refused")
 		}

@@ -595,7 +595,7 @@ func TestText(t *testing.T) {
 // TestQueueNeverBlocks: a full queue drops the job and notes the time of
 // the first drop; send returns at once.
 func TestQueueNeverBlocks(t *testing.T) {
-	r := &recorder{q: make(chan job, maxJobs), done: make(chan struct{})} // no worker: nothing drains
+	r := newRecorder(false) // no worker: nothing drains
 	for i := 0; i < maxJobs+10; i++ {
 		r.send(job{kind: jobKey, ts: int64(100 + i), text: "a"})
 	}

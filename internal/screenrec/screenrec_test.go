@@ -382,3 +382,28 @@ func TestIncompleteOnce(t *testing.T) {
 		t.Errorf("%d marks: %v", len(r.Incomplete), r.Incomplete[:3])
 	}
 }
+
+// TestGapGrowsWithPictureSize: a 640x480 screen of noise changing every
+// 20 ms for 5 s: each picture is about 1.2 MB, so the next one waits its
+// size at gapRate (capped at 1 s): about one picture a second, not the 50
+// that MinFrameGap alone allows (a busy 1080p terminal's pictures are
+// 700 kB: 4.5 pictures and 138 MB a minute before).
+func TestGapGrowsWithPictureSize(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, "vnc-gap", t0, 640, 480, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	img := black(640, 480)
+	for i := range 250 {
+		for j := range img.Pix {
+			img.Pix[j] = byte(rng.Uint32())
+		}
+		w.Frame(at(time.Duration(i)*20*time.Millisecond), img, []image.Rectangle{img.Rect})
+	}
+	r := mustClose(t, w, dir)
+	if n := len(r.pictures); n < 4 || n > 8 {
+		t.Errorf("%d pictures in 5 s of a noisy screen, want about 5", n)
+	}
+}

@@ -63,7 +63,7 @@ vnc_server() {
     # -ac: the display's socket is reachable from these namespaces only (no TCP); -BlacklistThreshold: a wrong
     # password does not lock the client out of the next capture; -r: no key autorepeat (on this busy machine a key's
     # release can come late, and the X server would repeat the key)
-    start_server xvnc in_srv Xvnc $VNC_SDISP -geometry 640x480 -depth 24 -desktop psm-srv -nolisten tcp -ac -r \
+    start_server xvnc in_srv Xvnc $VNC_SDISP -geometry "${VNC_GEOM:-640x480}" -depth 24 -desktop psm-srv -nolisten tcp -ac -r \
         -interface $SRV4 -rfbport 5900 -SecurityTypes "$sec" -PasswordFile "$VNC_DIR/passwd" \
         -BlacklistThreshold 1000 "$@"
     wait_port $SRV4 5900
@@ -71,10 +71,10 @@ vnc_server() {
     vnc_xterm $VNC_SDISP
 }
 
-# vnc_client_x: the viewer's own X server (Xvfb, 1024x768, depth VNC_CDEPTH or 24)
+# vnc_client_x: the viewer's own X server (Xvfb, VNC_CSIZE or 1024x768, depth VNC_CDEPTH or 24)
 vnc_client_x() {
     rm -f "/tmp/.X${VNC_CDISP#:}-lock" "/tmp/.X11-unix/X${VNC_CDISP#:}"
-    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 "1024x768x${VNC_CDEPTH:-24}" -nolisten tcp -ac -r
+    start_server xvfb in_cli Xvfb $VNC_CDISP -screen 0 "${VNC_CSIZE:-1024x768}x${VNC_CDEPTH:-24}" -nolisten tcp -ac -r
     wait_x $CLI $VNC_CDISP
 }
 
@@ -395,3 +395,42 @@ vnc_capture_keys() {
     vnc_close
     vnc_typed vnc-keys 'echo typo<BackSpace><BackSpace><BackSpace><BackSpace>fixed<Return>sleep 30<Return><Control_L>cls /us<Tab><Return>'
 }
+
+# A busy 1080p session, for measuring (docs/PERFORMANCE.md, "VNC"); opt-in, not in ALL, and written to bench/
+# (git-ignored; goldens read every pcap in pcaps/): Xvnc 1920x1080 with alice's xterm full screen, TigerVNC's viewer
+# under a 1920x1080 Xvfb. For VNC_BUSY_SECS (default 40) s alice's xterm floods (find / in a loop), ImageMagick's
+# animate cycles four 640x480 plasma pictures (Xvnc sends them as JPEG when the viewer allows it), xclock and xeyes
+# repaint and xdotool moves a window about every 0.5 s. Then the viewer is ended; no screenshot (the screen never
+# stops changing). vnc-busy-1080p: the viewer's defaults (Tight, JPEG chosen by AutoSelect); vnc-busy-1080p-lossless:
+# -NoJPEG -PreferredEncoding ZRLE -AutoSelect=0 -FullColor.
+vnc_busy() {   # vnc_busy NAME [vncviewer parameter...]
+    local name=$1 secs=${VNC_BUSY_SECS:-40} i end; shift
+    local OUT=${PSM_BENCH_OUT:-$HERE/../bench}   # local: the captures after this one still go to pcaps/
+    mkdir -p "$OUT"
+    VNC_XTERM=(xterm -geometry 319x82+0+0 -fn fixed -xrm 'XTerm*cursorBlink: false' +sb -bc -ls -title alice)
+    VNC_GEOM=1920x1080 vnc_server VncAuth
+    VNC_CSIZE=1920x1080 vnc_client_x
+    for i in 1 2 3 4; do $CONVERT -seed $i -size 640x480 plasma:fractal "$VNC_DIR/plasma$i.png"; done
+    start_capture "$name"
+    vnc_viewer "$name.viewer" vncviewer -passwd "$VNC_DIR/passwd" "$@" $SRV4::5900
+    vnc_click 960 540 1
+    vnc_type "timeout $secs sh -c 'while :; do find / -xdev 2>/dev/null; done'"
+    start_server "$name.animate" in_srv env DISPLAY=$VNC_SDISP animate -geometry +1200+100 -delay 25 "$VNC_DIR"/plasma[1-4].png
+    start_server "$name.xclock" in_srv env DISPLAY=$VNC_SDISP xclock -geometry 300x300+100+600 -update 1
+    start_server "$name.xeyes" in_srv env DISPLAY=$VNC_SDISP xeyes -geometry 300x200+500+700
+    sleep 1
+    local eyes
+    eyes=$(sx xdotool search --class xeyes 2>/dev/null | head -1 || true)
+    end=$((SECONDS + secs - 3))
+    i=0
+    while [ $SECONDS -lt $end ]; do
+        i=$(( (i + 1) % 20 ))
+        [ -z "$eyes" ] || sx xdotool windowmove "$eyes" $((100 + i * 80)) $((600 + (i % 5) * 80)) 2>/dev/null || true
+        sx xdotool mousemove $((200 + i * 70)) $((300 + (i % 7) * 60)) 2>/dev/null || true
+        sleep 0.5
+    done
+    sleep 3
+    vnc_close
+}
+vnc_capture_busy_1080p()          { vnc_busy vnc-busy-1080p; }
+vnc_capture_busy_1080p_lossless() { vnc_busy vnc-busy-1080p-lossless -AutoSelect=0 -PreferredEncoding ZRLE -NoJPEG -FullColor; }
