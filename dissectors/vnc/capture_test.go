@@ -3,18 +3,15 @@ package vnc_test
 import (
 	"image"
 	"image/png"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/psmtap/psmtap/capture"
 	"github.com/psmtap/psmtap/dissectors"
 	"github.com/psmtap/psmtap/dissectors/vnc"
 	"github.com/psmtap/psmtap/internal/capturetest"
-	"github.com/psmtap/psmtap/internal/engine"
 	"github.com/psmtap/psmtap/internal/record"
 	"github.com/psmtap/psmtap/internal/screenrec"
 )
@@ -236,25 +233,7 @@ func readPNG(t *testing.T, p string) image.Image {
 func recordCapture(t *testing.T, name string) (*record.Record, *screenrec.Recording) {
 	t.Helper()
 	dir := t.TempDir()
-	src, err := capture.OpenFile("../../pcaps/" + name + ".pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	var recs []*record.Record
-	e := engine.New(engine.Config{Dissectors: capturetest.Named("vnc"), Options: dissectors.Options{RecordingsDir: dir},
-		Emit: func(r *record.Record) { recs = append(recs, r) }})
-	for {
-		frame, link, ts, wire, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Packet(link, frame, ts, wire)
-	}
-	e.Flush()
+	recs := capturetest.ReadOptions(t, "../../pcaps/"+name+".pcap", 0, dissectors.Options{RecordingsDir: dir}, capturetest.Named("vnc")...).Records
 	if len(recs) != 1 {
 		t.Fatalf("%d records", len(recs))
 	}

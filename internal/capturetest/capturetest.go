@@ -26,13 +26,19 @@ type Result struct {
 // interim > 0 asks for interim records that often (packet time, ns).
 func Read(t testing.TB, path string, interim int64, ds ...dissectors.Dissector) Result {
 	t.Helper()
+	return ReadOptions(t, path, interim, dissectors.Options{}, ds...)
+}
+
+// ReadOptions is Read with the operator's options (e.g. RecordingsDir).
+func ReadOptions(t testing.TB, path string, interim int64, opt dissectors.Options, ds ...dissectors.Dissector) Result {
+	t.Helper()
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	var res Result
-	e := engine.New(engine.Config{Dissectors: ds, Interim: interim,
+	e := engine.New(engine.Config{Dissectors: ds, Interim: interim, Options: opt,
 		Emit: func(r *record.Record) {
 			res.All = append(res.All, r)
 			if r.EventType == "start" || r.EventType == "info" {
