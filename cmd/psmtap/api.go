@@ -111,7 +111,9 @@ func startAPI(cfg *apiConfig, hub *sensor.Hub, log *slog.Logger, terminate func(
 	}
 	s := &apiServer{hub: hub, ln: ln, done: make(chan error, 1), log: log}
 	api := &sensor.Server{Hub: hub, Token: cfg.token, Logger: log, Terminate: terminate, Static: console.Static(),
-		Mount: func(mux *http.ServeMux) { console.MountSensor(mux, hub, cfg.recordings, version, log) }}
+		Mount: func(mux *http.ServeMux) {
+			console.MountSensor(mux, hub, cfg.recordings, version, terminate != nil, log)
+		}}
 	s.srv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.srv.Serve(ln) }()

@@ -335,8 +335,13 @@ func TestConsoleLiveBrowser(t *testing.T) {
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("console-test-token\n"), 0o600)
+	// Terminate enabled, injecting back into the capture veth: the console
+	// offers the button. The replayed session is frames, not a connection,
+	// so the resets end nothing here; the real effect of a terminate is
+	// TestRespondTerminateNetns's and TestRespondLoopNetns's.
 	cmd := exec.Command("ip", "netns", "exec", pair.Cap, binary, "live", "-i", pair.CapIf, "--bpf", "tcp",
-		"--listen", "127.0.0.1:0", "--api-token-file", tokenFile, "--observer", "console-test")
+		"--listen", "127.0.0.1:0", "--api-token-file", tokenFile, "--observer", "console-test",
+		"--enable-response", "terminate", "--inject-interface", pair.CapIf)
 	cmd.Stdout = io.Discard
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -345,11 +350,16 @@ func TestConsoleLiveBrowser(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addrRE := regexp.MustCompile(`msg="api listening" addr=(\S+)`)
 	addrc, capturing := make(chan string, 1), make(chan struct{})
+	asked := make(chan string, 4) // sessions psmtap logged a terminate of
+	askedRE := regexp.MustCompile(`msg="terminate asked through the API" session=(\S+)`)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
+			}
+			if m := askedRE.FindStringSubmatch(sc.Text()); m != nil {
+				asked <- m[1]
 			}
 			if strings.Contains(sc.Text(), "capturing") {
 				close(capturing)
@@ -390,6 +400,30 @@ func TestConsoleLiveBrowser(t *testing.T) {
 		30*time.Second)
 	if shots := os.Getenv("PSMTAP_CONSOLE_SHOTS"); shots != "" {
 		c.screenshot(t, filepath.Join(shots, "console-live.png"))
+	}
+	// End the session from the console: the button asks first; Cancel sends
+	// nothing, "End it" posts the terminate.
+	c.waitFor(t, "the End session button", `!document.querySelector("#terminate").hidden && document.querySelector("#tconfirm").hidden`, 5*time.Second)
+	c.eval(t, `document.querySelector("#terminate").click()`)
+	c.waitFor(t, "the confirmation", `!document.querySelector("#tconfirm").hidden`, 5*time.Second)
+	c.eval(t, `document.querySelector("#tno").click()`)
+	c.waitFor(t, "the confirmation gone", `document.querySelector("#tconfirm").hidden`, 5*time.Second)
+	select {
+	case id := <-asked:
+		t.Fatalf("Cancel asked to end session %s", id)
+	case <-time.After(300 * time.Millisecond):
+	}
+	var sel string
+	json.Unmarshal(c.eval(t, `document.querySelector("#sessions tbody tr.sel").dataset.id`), &sel)
+	c.eval(t, `document.querySelector("#terminate").click(); document.querySelector("#tyes").click()`)
+	c.waitFor(t, "the termination asked", `document.querySelector("#tresult").textContent.startsWith("termination asked")`, 5*time.Second)
+	select {
+	case id := <-asked:
+		if id != sel || sel == "" {
+			t.Fatalf("asked to end %s, the page showed %q", id, sel)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("psmtap did not log the console's terminate")
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -44,7 +44,10 @@ const (
 type Info struct {
 	Mode       string `json:"mode"`
 	Recordings bool   `json:"recordings"` // replay of finished sessions
-	Version    string `json:"version,omitempty"`
+	// Terminate: the sensor ends sessions on request (live
+	// --enable-response terminate): the page offers the button.
+	Terminate bool   `json:"terminate,omitempty"`
+	Version   string `json:"version,omitempty"`
 }
 
 // csp keeps the page to its own scripts and to this server: nothing inline

@@ -293,7 +293,7 @@ func TestOnSensor(t *testing.T) {
 	defer hub.Close()
 	rec := t.TempDir()
 	api := &sensor.Server{Hub: hub, Token: "tok", Static: Static(),
-		Mount: func(mux *http.ServeMux) { MountSensor(mux, hub, rec, "test", nil) }}
+		Mount: func(mux *http.ServeMux) { MountSensor(mux, hub, rec, "test", false, nil) }}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	if res, body := get(t, srv.URL+"/", ""); res.StatusCode != 200 || !strings.Contains(body, "console.js") {

@@ -11,9 +11,9 @@ import (
 // MountSensor adds the console's endpoints to a live sensor's API
 // (sensor.Server.Mount): /api/v1/console and, with a recordings directory
 // (live --recordings), the recordings of the finished sessions the hub
-// still keeps.
-func MountSensor(mux *http.ServeMux, hub *sensor.Hub, recordings, version string, log *slog.Logger) {
-	MountInfo(mux, Info{Mode: ModeLive, Recordings: recordings != "", Version: version})
+// still keeps. terminate says the sensor ends sessions on request.
+func MountSensor(mux *http.ServeMux, hub *sensor.Hub, recordings, version string, terminate bool, log *slog.Logger) {
+	MountInfo(mux, Info{Mode: ModeLive, Recordings: recordings != "", Terminate: terminate, Version: version})
 	if recordings == "" {
 		return
 	}

@@ -246,6 +246,8 @@
     }
     const live = info.mode === "live" && e.open;
     $("watch").hidden = !live;
+    $("terminate").hidden = !(live && info.terminate);
+    $("tconfirm").hidden = true;
     $("replay").hidden = !(info.recordings && !e.open && psm.recording && psm.recording.path);
     $("speedbox").hidden = $("replay").hidden;
   }
@@ -253,6 +255,7 @@
   async function select(id) {
     stopViewers();
     selected = id;
+    $("tresult").textContent = "";
     for (const tr of $("sessions").tBodies[0].rows) tr.className = tr.dataset.id === id ? "sel" : "";
     $("detail").hidden = false;
     try {
@@ -315,6 +318,21 @@
     } catch (e) {
       if (e instanceof Unauthorized) return askToken();
       if (e.name !== "AbortError") $("dstate").textContent = e.message;
+    }
+  }
+
+  // terminate asks the sensor to end the session (POST .../terminate); the
+  // outcome comes later as the record's psm.response and a response event.
+  async function terminate(id) {
+    $("tconfirm").hidden = true;
+    try {
+      const res = await api("/api/v1/sessions/" + encodeURIComponent(id) + "/terminate", { method: "POST" });
+      let msg = res.status + "";
+      try { msg += ": " + (await res.json()).error; } catch (e) { /* not JSON */ }
+      if (selected === id) $("tresult").textContent = res.status === 202 ? "termination asked: resets on their way" : "not ended: " + msg;
+    } catch (e) {
+      if (e instanceof Unauthorized) return askToken();
+      $("tresult").textContent = e.message;
     }
   }
 
@@ -584,6 +602,10 @@
   $("searchform").addEventListener("submit", (ev) => { ev.preventDefault(); loadSessions().catch((e) => status(e.message)); });
   $("close").addEventListener("click", () => { stopViewers(); selected = null; $("detail").hidden = true; renderSessions(); });
   $("watch").addEventListener("click", () => selected && watch(selected));
+  // Ending a session is asked twice: the button, then "End it".
+  $("terminate").addEventListener("click", () => { $("tconfirm").hidden = false; $("tyes").focus(); });
+  $("tno").addEventListener("click", () => { $("tconfirm").hidden = true; });
+  $("tyes").addEventListener("click", () => selected && terminate(selected));
   $("replay").addEventListener("click", () => selected && replay(selected));
   $("speed").addEventListener("change", () => {
     if (screen) { screenSpeed(screen, parseFloat($("speed").value) || 1); return; }
