@@ -39,6 +39,10 @@ func TestErrorsAPersonUnderstands(t *testing.T) {
 		{[]string{"read", "--disable", "gopher", sshCapture}, 2, "no such protocol"},
 		{[]string{"live", "-i", "psmtap-no-such-if0"}, 1, "psmtap-no-such-if0"},
 		{[]string{"frobnicate"}, 3, ""},
+		// one session id in 64 begins with '-': said how to give it
+		{[]string{"terminate", "--sensor", "http://127.0.0.1:1", "-vE4YcfM1k29N0sPjo-A"}, 2, "put it after --"},
+		{[]string{"watch", "--sensor", "http://127.0.0.1:1", "-vE4YcfM1k29N0sPjo-A"}, 2, "put it after --"},
+		{[]string{"terminate", "--sensor", "http://127.0.0.1:1", "--bogus", "x"}, 2, "flag provided but not defined: -bogus"},
 	}
 	for _, c := range cases {
 		r := run(t, c.args...)

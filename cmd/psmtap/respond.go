@@ -283,7 +283,8 @@ func terminateCommand() *cli.Command {
 			"session's record (psm.response.*) and in a response event.\n\n" +
 			"Example:\n" +
 			"   psmtap terminate --sensor http://127.0.0.1:8080 Jx3...",
-		Flags: sensorFlags(),
+		Flags:        sensorFlags(),
+		OnUsageError: dashID("terminate"),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("terminate: name one session id (psmtap sessions lists them)", 2)
@@ -301,4 +302,32 @@ func terminateCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// dashID explains the usage error of a command given a session id that
+// begins with '-' (one in 64: ids are base64url), which the flag parser
+// took for a flag: the id goes after "--".
+func dashID(cmd string) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		const undefined = "flag provided but not defined: -"
+		msg := err.Error()
+		if i := strings.Index(msg, undefined); i >= 0 {
+			if id := strings.TrimPrefix(msg[i+len(undefined):], "-"); len(id) == sessionIDLen-1 && isBase64URL(id) {
+				return cli.Exit(fmt.Sprintf("%s: session id -%s begins with '-': put it after --  (psmtap %s [flags] -- -%s)", cmd, id, cmd, id), 2)
+			}
+		}
+		return cli.Exit(fmt.Sprintf("%s: %v (psmtap %s --help)", cmd, err, cmd), 2)
+	}
+}
+
+// sessionIDLen is the length of a psm.session_id.
+const sessionIDLen = 20
+
+func isBase64URL(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -28,6 +28,7 @@ func watchCommand() *cli.Command {
 			"   psmtap watch --sensor http://127.0.0.1:8765 --latest\n" +
 			"   psmtap watch --sensor http://127.0.0.1:8765 --user alice\n" +
 			"   psmtap watch --sensor https://sensor:8765 --token-file ~/.psmtap-token 4mTqX...",
+		OnUsageError: dashID("watch"),
 		Flags: append(sensorFlags(),
 			&cli.StringFlag{Name: "user", Usage: "watch the newest open session of user `NAME`"},
 			&cli.BoolFlag{Name: "latest", Usage: "watch the newest open session"},
