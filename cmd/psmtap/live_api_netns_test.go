@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,48 +54,18 @@ func TestLiveAPINetns(t *testing.T) {
 		"--stats-every", "1s", "--observer", "netns-test", "--listen", "127.0.0.1:0", "--api-token-file", tokenFile)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var mu sync.Mutex
-	var logged []string
-	started := make(chan struct{})
-	readDone := make(chan struct{})
+	lp := startLive(t, cmd)
 	var addr string
 	addrRE := regexp.MustCompile(`msg="api listening" addr=(\S+)`)
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			logged = append(logged, sc.Text())
-			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr = m[1]
-			}
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "capturing") {
-				once.Do(func() { close(started) })
-			}
+	for _, l := range lp.lines() {
+		if m := addrRE.FindStringSubmatch(l); m != nil {
+			addr = m[1]
 		}
-	}()
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(logged, "\n") }
-	select {
-	case <-started:
-	case <-readDone:
-		t.Fatalf("psmtap exited early:\n%s", logs())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("psmtap did not start:\n%s", logs())
 	}
-	mu.Lock()
-	base := "http://" + addr
-	mu.Unlock()
 	if addr == "" {
-		t.Fatalf("no api address logged:\n%s", logs())
+		t.Fatalf("no api address logged:\n%s", lp.logs())
 	}
-	time.Sleep(300 * time.Millisecond) // the capture handle is active once it logs "capturing"
+	base := "http://" + addr
 
 	// The API listens in the capture namespace: dial there.
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (c net.Conn, err error) {
@@ -180,7 +149,7 @@ func TestLiveAPINetns(t *testing.T) {
 		}
 	}
 	if sess == nil || !sess.Open || sess.Protocol != "telnet" || !strings.HasSuffix(sess.Server, ":23") {
-		t.Fatalf("no open telnet session listed while the replay runs: %+v\n%s", sess, logs())
+		t.Fatalf("no open telnet session listed while the replay runs: %+v\n%s", sess, lp.logs())
 	}
 
 	// psmtap watch --latest, the way an operator runs it.
@@ -280,17 +249,7 @@ func TestLiveAPINetns(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGINT)
-	waitErr := make(chan error, 1)
-	go func() { <-readDone; waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("psmtap exit: %v\n%s", err, logs())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("psmtap did not stop on SIGINT:\n%s", logs())
-	}
+	lp.stop(t, 20*time.Second)
 	<-sseDone
 
 	// Events: the failed and the good login, and the three commands.
@@ -317,7 +276,7 @@ func TestLiveAPINetns(t *testing.T) {
 		t.Errorf("stdout: %s", stdout.String())
 	}
 	var counters map[string]string
-	for _, l := range logged {
+	for _, l := range lp.lines() {
 		if strings.Contains(l, "msg=counters") {
 			counters = logFields(l)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -200,56 +197,18 @@ func runLiveCapture(t *testing.T, pair *vethtest.Pair, flags []string, replay fu
 	cmd := exec.Command("ip", args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	var mu sync.Mutex
-	var logged []string
-	started := make(chan struct{})
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			logged = append(logged, sc.Text())
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "capturing") {
-				once.Do(func() { close(started) })
-			}
-		}
-	}()
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(logged, "\n") }
-	select {
-	case <-started:
-	case <-readDone:
-		t.Fatalf("psmtap exited early:\n%s", logs())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("psmtap did not start:\n%s", logs())
-	}
-	time.Sleep(300 * time.Millisecond)
+	lp := startLive(t, cmd)
 	replay()
 	time.Sleep(2 * time.Second) // blocks retire within 100 ms; the reader catches up
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-readDone:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("psmtap did not stop on SIGINT:\n%s", logs())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("psmtap exit: %v\n%s", err, logs())
-	}
+	lp.stop(t, 30*time.Second)
 	var sum map[string]string
-	for _, l := range logged {
+	for _, l := range lp.lines() {
 		if strings.Contains(l, `msg="live done"`) {
 			sum = logFields(l)
 		}
 	}
 	if sum == nil {
-		t.Fatalf("no exit summary:\n%s", logs())
+		t.Fatalf("no exit summary:\n%s", lp.logs())
 	}
 	return sum, bytes.Count(stdout.Bytes(), []byte("\n"))
 }

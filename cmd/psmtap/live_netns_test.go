@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,38 +95,7 @@ func runSlowCluster(t *testing.T, pair *vethtest.Pair, bin string, slow bool, se
 	} else {
 		args[6] = bin
 	}
-	cmd := exec.Command("ip", args...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var mu sync.Mutex
-	var logged []string
-	started := make(chan struct{})
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			logged = append(logged, sc.Text())
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "capturing") {
-				once.Do(func() { close(started) })
-			}
-		}
-	}()
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(logged, "\n") }
-	select {
-	case <-started:
-	case <-readDone:
-		t.Fatalf("psmtap exited early:\n%s", logs())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("psmtap did not start:\n%s", logs())
-	}
-	time.Sleep(300 * time.Millisecond) // the capture handle is active once it logs "capturing"; a margin
+	lp := startLive(t, exec.Command("ip", args...))
 	if slow {
 		srv.Delay(10 * time.Second)
 	}
@@ -158,27 +124,12 @@ func runSlowCluster(t *testing.T, pair *vethtest.Pair, bin string, slow bool, se
 	inTime := srv.Count(ds)
 	m := slowClusterRun{frames: sent, deliver: time.Since(fast), afterReplay: time.Since(replayed)}
 
-	cmd.Process.Signal(syscall.SIGINT)
-	waitErr := make(chan error, 1)
-	go func() { <-readDone; waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("psmtap exit: %v\n%s", err, logs())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("psmtap did not stop on SIGINT:\n%s", logs())
-	}
-	for _, l := range logged {
-		if strings.Contains(l, "msg=counters") {
-			m.counters = logFields(l)
-		}
+	lp.stop(t, 20*time.Second)
+	m.counters = lp.lastCounters(t)
+	for _, l := range lp.lines() {
 		if strings.Contains(l, "msg=elasticsearch") {
 			_, m.shipper, _ = strings.Cut(l, "msg=elasticsearch ")
 		}
-	}
-	if m.counters == nil {
-		t.Fatalf("no counters logged:\n%s", logs())
 	}
 	if bin != "" {
 		return m
@@ -211,10 +162,10 @@ func runSlowCluster(t *testing.T, pair *vethtest.Pair, bin string, slow bool, se
 		t.Errorf("captured %s packets, sent %d", got, sent)
 	}
 	if m.counters["dropped"] != "0" {
-		t.Errorf("output queue dropped documents:\n%s", logs())
+		t.Errorf("output queue dropped documents:\n%s", lp.logs())
 	}
 	if slow && m.counters["spilled"] == "0" {
-		t.Errorf("the cluster was slow but nothing went to the spool: the test did not load the queue:\n%s", logs())
+		t.Errorf("the cluster was slow but nothing went to the spool: the test did not load the queue:\n%s", lp.logs())
 	}
 	return m
 }

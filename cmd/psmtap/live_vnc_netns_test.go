@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,38 +75,7 @@ func runBusyVNC(t *testing.T, pair *vethtest.Pair, frames [][]byte, rate int, re
 	if rec {
 		args = append(args, "--recordings", filepath.Join(dir, "rec"))
 	}
-	cmd := exec.Command("ip", args...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var mu sync.Mutex
-	var logged []string
-	started := make(chan struct{})
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			logged = append(logged, sc.Text())
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "capturing") {
-				once.Do(func() { close(started) })
-			}
-		}
-	}()
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(logged, "\n") }
-	select {
-	case <-started:
-	case <-readDone:
-		t.Fatalf("psmtap exited early:\n%s", logs())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("psmtap did not start:\n%s", logs())
-	}
-	time.Sleep(300 * time.Millisecond)
+	lp := startLive(t, exec.Command("ip", args...))
 	rp, err := vethtest.NewReplayer(pair.Src, pair.SrcIf)
 	if err != nil {
 		t.Fatal(err)
@@ -119,26 +85,8 @@ func runBusyVNC(t *testing.T, pair *vethtest.Pair, frames [][]byte, rate int, re
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond) // the last counters
-	cmd.Process.Signal(syscall.SIGINT)
-	waitErr := make(chan error, 1)
-	go func() { <-readDone; waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("psmtap exit: %v\n%s", err, logs())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("psmtap did not stop on SIGINT:\n%s", logs())
-	}
-	var counters map[string]string
-	for _, l := range logged {
-		if strings.Contains(l, "msg=counters") {
-			counters = logFields(l)
-		}
-	}
-	if counters == nil {
-		t.Fatalf("no counters logged:\n%s", logs())
-	}
+	lp.stop(t, 60*time.Second)
+	counters := lp.lastCounters(t)
 	if !rec {
 		return counters, "none"
 	}
