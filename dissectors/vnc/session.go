@@ -892,23 +892,33 @@ func (s *session) serverInit(si ServerInit) {
 	}
 }
 
+// measured checks what the parser said of the message at b's start (n
+// bytes, or err): ok once the whole of it (bigMessage of a larger one) is
+// there. A message of an unknown type or malformed stops direction dir
+// with an anomaly: its next boundary cannot be found.
+func (s *session) measured(dir int, b []byte, n int, err error) (whole int, ok bool) {
+	side := [2]string{"client", "server"}[dir]
+	switch {
+	case errors.Is(err, ErrNeedMore):
+		return 0, false
+	case errors.Is(err, ErrUnknownType):
+		s.anomaly("vnc.unknown_" + side + "_message")
+		s.stop(dir, fmt.Sprintf("unknown %s message type %d", side, b[0]))
+		return 0, false
+	case err != nil:
+		s.anomaly("vnc.bad_" + side + "_message")
+		s.stop(dir, "malformed "+side+" message")
+		return 0, false
+	}
+	whole = min(n, bigMessage)
+	return whole, len(b) >= whole
+}
+
 // clientMessage reads one client message (RFC 6143 7.5).
 func (s *session) clientMessage(b []byte) int {
 	n, err := ClientMessageLen(b)
-	switch {
-	case errors.Is(err, ErrNeedMore):
-		return wait
-	case errors.Is(err, ErrUnknownType):
-		s.anomaly("vnc.unknown_client_message")
-		s.stop(0, fmt.Sprintf("unknown client message type %d", b[0]))
-		return wait
-	case err != nil:
-		s.anomaly("vnc.bad_client_message")
-		s.stop(0, "malformed client message")
-		return wait
-	}
-	whole := min(n, bigMessage)
-	if len(b) < whole {
+	whole, ok := s.measured(0, b, n, err)
+	if !ok {
 		return wait
 	}
 	m := b[:whole]
@@ -1080,20 +1090,8 @@ func (s *session) serverMessage(b []byte) int {
 		return 4
 	}
 	n, err := ServerMessageLen(b)
-	switch {
-	case errors.Is(err, ErrNeedMore):
-		return wait
-	case errors.Is(err, ErrUnknownType):
-		s.anomaly("vnc.unknown_server_message")
-		s.stop(1, fmt.Sprintf("unknown server message type %d", b[0]))
-		return wait
-	case err != nil:
-		s.anomaly("vnc.bad_server_message")
-		s.stop(1, "malformed server message")
-		return wait
-	}
-	whole := min(n, bigMessage)
-	if len(b) < whole {
+	whole, ok := s.measured(1, b, n, err)
+	if !ok {
 		return wait
 	}
 	switch b[0] {
