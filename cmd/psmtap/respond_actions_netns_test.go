@@ -20,20 +20,7 @@ import (
 const actionsExpect = `set timeout 15
 lassign $argv host user pass end
 set cmds [lrange $argv 4 end]
-spawn telnet $host
-expect {
-    "login: " { }
-    timeout { puts "PSM-NOLOGIN"; exit 2 }
-}
-send -- "$user\r"
-expect "Password:"
-send -- "$pass\r"
-expect {
-    -re {\$ $} { }
-    "Login incorrect" { puts "PSM-NOLOGIN"; exit 2 }
-    timeout { puts "PSM-NOLOGIN"; exit 2 }
-}
-send -- "id\r"
+` + expectTelnetLogin + `send -- "id\r"
 expect -re {uid=.*\$ $}
 sleep 0.2
 foreach cmd $cmds {

@@ -36,20 +36,7 @@ response: terminate
 // PSM-CLOSED when it sees its connection gone.
 const loopTelnetExp = `set timeout 15
 lassign $argv host user pass cmd
-spawn telnet $host
-expect {
-    "login: " { }
-    timeout { puts "PSM-NOLOGIN"; exit 2 }
-}
-send -- "$user\r"
-expect "Password:"
-send -- "$pass\r"
-expect {
-    -re {\$ $} { }
-    "Login incorrect" { puts "PSM-NOLOGIN"; exit 2 }
-    timeout { puts "PSM-NOLOGIN"; exit 2 }
-}
-puts "\nPSM-READY"
+` + expectTelnetLogin + `puts "\nPSM-READY"
 gets stdin
 send -- "$cmd\r"
 set timeout 5

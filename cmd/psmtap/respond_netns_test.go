@@ -77,9 +77,10 @@ func newRespondBed(t *testing.T) *respondBed {
 	return r
 }
 
-const respondExpect = `set timeout 15
-lassign $argv host user pass mode cmd
-spawn telnet $host
+// expectTelnetLogin is the expect(1) lines that log $user in with $pass on
+// $host over telnet, or print PSM-NOLOGIN and exit 2; the scripts of the
+// response tests start with it.
+const expectTelnetLogin = `spawn telnet $host
 expect {
     "login: " { }
     timeout { puts "PSM-NOLOGIN"; exit 2 }
@@ -92,7 +93,11 @@ expect {
     "Login incorrect" { puts "PSM-NOLOGIN"; exit 2 }
     timeout { puts "PSM-NOLOGIN"; exit 2 }
 }
-send -- "id\r"
+`
+
+const respondExpect = `set timeout 15
+lassign $argv host user pass mode cmd
+` + expectTelnetLogin + `send -- "id\r"
 expect -re {uid=.*\$ $}
 if {$mode eq "exit"} {
     send -- "exit\r"
